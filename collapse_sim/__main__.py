@@ -1,0 +1,5 @@
+"""``python -m collapse_sim``."""
+
+from collapse_sim.app import main
+
+main()

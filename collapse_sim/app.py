@@ -1,0 +1,107 @@
+"""The command line: ``python -m collapse_sim [overrides]`` (a Hydra app)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from collapse_sim import __version__
+from collapse_sim.api import CONFIG_DIR
+from collapse_sim.build import build
+from collapse_sim.checkpoints import Checkpoints
+from collapse_sim.config import register_schema, validate
+from collapse_sim.errors import ConfigError, exit_with
+from collapse_sim.loop import simulate
+from collapse_sim.preflight import PASS_THROUGH_FLAGS, normalize, preflight
+from collapse_sim.report import plot_run, summarize
+from collapse_sim.store import RunStore, open_run
+
+
+@contextmanager
+def exclusive(run_dir: Path):
+    """Hold a lock on the run directory: two processes must never write one store."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                "hydra.run.dir",
+                f"another collapse_sim process is writing {run_dir}; wait for it or pick another",
+            ) from None
+        yield
+
+
+def _store_attrs(resolved: dict, hydra_cfg) -> dict:
+    choices = {k: v for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")}
+    return {
+        "name": resolved["name"],
+        "config": json.loads(json.dumps(resolved)),
+        "config_yaml": OmegaConf.to_yaml(resolved),
+        "choices": {k: v for k, v in choices.items()},
+        "overrides": list(hydra_cfg.overrides.task),
+        "version": __version__,
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "device": "cpu",
+    }
+
+
+def run_job(cfg: DictConfig) -> None:
+    """One simulation: check, build, resume or create the store, loop, report."""
+    hydra_cfg = HydraConfig.get()
+    try:
+        resolved = validate(cfg)
+        sim = build(resolved, dict(hydra_cfg.runtime.choices))
+        run_dir = Path(hydra_cfg.runtime.output_dir)
+        with exclusive(run_dir):
+            store, start = RunStore.open_or_create(
+                run_dir, generations=sim.generations, attrs=_store_attrs(resolved, hydra_cfg)
+            )
+            if start:
+                print(f"resuming {run_dir} at generation {start} of {sim.generations}")
+            checkpoints = Checkpoints(run_dir, history_window=sim.mixing.history_window)
+            with Progress(
+                TextColumn(f"[bold]{resolved['name']}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("generations"),
+                TimeElapsedColumn(),
+                transient=True,
+            ) as progress:
+                task = progress.add_task("run", total=sim.generations, completed=start)
+                simulate(
+                    sim,
+                    store,
+                    checkpoints,
+                    start=start,
+                    on_generation=lambda g: progress.update(task, completed=g + 1),
+                )
+    except ConfigError as error:
+        exit_with(str(error))
+    ds = open_run(store.path)
+    summarize(ds, store.path)
+    if resolved["plots"]:
+        for path in plot_run(ds, run_dir):
+            print(f"plot: {path}")
+
+
+def main() -> None:
+    """Entry point: check every job's configuration, then hand over to Hydra."""
+    register_schema()
+    args = normalize(sys.argv[1:])
+    sys.argv[1:] = args
+    if not any(a.split("=")[0] in PASS_THROUGH_FLAGS for a in args):
+        try:
+            preflight(CONFIG_DIR, args)
+        except ConfigError as error:
+            exit_with(str(error))
+    hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")(run_job)()

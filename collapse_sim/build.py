@@ -1,0 +1,78 @@
+"""The one place that turns a validated configuration into components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+
+from collapse_sim.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Everything the loop needs: components and the top-level settings."""
+
+    source: Any
+    generator: Any
+    mixing: Any
+    trainer: Any
+    metrics: dict[str, Any]
+    generations: int
+    n_samples: int
+    seed: int
+    warm_start: bool
+
+
+def _make(key: str, node: dict) -> Any:
+    try:
+        return instantiate(node, _convert_="all")
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause.prefixed(key) from None
+        raise ConfigError(key, f"could not be built: {cause or error}") from None
+
+
+def _check_compatible(sim: Simulation, choices: dict[str, str]) -> None:
+    family = sim.source.family
+    if sim.trainer.family != family:
+        raise ConfigError(
+            "trainer",
+            f"trainer={choices.get('trainer')} fits {sim.trainer.family} data but "
+            f"source={choices.get('source')} gives {family} data; pick a trainer for {family} data",
+        )
+    for name, metric in sim.metrics.items():
+        if family not in metric.families:
+            raise ConfigError(
+                f"metrics.{name}",
+                f"measures {'/'.join(metric.families)} models but source={choices.get('source')} "
+                f"gives {family} data; pick metrics={family if family != 'categorical' else 'classes'}",
+            )
+    supported = getattr(sim.trainer.model_type, "sampling_options", ())
+    for option in getattr(sim.generator, "requested_options", ()):
+        if option not in supported:
+            raise ConfigError(
+                f"generator.{option}",
+                f"does not apply to {sim.trainer.model_type.__name__}; it supports: "
+                f"{', '.join(supported) or 'no sampling options'}",
+            )
+
+
+def build(resolved: dict, choices: dict[str, str] | None = None) -> Simulation:
+    """Instantiate every component of a validated, resolved configuration."""
+    sim = Simulation(
+        source=_make("source", resolved["source"]),
+        generator=_make("generator", resolved["generator"]),
+        mixing=_make("mixing", resolved["mixing"]),
+        trainer=_make("trainer", resolved["trainer"]),
+        metrics={k: _make(f"metrics.{k}", v) for k, v in resolved["metrics"].items()},
+        generations=resolved["generations"],
+        n_samples=resolved["n_samples"],
+        seed=resolved["seed"],
+        warm_start=resolved["warm_start"],
+    )
+    _check_compatible(sim, choices or {})
+    return sim

@@ -1,0 +1,75 @@
+"""What a resumed run needs: each generation's synthetic set and, for warm starts, its model.
+
+Files are written to a temporary name and renamed, so a crash never leaves a
+half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+from collapse_sim.samples import Samples
+
+
+def atomic_pickle(obj: Any, path: Path) -> None:
+    """Pickle ``obj`` to ``path`` via a temporary file and an atomic rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class Checkpoints:
+    """Checkpoint files of one run directory (``<run>/checkpoints``)."""
+
+    def __init__(self, run_dir: Path, *, history_window: int | None) -> None:
+        self.folder = Path(run_dir) / "checkpoints"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.window = history_window
+
+    def _synthetic(self, generation: int) -> Path:
+        return self.folder / f"synthetic_{generation:05d}.pkl"
+
+    def _model(self, generation: int) -> Path:
+        return self.folder / f"model_{generation:05d}.pkl"
+
+    def save(self, generation: int, synthetic: Samples, model: Any | None) -> None:
+        """Store what generation ``generation`` produced."""
+        atomic_pickle(synthetic, self._synthetic(generation))
+        if model is not None:
+            atomic_pickle(model, self._model(generation))
+
+    def prune(self, generation: int) -> None:
+        """Drop files no later generation can need (call after ``generation`` is complete)."""
+        if self.window is not None:
+            self._synthetic(generation - self.window).unlink(missing_ok=True)
+        self._model(generation - 1).unlink(missing_ok=True)
+
+    def history(self, start: int) -> list[Samples]:
+        """The synthetic sets a run resuming at ``start`` keeps in memory."""
+        first = 0 if self.window is None else max(0, start - self.window)
+        sets = []
+        for generation in range(first, start):
+            with open(self._synthetic(generation), "rb") as handle:
+                sets.append(pickle.load(handle))
+        return sets
+
+    def model(self, generation: int) -> Any:
+        """The model fitted in ``generation``."""
+        with open(self._model(generation), "rb") as handle:
+            return pickle.load(handle)
+
+
+class NoCheckpoints:
+    """For in-memory runs that are never resumed: saves nothing."""
+
+    def save(self, generation: int, synthetic: Samples, model: Any | None) -> None:
+        """Nothing to save."""
+
+    def prune(self, generation: int) -> None:
+        """Nothing to prune."""

@@ -1,0 +1,140 @@
+"""The typed schema of the top-level settings and the checks run before any work."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from collapse_sim.errors import ConfigError
+
+COMPONENT_GROUPS = ("source", "generator", "mixing", "trainer")
+GROUPS = COMPONENT_GROUPS + ("metrics",)
+
+
+@dataclass
+class SimulationConfig:
+    """Top-level settings; a YAML option that misspells one of these fails at composition."""
+
+    name: str = "default"
+    generations: int = 10
+    n_samples: int = 100
+    replicates: int = 100
+    seed: int = 0
+    warm_start: bool = False
+    plots: bool = True
+    source: Any = MISSING
+    generator: Any = MISSING
+    mixing: Any = MISSING
+    trainer: Any = MISSING
+    metrics: Any = field(default_factory=dict)
+
+
+def register_schema() -> None:
+    """Make the schema available to ``conf/config.yaml``'s defaults list."""
+    ConfigStore.instance().store(name="simulation_schema", node=SimulationConfig)
+
+
+TOP_LEVEL = tuple(f.name for f in dataclasses.fields(SimulationConfig))
+MINIMUM = {"generations": 1, "n_samples": 1, "replicates": 1, "seed": 0}
+
+
+def import_target(key: str, target: Any) -> type:
+    """The class a ``_target_`` names, or a ConfigError saying why it cannot be used."""
+    if not isinstance(target, str) or "." not in target:
+        raise ConfigError(key, f"must be a dotted import path such as 'package.module.Class', got {target!r}")
+    module_name, _, attr = target.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(key, f"cannot import {target!r} ({error})") from None
+
+
+def _describe(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any or hint is inspect.Parameter.empty:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple, Sequence, typing.Sequence) or hint in (list, tuple):
+        args = typing.get_args(hint)
+        inner = args[0] if args else Any
+        return isinstance(value, list | tuple) and all(_matches(v, inner) for v in value)
+    return True
+
+
+def check_component(key: str, node: dict) -> type:
+    """Check a component node's ``_target_`` and that every setting is one it accepts, typed right."""
+    if not isinstance(node, dict) or "_target_" not in node:
+        raise ConfigError(key, f"must be a component with a _target_, got {node!r}")
+    cls = import_target(f"{key}._target_", node["_target_"])
+    params = inspect.signature(cls.__init__).parameters
+    hints = typing.get_type_hints(cls.__init__)
+    variadic = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    accepted = [p for p in params if p != "self" and params[p].kind not in variadic]
+    for name, value in node.items():
+        if name.startswith("_"):
+            continue
+        if name not in accepted:
+            valid = ", ".join(accepted) or "(none)"
+            raise ConfigError(
+                f"{key}.{name}", f"is not a setting of {node['_target_']}; valid settings: {valid}"
+            )
+        if not _matches(value, hints.get(name, Any)):
+            raise ConfigError(
+                f"{key}.{name}",
+                f"must be {_describe(hints[name])}, got {value!r} ({type(value).__name__})",
+            )
+    missing = [p for p in accepted if params[p].default is inspect.Parameter.empty and p not in node]
+    if missing:
+        raise ConfigError(f"{key}.{missing[0]}", f"is required by {node['_target_']} and not set")
+    return cls
+
+
+def validate(cfg: DictConfig) -> dict:
+    """Check the composed configuration; return it resolved as plain containers."""
+    unknown = [k for k in cfg if k not in TOP_LEVEL and k != "hydra"]
+    if unknown:
+        raise ConfigError(
+            unknown[0],
+            f"is not a collapse_sim setting; valid top-level settings: {', '.join(TOP_LEVEL)}",
+        )
+    if "hydra" in cfg:
+        cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    try:
+        resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except Exception as error:
+        raise ConfigError(getattr(error, "full_key", "") or "config", str(error).splitlines()[0]) from None
+    resolved.pop("hydra", None)
+    for key, minimum in MINIMUM.items():
+        if resolved[key] < minimum:
+            raise ConfigError(key, f"must be an integer >= {minimum}, got {resolved[key]!r}")
+    for group in COMPONENT_GROUPS:
+        check_component(group, resolved[group])
+    if not isinstance(resolved["metrics"], dict) or not resolved["metrics"]:
+        raise ConfigError("metrics", "must map metric names to components with a _target_")
+    for name, node in resolved["metrics"].items():
+        check_component(f"metrics.{name}", node)
+    return resolved

@@ -1,0 +1,51 @@
+"""The generation loop: train, measure, generate, mix. Nothing else lives here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import xarray as xr
+
+from collapse_sim.build import Simulation
+from collapse_sim.metrics.bookkeeping import bookkeeping
+
+PHASES = {"source": 0, "fit": 1, "generate": 2, "mix": 3, "initial": 4}
+
+
+def stream(seed: int, generation: int, phase: str) -> np.random.Generator:
+    """The random stream of one phase of one generation; a resumed run replays it exactly."""
+    return np.random.default_rng([seed, generation, PHASES[phase]])
+
+
+def measure(sim: Simulation, model, data, real, wall_time_s: float) -> xr.Dataset:
+    """Every metric of one generation plus the bookkeeping, in one dataset."""
+    parts = [m.measure(model, data, real) for m in sim.metrics.values()]
+    return xr.merge([*parts, bookkeeping(data, wall_time_s)], compat="equals")
+
+
+def simulate(sim: Simulation, store, checkpoints, *, start: int = 0, on_generation: Callable = print):
+    """Run generations ``start .. sim.generations - 1``, recording each one before the next."""
+    real = sim.source.load(stream(sim.seed, 0, "source"))  # real data never changes
+    window = sim.mixing.history_window
+    if start == 0:  # generation 0 sees only real data
+        history, model = [], None
+        data = real.train.subsample(sim.n_samples, stream(sim.seed, 0, "initial"))
+    else:  # rebuild exactly what the interrupted run had at the start of `start`
+        history = checkpoints.history(start)
+        model = checkpoints.model(start - 1) if sim.warm_start else None
+        data = sim.mixing.mix(real, history[-1], history, stream(sim.seed, start - 1, "mix"))
+    for g in range(start, sim.generations):
+        began = time.perf_counter()
+        model = sim.trainer.fit(data, init=model if sim.warm_start else None, rng=stream(sim.seed, g, "fit"))
+        synthetic = sim.generator.generate(model, data, g, stream(sim.seed, g, "generate"))
+        results = measure(sim, model, data, real, wall_time_s=time.perf_counter() - began)
+        # Checkpoint before the completed flag: once g is marked, g + 1 can always resume.
+        checkpoints.save(g, synthetic, model if sim.warm_start else None)
+        store.write(g, results)
+        store.mark_complete(g)
+        checkpoints.prune(g)
+        history = (history + [synthetic])[-window:] if window else history + [synthetic]
+        data = sim.mixing.mix(real, synthetic, history, stream(sim.seed, g, "mix"))
+        on_generation(g)

@@ -1,0 +1,28 @@
+"""What every run records: how much data, how much of it real, how long it took."""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from collapse_sim.metrics import variable
+from collapse_sim.samples import Samples
+
+
+def bookkeeping(data: Samples, wall_time_s: float) -> xr.Dataset:
+    """Training-set size, the real share actually trained on, and the generation's wall time."""
+    return xr.Dataset(
+        {
+            "train_size": variable(
+                (), float(len(data)), units="samples", description="training samples per replicate"
+            ),
+            "real_fraction": variable(
+                (),
+                data.real_share(),
+                units="1",
+                description="share of real samples in the training data",
+            ),
+            "wall_time_s": variable(
+                (), wall_time_s, units="s", description="wall time to train, measure and generate"
+            ),
+        }
+    )

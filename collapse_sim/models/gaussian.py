@@ -1,0 +1,101 @@
+"""Gaussian mixtures, vectorised over replicates (a Gaussian is the one-component case)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from scipy.special import ndtr
+
+
+def _matrix_sqrt(cov: np.ndarray) -> np.ndarray:
+    """Symmetric square root of stacked PSD matrices; robust to collapsed (zero) variance."""
+    if cov.shape[-1] == 1:
+        return np.sqrt(np.clip(cov, 0.0, None))
+    values, vectors = np.linalg.eigh(cov)
+    root = np.sqrt(np.clip(values, 0.0, None))
+    return np.einsum("...ij,...j,...kj->...ik", vectors, root, vectors)
+
+
+@dataclass(frozen=True)
+class GaussianMixtureModel:
+    """``weights (R, K)``, ``means (R, K, d)``, ``covs (R, K, d, d)`` for R replicates."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covs: np.ndarray
+
+    sampling_options = ("temperature", "top_p")
+
+    @classmethod
+    def single(cls, means: np.ndarray, covs: np.ndarray) -> GaussianMixtureModel:
+        """One Gaussian per replicate: ``means (R, d)``, ``covs (R, d, d)``."""
+        weights = np.ones((means.shape[0], 1))
+        return cls(weights, means[:, None], covs[:, None])
+
+    @property
+    def replicates(self) -> int:
+        """Number of replicates."""
+        return self.weights.shape[0]
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Overall mean ``(R, d)``."""
+        return np.einsum("rk,rki->ri", self.weights, self.means)
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Overall covariance ``(R, d, d)`` (law of total covariance)."""
+        if self.weights.shape[1] == 1:
+            return self.covs[:, 0]
+        second = self.covs + np.einsum("rki,rkj->rkij", self.means, self.means)
+        m = self.mean
+        return np.einsum("rk,rkij->rij", self.weights, second) - np.einsum("ri,rj->rij", m, m)
+
+    def marginal_tail_mass(self, center: np.ndarray, scale: np.ndarray, ks) -> np.ndarray:
+        """Probability that a coordinate lies more than ``k*scale`` from ``center``, per k.
+
+        ``center`` and ``scale`` are ``(R, d)``; exact per coordinate, averaged
+        over coordinates; shape ``(R, len(ks))``.
+        """
+        sd = np.sqrt(np.clip(np.diagonal(self.covs, axis1=-2, axis2=-1), 1e-300, None))[..., None]
+        ks = np.asarray(ks, dtype=float)
+        offset = (center[:, None, :, None] - self.means[..., None]) / sd  # (R, K, d, 1)
+        reach = ks * scale[:, None, :, None] / sd  # (R, K, d, len(ks))
+        outside = ndtr(offset - reach) + ndtr(-offset - reach)
+        per_coordinate = np.einsum("rk,rkdj->rdj", self.weights, outside)
+        return per_coordinate.mean(axis=1)
+
+    def sample(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        *,
+        temperature: float = 1.0,
+        top_p: float | None = None,
+    ) -> np.ndarray:
+        """Draw ``n`` points per replicate, shape ``(R, n, d)``.
+
+        ``temperature`` scales each covariance by T and sharpens the component
+        weights to ``w^(1/T)``; ``top_p`` keeps only the central ``top_p`` of
+        each component's mass (radius truncation), cutting the tails.
+        """
+        r, k, d = self.means.shape
+        z = rng.standard_normal((r, n, d))
+        if top_p is not None and top_p < 1.0:
+            # Radius from the chi distribution truncated to its lower top_p quantile.
+            radius = np.sqrt(stats.chi2.ppf(rng.uniform(0.0, top_p, size=(r, n)), d))
+            norm = np.linalg.norm(z, axis=-1, keepdims=True)
+            z *= radius[..., None] / np.where(norm > 0, norm, 1.0)
+        root = _matrix_sqrt(self.covs) * np.sqrt(temperature)
+        if k == 1:
+            if d == 1:
+                return self.means[:, :, :] + root[:, :, 0] * z
+            return self.means + np.einsum("rij,rnj->rni", root[:, 0], z)
+        weights = self.weights ** (1.0 / temperature)
+        cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+        u = rng.uniform(size=(r, n, 1))
+        component = np.minimum((u > cumulative[:, None, :]).sum(-1), k - 1)
+        rows = np.arange(r)[:, None]
+        return self.means[rows, component] + np.einsum("rnij,rnj->rni", root[rows, component], z)

@@ -1,0 +1,148 @@
+"""Check every job of a command line before Hydra starts any of them.
+
+Hydra reports composition mistakes tersely and lets ``+key`` typos through;
+here each job's configuration is composed, validated and built up front, and
+Hydra's own errors are rephrased to name the key and the valid choices.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+
+from collapse_sim.build import build
+from collapse_sim.config import GROUPS, TOP_LEVEL, validate
+from collapse_sim.errors import ConfigError
+
+PASS_THROUGH_FLAGS = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--shell-completion",
+    "-sc",
+    "--resolve",
+    "--package",
+    "-p",
+    "--experimental-rerun",
+}
+# Hydra flags that take a value in the next argument.
+VALUED_FLAGS = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd"}
+# Groups that the defaults list holds as `null`: Hydra rejects `+experiment=x` for
+# them ("Multiple values"), yet users write it, so it is read as `experiment=x`.
+OPTIONAL_GROUPS = ("experiment", "debug")
+MAX_CHECKED_JOBS = 64
+
+
+def normalize(args: list[str]) -> list[str]:
+    """Arguments with ``+experiment=``/``+debug=`` read as ``experiment=``/``debug=``."""
+    return [a[1:] if a.startswith("+") and a[1:].split("=")[0] in OPTIONAL_GROUPS else a for a in args]
+
+
+def _split(args: list[str]) -> tuple[list[str], bool]:
+    overrides, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in VALUED_FLAGS:
+            skip = True
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+    return overrides, ("-m" in args or "--multirun" in args)
+
+
+def _options(config_dir: str, group: str) -> list[str]:
+    return sorted(p.stem for p in Path(config_dir, group).glob("*.yaml"))
+
+
+def _compose(config_dir: str, overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
+        return compose("config", overrides=overrides, return_hydra_config=True)
+
+
+def _valid_keys(config_dir: str, overrides: list[str], key: str) -> str:
+    parent = key.rpartition(".")[0]
+    if not parent:
+        return f"valid top-level settings: {', '.join(TOP_LEVEL)}"
+    kept = [o for o in overrides if not o.lstrip("+~").startswith(key)]
+    try:
+        node = OmegaConf.select(_compose(config_dir, kept), parent)
+    except HydraException:
+        node = None
+    if not isinstance(node, DictConfig):
+        return f"'{parent}' has no settings to override"
+    names = [k for k in node if not str(k).startswith("_")]
+    if not names:
+        return f"'{parent}' ({node.get('_target_', 'this option')}) takes no settings"
+    return f"valid settings of '{parent}': {', '.join(names)}"
+
+
+def explain(error: Exception, config_dir: str, overrides: list[str]) -> ConfigError:
+    """Turn a Hydra composition error into one that names the key and what would be valid."""
+    text = str(error)
+    missing = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
+    if missing:
+        group, option = missing.groups()
+        return ConfigError(
+            group,
+            f"has no option {option!r}; valid options: {', '.join(_options(config_dir, group))}",
+        )
+    unknown = re.search(r"Could not override '([^']+)'", text)
+    if unknown:
+        key = unknown.group(1)
+        return ConfigError(key, f"is not a setting here; {_valid_keys(config_dir, overrides, key)}")
+    cause = error.__cause__
+    if cause is not None and getattr(cause, "full_key", None):
+        first = str(cause).splitlines()[0]
+        typed = re.match(r"Value '(.*)' of type '(\w+)' could not be converted to (\w+)", first)
+        if typed:
+            value, kind, wanted = typed.groups()
+            return ConfigError(cause.full_key, f"must be of type {wanted.lower()}, got {value!r} ({kind})")
+        return ConfigError(cause.full_key, first)
+    return ConfigError("", " ".join(text.split("Config search path")[0].split()))
+
+
+def jobs(config_dir: str, overrides: list[str], multirun: bool) -> list[list[str]]:
+    """The override list of every job the command line (and an experiment's sweep) will start."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    axes: list[list[str]] = []
+    for o in parsed:
+        if multirun and o.is_sweep_override():
+            axes.append([f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()])
+        else:
+            axes.append([o.input_line])
+    if multirun:
+        first = [axis[0] for axis in axes]
+        params = _compose(config_dir, first).hydra.sweeper.params or {}
+        given = {o.key_or_group for o in parsed}
+        for key, values in params.items():
+            if key not in given:
+                axes.append([f"{key}={v.strip()}" for v in str(values).split(",")])
+    return [list(combo) for combo in itertools.product(*axes)]
+
+
+def preflight(config_dir: str, args: list[str]) -> None:
+    """Compose, validate and build every job (up to a cap); raise ConfigError on the first bad one."""
+    overrides, multirun = _split(args)
+    try:
+        combos = jobs(config_dir, overrides, multirun)
+    except HydraException as error:
+        raise explain(error, config_dir, overrides) from None
+    for combo in combos[:MAX_CHECKED_JOBS]:
+        try:
+            cfg = _compose(config_dir, combo)
+        except HydraException as error:
+            raise explain(error, config_dir, combo) from None
+        resolved = validate(cfg)
+        choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
+        build(resolved, choices)

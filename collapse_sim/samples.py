@@ -1,0 +1,88 @@
+"""Training samples that remember where they came from.
+
+Every family stores its samples as arrays shaped ``(replicate, sample, ...)``
+plus an ``origin`` array shaped ``(replicate, sample)``: ``REAL`` (-1) for real
+data, otherwise the generation whose model produced the sample.  Mixing
+policies only use ``take``, ``concat`` and ``origin``, so they work for any
+family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+REAL = -1
+
+
+@dataclass(frozen=True)
+class Samples:
+    """A batch of samples for every replicate, with provenance."""
+
+    fields: dict[str, np.ndarray]
+    origin: np.ndarray
+
+    def __post_init__(self) -> None:
+        shape = self.origin.shape
+        for name, values in self.fields.items():
+            if values.shape[:2] != shape:
+                raise ValueError(f"field {name!r} has leading shape {values.shape[:2]}, origin has {shape}")
+
+    @classmethod
+    def real(cls, **fields: np.ndarray) -> Samples:
+        """Wrap freshly drawn real data."""
+        first = next(iter(fields.values()))
+        return cls(fields, np.full(first.shape[:2], REAL, dtype=np.int32))
+
+    @classmethod
+    def made_by(cls, generation: int, **fields: np.ndarray) -> Samples:
+        """Wrap samples produced by the model of ``generation``."""
+        first = next(iter(fields.values()))
+        return cls(fields, np.full(first.shape[:2], generation, dtype=np.int32))
+
+    @property
+    def replicates(self) -> int:
+        """Number of independent chains."""
+        return self.origin.shape[0]
+
+    def __len__(self) -> int:
+        return self.origin.shape[1]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.fields[name]
+
+    def take(self, index: np.ndarray) -> Samples:
+        """Select samples per replicate; ``index`` is ``(replicate, k)`` or ``(k,)``."""
+        index = np.asarray(index)
+        if index.ndim == 1:
+            index = np.broadcast_to(index, (self.replicates, index.size))
+
+        def pick(values: np.ndarray) -> np.ndarray:
+            expanded = index.reshape(index.shape + (1,) * (values.ndim - 2))
+            return np.take_along_axis(values, expanded, axis=1)
+
+        return Samples({k: pick(v) for k, v in self.fields.items()}, pick(self.origin))
+
+    def head(self, k: int) -> Samples:
+        """The first ``k`` samples of every replicate."""
+        return Samples({n: v[:, :k] for n, v in self.fields.items()}, self.origin[:, :k])
+
+    def subsample(self, k: int, rng: np.random.Generator) -> Samples:
+        """``k`` samples per replicate without replacement, drawn independently per replicate."""
+        if k > len(self):
+            raise ValueError(f"cannot draw {k} samples from {len(self)}")
+        order = rng.permuted(np.broadcast_to(np.arange(len(self)), self.origin.shape), axis=1)
+        return self.take(order[:, :k])
+
+    def real_share(self) -> float:
+        """Share of samples that are real, over all replicates."""
+        return float(np.mean(self.origin == REAL)) if self.origin.size else float("nan")
+
+    @staticmethod
+    def concat(parts: list[Samples]) -> Samples:
+        """Join sample sets along the sample axis."""
+        parts = [p for p in parts if len(p)] or parts[:1]
+        names = parts[0].fields.keys()
+        fields = {n: np.concatenate([p.fields[n] for p in parts], axis=1) for n in names}
+        return Samples(fields, np.concatenate([p.origin for p in parts], axis=1))

@@ -1,0 +1,89 @@
+"""Real data from a d-dimensional Gaussian or a Gaussian mixture."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from collapse_sim.errors import ConfigError
+from collapse_sim.models.gaussian import GaussianMixtureModel
+from collapse_sim.protocols import RealData
+from collapse_sim.samples import Samples
+from collapse_sim.sources._checks import per_dimension, positive_int
+
+
+class _MixtureSource:
+    family = "gaussian"
+
+    def __init__(self, truth: GaussianMixtureModel, *, pool_size: int, test_size: int) -> None:
+        self.truth = truth
+        self.pool_size = positive_int("pool_size", pool_size)
+        self.test_size = positive_int("test_size", test_size, minimum=0)
+
+    def draw(self, n: int, rng: np.random.Generator) -> Samples:
+        """``n`` new real points per replicate."""
+        return Samples.real(x=self.truth.sample(n, rng))
+
+    def load(self, rng: np.random.Generator) -> RealData:
+        """The training pool, an optional test set and the true distribution."""
+        test = self.draw(self.test_size, rng) if self.test_size else None
+        return RealData(self.draw(self.pool_size, rng), test, self.truth, self.draw)
+
+
+class GaussianSource(_MixtureSource):
+    """N(mean, diag(std^2)) in ``dim`` dimensions; each replicate gets its own samples."""
+
+    def __init__(
+        self,
+        *,
+        replicates: int,
+        pool_size: int,
+        dim: int = 1,
+        mean: float | Sequence[float] = 0.0,
+        std: float | Sequence[float] = 1.0,
+        test_size: int = 0,
+    ) -> None:
+        dim = positive_int("dim", dim)
+        replicates = positive_int("replicates", replicates)
+        mu = per_dimension("mean", mean, dim, positive=False)
+        sigma = per_dimension("std", std, dim, positive=True)
+        truth = GaussianMixtureModel.single(
+            np.tile(mu, (replicates, 1)), np.tile(np.diag(sigma**2), (replicates, 1, 1))
+        )
+        super().__init__(truth, pool_size=pool_size, test_size=test_size)
+
+
+class GMMSource(_MixtureSource):
+    """A mixture of ``n_components`` Gaussians spaced ``separation`` apart on the first axis."""
+
+    def __init__(
+        self,
+        *,
+        replicates: int,
+        pool_size: int,
+        dim: int = 2,
+        n_components: int = 3,
+        separation: float = 4.0,
+        std: float = 1.0,
+        weights: Sequence[float] | None = None,
+        test_size: int = 0,
+    ) -> None:
+        dim = positive_int("dim", dim)
+        k = positive_int("n_components", n_components)
+        replicates = positive_int("replicates", replicates)
+        sigma = per_dimension("std", std, dim, positive=True)
+        w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=float)
+        if w.shape != (k,) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+            raise ConfigError(
+                "weights",
+                f"must be {k} non-negative numbers summing to 1 (one per component), got {weights!r}",
+            )
+        means = np.zeros((k, dim))
+        means[:, 0] = separation * (np.arange(k) - (k - 1) / 2)
+        truth = GaussianMixtureModel(
+            np.tile(w, (replicates, 1)),
+            np.tile(means, (replicates, 1, 1)),
+            np.tile(np.diag(sigma**2), (replicates, k, 1, 1)),
+        )
+        super().__init__(truth, pool_size=pool_size, test_size=test_size)

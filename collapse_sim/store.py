@@ -1,0 +1,197 @@
+"""One crash-safe Zarr store per run.
+
+The store is created before any work, each generation is written into its own
+chunks with ``to_zarr(region=...)``, and ``completed[generation]`` is set last,
+so a crash never exposes a half-written generation.  Root attributes hold the
+resolved configuration; a rerun into the same directory resumes after the last
+complete generation, and one with a different configuration is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from collapse_sim.errors import ConfigError
+
+STORE_NAME = "results.zarr"
+
+
+@contextmanager
+def _quiet_consolidation():
+    # Consolidated metadata is what lets a plain ``xr.open_zarr(path)`` open the
+    # store without a fallback warning; zarr warns that it is outside the v3 spec.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        yield
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): tree}
+
+
+def with_replicate_coordinate(ds: xr.Dataset) -> xr.Dataset:
+    """Label the ``replicate`` dimension 0..R-1 where there is one."""
+    if "replicate" in ds.dims and "replicate" not in ds.coords:
+        return ds.assign_coords(replicate=np.arange(ds.sizes["replicate"]))
+    return ds
+
+
+def config_differences(stored: dict, current: dict) -> list[str]:
+    """Dotted keys whose values differ between two configuration trees."""
+    a, b = _flatten(stored), _flatten(current)
+    return sorted(k for k in a.keys() | b.keys() if json.dumps(a.get(k)) != json.dumps(b.get(k)))
+
+
+class RunStore:
+    """The results store of one run directory."""
+
+    def __init__(self, path: Path, generations: int) -> None:
+        self.path = Path(path)
+        self.generations = generations
+        self._handles: dict[str, zarr.Array] | None = None
+
+    @classmethod
+    def open_or_create(cls, run_dir: Path, *, generations: int, attrs: dict) -> tuple[RunStore, int]:
+        """Create the store, or reopen it for resuming; returns it and the first generation to run.
+
+        ``attrs['config']`` is compared with the stored one: a different
+        configuration is refused without touching anything.
+        """
+        store = cls(Path(run_dir) / STORE_NAME, generations)
+        if not store.path.exists():
+            skeleton = xr.Dataset(
+                {"completed": ("generation", np.zeros(generations, dtype=bool))},
+                coords={"generation": np.arange(generations)},
+                attrs=attrs,
+            )
+            skeleton["completed"].attrs = {
+                "units": "1",
+                "description": "true once every variable of the generation is written",
+            }
+            with _quiet_consolidation():
+                skeleton.to_zarr(
+                    store.path,
+                    mode="w-",
+                    consolidated=True,
+                    encoding={"completed": {"chunks": (1,)}},
+                )
+            return store, 0
+        try:
+            existing = xr.open_zarr(store.path, consolidated=True)
+            stored_config = existing.attrs["config"]
+            completed = existing["completed"].values
+        except Exception as error:  # any unreadable store is reported, never overwritten
+            raise ConfigError(
+                "hydra.run.dir",
+                f"{store.path} exists but is not a readable collapse_sim store ({error}); "
+                "choose a new run directory or move it away",
+            ) from None
+        differing = config_differences(stored_config, attrs["config"])
+        if differing:
+            raise ConfigError(
+                "hydra.run.dir",
+                f"{store.path} was made with a different configuration (differs at: "
+                f"{', '.join(differing[:8])}); nothing was changed. Rerun with the same settings to "
+                "resume, or choose a new hydra.run.dir",
+            )
+        incomplete = np.flatnonzero(~completed)
+        return store, int(incomplete[0]) if incomplete.size else generations
+
+    def _arrays(self, names) -> dict[str, zarr.Array] | None:
+        """Open handles of the named variables, or None if any is missing."""
+        group = zarr.open_group(self.path, mode="r+")
+        if not all(name in group for name in names):
+            return None
+        return {name: group[name] for name in names}
+
+    def write(self, generation: int, results: xr.Dataset) -> None:
+        """Write one generation's variables into their slots (creating them on first use).
+
+        Each generation owns its own chunks, so the write cannot touch another
+        generation's data; values go straight to the zarr arrays (xarray's
+        region writes reopen and re-validate the store, ~30 ms per call).
+        """
+        block = with_replicate_coordinate(results.astype(float)).expand_dims(generation=[generation])
+        if self._handles is None:
+            self._handles = self._arrays(list(block.data_vars) + ["completed"])
+            if self._handles is None:
+                self._create_variables(block)
+                self._handles = self._arrays(list(block.data_vars) + ["completed"])
+            self._check_coordinates(block)
+        for name, var in block.data_vars.items():
+            self._handles[name][generation : generation + 1] = var.values
+
+    def _create_variables(self, block: xr.Dataset) -> None:
+        template = xr.full_like(block.reindex(generation=np.arange(self.generations)), np.nan, dtype=float)
+        template.attrs = xr.open_zarr(self.path, consolidated=True).attrs
+        encoding = {name: {"chunks": (1,) + var.shape[1:]} for name, var in template.data_vars.items()}
+        with _quiet_consolidation():
+            template.to_zarr(self.path, mode="a", consolidated=True, encoding=encoding)
+
+    def _check_coordinates(self, block: xr.Dataset) -> None:
+        stored = xr.open_zarr(self.path, consolidated=True)
+        for name, coord in block.coords.items():
+            if name != "generation" and not np.array_equal(stored[name].values, coord.values):
+                raise ConfigError(
+                    "hydra.run.dir",
+                    f"{self.path}: coordinate {name!r} differs from the stored one; "
+                    "the store belongs to another configuration",
+                )
+
+    def mark_complete(self, generation: int) -> None:
+        """Flag the generation as fully written; the last write of a generation."""
+        self._handles["completed"][generation] = True
+
+
+def open_run(path: str | Path) -> xr.Dataset:
+    """Open a run's results as an ``xarray.Dataset`` of its complete generations.
+
+    ``path`` is the run directory or its ``results.zarr``.
+    """
+    path = Path(path)
+    if path.name != STORE_NAME:
+        path = path / STORE_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"no results store at {path}")
+    ds = xr.open_zarr(path, consolidated=True)
+    done = ds["completed"].values.astype(bool)
+    return ds.isel(generation=np.flatnonzero(done))
+
+
+class MemoryStore:
+    """A store that keeps results in memory (notebooks, tests, benchmarks); same interface."""
+
+    def __init__(self, generations: int) -> None:
+        self.generations = generations
+        self.results: dict[int, xr.Dataset] = {}
+        self.completed: set[int] = set()
+
+    def write(self, generation: int, results: xr.Dataset) -> None:
+        """Keep one generation's variables."""
+        self.results[generation] = results
+
+    def mark_complete(self, generation: int) -> None:
+        """Flag the generation as written."""
+        self.completed.add(generation)
+
+    def dataset(self) -> xr.Dataset:
+        """Complete generations stacked along ``generation``."""
+        done = sorted(g for g in self.completed if g in self.results)
+        stacked = xr.concat(
+            [self.results[g] for g in done],
+            dim=xr.DataArray(done, dims="generation", name="generation"),
+        )
+        return with_replicate_coordinate(stacked.astype(float))

@@ -1,0 +1,107 @@
+"""Read a whole Hydra multirun directory as one Dataset with a dimension per swept setting."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import yaml
+
+from collapse_sim.config import GROUPS
+from collapse_sim.store import STORE_NAME, open_run
+
+FIXED_DIMS = ("generation", "replicate", "class", "k", "job")
+
+
+def _job_dirs(sweep_dir: Path) -> list[Path]:
+    found = [p for p in sweep_dir.iterdir() if (p / ".hydra" / "overrides.yaml").exists()]
+    return sorted(found, key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else p.name))
+
+
+def _overrides(job_dir: Path) -> dict[str, str]:
+    lines = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    pairs = (line.lstrip("+~").split("=", 1) for line in lines if "=" in line)
+    return {key: value for key, value in pairs}
+
+
+def _lookup(config: dict, dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _label(value: Any) -> Any:
+    # Rounded so 0.1 and 0.1000000000000001 from different jobs fall on one label.
+    if isinstance(value, float):
+        return float(f"{value:.10g}")
+    return value
+
+
+def _dim_names(keys: list[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for key in keys:
+        short = key if key in GROUPS or key == "experiment" else key.rsplit(".", 1)[-1]
+        taken = (
+            short in FIXED_DIMS
+            or short in names.values()
+            or sum(k.rsplit(".", 1)[-1] == short for k in keys) > 1
+        )
+        names[key] = key.replace(".", "_") if taken and short != key else short
+    return names
+
+
+def open_sweep(sweep_dir: str | Path) -> xr.Dataset:
+    """Combine every job's store under ``sweep_dir``; swept settings become dimensions.
+
+    A swept group choice (``mixing=replace,accumulate``) becomes a dimension
+    named after the group, labelled by option names; a swept value
+    (``mixing.real_fraction=0,0.5``) one named after its last key part. Jobs
+    that failed or have not finished contribute NaN (with a warning).
+    """
+    sweep_dir = Path(sweep_dir)
+    jobs = _job_dirs(sweep_dir)
+    if not jobs:
+        raise FileNotFoundError(f"no Hydra jobs (*/.hydra/overrides.yaml) under {sweep_dir}")
+    overrides = [_overrides(j) for j in jobs]
+    stores = [open_run(j) if (j / STORE_NAME).exists() else None for j in jobs]
+    all_keys = sorted({k for o in overrides for k in o})
+    swept = [k for k in all_keys if len({o.get(k) for o in overrides}) > 1]
+    if not any(s is not None for s in stores):
+        raise FileNotFoundError(f"none of the {len(jobs)} jobs under {sweep_dir} has a {STORE_NAME}")
+    template = next(s for s in stores if s is not None)
+    generations = max(s.attrs["config"]["generations"] for s in stores if s is not None)
+    full = np.arange(generations)
+    missing = [
+        j.name for j, s in zip(jobs, stores, strict=True) if s is None or s.sizes["generation"] < len(full)
+    ]
+    if missing:
+        warnings.warn(f"jobs without complete results (shown as NaN): {', '.join(missing)}", stacklevel=2)
+    names = _dim_names(swept)
+    parts = []
+    for job, ds in zip(overrides, stores, strict=True):
+        if ds is None:
+            ds = xr.full_like(template.drop_vars("completed"), np.nan, dtype=float)
+            ds["completed"] = template["completed"] & False
+            ds.attrs = {}
+        ds = ds.reindex(generation=full)
+        ds["completed"] = ds["completed"].fillna(False).astype(bool)
+        coords = {}
+        for key in swept:
+            value = _lookup(ds.attrs.get("config", {}), key) if key not in GROUPS else None
+            coords[names[key]] = _label(value if value is not None else yaml.safe_load(str(job.get(key))))
+        parts.append(ds.expand_dims("job").assign_coords({n: ("job", [v]) for n, v in coords.items()}))
+    combined = xr.concat(parts, dim="job", combine_attrs="drop_conflicts", join="outer")
+    dims = [names[k] for k in swept]
+    if not dims:
+        return combined.isel(job=0, drop=True)
+    if len(dims) == 1:
+        combined = combined.swap_dims(job=dims[0]).sortby(dims[0])
+    else:
+        combined = combined.set_index(job=dims).unstack("job")
+    return combined.transpose(*dims, ...)

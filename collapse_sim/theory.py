@@ -1,0 +1,141 @@
+"""Closed-form expectations for the toy families, to check simulations against.
+
+Generation 0 is fitted on ``n`` real samples; generation g >= 1 on data made
+by the model of generation g-1 (mixed with real data where the policy says).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import digamma
+
+
+def gaussian_expected(
+    generations: int,
+    *,
+    n: int,
+    trace_sigma: float,
+    ddof: int = 0,
+    temperature: float = 1.0,
+    n_real: int = 0,
+) -> dict[str, np.ndarray]:
+    """Exact ``E[variance]`` and ``E[mean_shift^2]`` of refitted Gaussians.
+
+    Each generation fits mean and covariance (dividing by ``n - ddof``) to
+    ``n_real`` fresh real samples plus ``n - n_real`` samples from the previous
+    fit with covariance scaled by ``temperature``. ``n_real = 0`` is the replace
+    loop (Shumailov et al. 2024); ``n_real > 0`` the fresh-data loop
+    (Alemohammad et al. 2023). ``variance`` is the trace of the fitted
+    covariance, ``trace_sigma`` that of the real one.
+    """
+    k, t = n_real, temperature
+    v = np.empty(generations)
+    u = np.empty(generations)
+    v[0], u[0] = trace_sigma * (n - 1) / (n - ddof), trace_sigma / n
+    for g in range(1, generations):
+        spread = k * trace_sigma + (n - k) * t * v[g - 1]
+        # Pooled scatter of two groups also holds their between-group spread.
+        v[g] = (spread * (n - 1) / n + k * (n - k) / n * u[g - 1]) / (n - ddof)
+        u[g] = ((n - k) / n) ** 2 * u[g - 1] + spread / n**2
+    return {"variance": v, "mean_shift_sq": u}
+
+
+def gaussian_fixed_point(
+    *, n: int, n_real: int, trace_sigma: float, ddof: int = 0, temperature: float = 1.0
+) -> dict[str, float]:
+    """Limit of :func:`gaussian_expected` as generations grow (needs ``n_real > 0`` or T > 1)."""
+    k, t, s = n_real, temperature, trace_sigma
+    a = (n - k) * t * (n - 1) / n / (n - ddof)
+    b = k * (n - k) / n / (n - ddof)
+    c = k * s * (n - 1) / n / (n - ddof)
+    system = np.array([[1 - a, -b], [-(n - k) * t / n**2, 1 - ((n - k) / n) ** 2]])
+    v, u = np.linalg.solve(system, [c, k * s / n**2])
+    return {"variance": float(v), "mean_shift_sq": float(u)}
+
+
+def gaussian_log_variance(
+    generations: int, *, n: int, sigma2: float, ddof: int = 0, temperature: float = 1.0
+) -> np.ndarray:
+    """``E[log variance]`` of a refitted 1-D Gaussian under replace.
+
+    Each refit multiplies the variance by ``T * chi2_{n-1} / (n - ddof)``, so
+    log-variance is a random walk with drift ``psi((n-1)/2) + log 2 - log(n-ddof)``
+    (plus ``log T``), negative even for the unbiased fit: almost every chain collapses.
+    """
+    g = np.arange(generations)
+    drift = digamma((n - 1) / 2) + np.log(2) - np.log(n - ddof)
+    return np.log(sigma2) + (g + 1) * drift + g * np.log(temperature)
+
+
+def gini_simpson_expected(generations: int, *, n: int, probs: np.ndarray) -> np.ndarray:
+    """``E[1 - sum p_i^2]`` of the training data under faithful categorical refits.
+
+    Refitting frequencies and resampling ``n`` labels is Wright-Fisher drift:
+    the chance that two draws differ shrinks by ``1 - 1/n`` per generation.
+    """
+    h = 1.0 - float(np.sum(np.asarray(probs) ** 2))
+    return h * (1 - 1 / n) ** (np.arange(generations) + 1)
+
+
+def linreg_param_error(generations: int, *, n: int, dim: int, noise: float, mixing: str) -> np.ndarray:
+    """``E[|w_hat - w*|^2]`` for OLS on a fixed Gaussian design relabelled by the previous fit.
+
+    ``replace`` adds one round of label noise per generation (linear growth);
+    ``accumulate`` averages over all rounds, so the error stays below pi^2/6
+    times the first one (Gerstgrasser et al. 2024).
+    """
+    first = noise**2 * dim / (n - dim - 1)
+    rounds = np.arange(1, generations + 1)
+    if mixing == "replace":
+        return first * rounds
+    if mixing == "accumulate":
+        return first * np.cumsum(1.0 / rounds**2)
+    raise ValueError(f"mixing must be 'replace' or 'accumulate', got {mixing!r}")
+
+
+def _target(config: dict, group: str) -> str:
+    return config[group]["_target_"].rsplit(".", 1)[-1]
+
+
+def expected_curves(config: dict) -> dict[str, np.ndarray]:
+    """The theory curves (expected means over replicates) that apply to a resolved config."""
+    g, n = config["generations"], config["n_samples"]
+    src, gen, mix, fit = (_target(config, k) for k in ("source", "generator", "mixing", "trainer"))
+    options = config["generator"]
+    if src == "GaussianSource" and fit == "GaussianFitTrainer" and gen == "RefitSampleGenerator":
+        if options.get("top_p") is None and mix in ("ReplaceMixing", "FreshMixing"):
+            std = np.broadcast_to(np.asarray(config["source"]["std"], float), (config["source"]["dim"],))
+            n_real = round(config["mixing"]["real_fraction"] * n) if mix == "FreshMixing" else 0
+            curves = gaussian_expected(
+                g,
+                n=n,
+                trace_sigma=float(np.sum(std**2)),
+                ddof=config["trainer"]["ddof"],
+                temperature=options["temperature"],
+                n_real=n_real,
+            )
+            out = {"variance": curves["variance"]}
+            if n_real == 0 and config["source"]["dim"] == 1:
+                log_var = gaussian_log_variance(
+                    g,
+                    n=n,
+                    sigma2=float(std[0] ** 2),
+                    ddof=config["trainer"]["ddof"],
+                    temperature=options["temperature"],
+                )
+                out["variance_geometric_mean"] = np.exp(log_var)
+            return out
+    if src == "ZipfSource" and fit == "CategoricalFitTrainer" and mix == "ReplaceMixing":
+        if options["temperature"] == 1.0 and options.get("top_k") is None and options.get("top_p") is None:
+            from collapse_sim.sources.zipf import zipf_probabilities
+
+            probs = zipf_probabilities(config["source"]["n_classes"], config["source"]["exponent"])
+            return {"gini_simpson": gini_simpson_expected(g, n=n, probs=probs)}
+    if src == "LinearRegressionSource" and fit == "OLSTrainer" and gen == "RelabelGenerator":
+        name = {"ReplaceMixing": "replace", "AccumulateMixing": "accumulate"}.get(mix)
+        src_cfg = config["source"]
+        fixed_design = src_cfg["pool_size"] == n and config["generator"]["noise"] == src_cfg["noise"]
+        if name and fixed_design:
+            error = linreg_param_error(g, n=n, dim=src_cfg["dim"], noise=src_cfg["noise"], mixing=name)
+            return {"param_error": error, "test_mse": error + src_cfg["noise"] ** 2}
+    return {}

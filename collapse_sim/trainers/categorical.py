@@ -1,0 +1,25 @@
+"""Maximum-likelihood class frequencies."""
+
+from __future__ import annotations
+
+from collapse_sim.errors import ConfigError
+from collapse_sim.models.categorical import CategoricalModel, class_counts
+from collapse_sim.samples import Samples
+from collapse_sim.sources.zipf import class_names
+
+
+class CategoricalFitTrainer:
+    """Class probabilities = observed frequencies (a class never seen gets probability 0)."""
+
+    family = "categorical"
+    model_type = CategoricalModel
+
+    def __init__(self, *, n_classes: int) -> None:
+        if n_classes < 2:
+            raise ConfigError("n_classes", f"must be >= 2, got {n_classes!r}")
+        self.class_names = class_names(n_classes)
+
+    def fit(self, data: Samples, *, init=None, rng=None) -> CategoricalModel:
+        """Frequencies per replicate; ``init`` and ``rng`` are unused."""
+        counts = class_counts(data["label"], len(self.class_names))
+        return CategoricalModel(counts / counts.sum(axis=1, keepdims=True), self.class_names)

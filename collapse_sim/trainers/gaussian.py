@@ -1,0 +1,87 @@
+"""Fit Gaussians (closed form) and Gaussian mixtures (EM) to every replicate."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.mixture import GaussianMixture
+
+from collapse_sim.errors import ConfigError
+from collapse_sim.models.gaussian import GaussianMixtureModel
+from collapse_sim.samples import Samples
+
+
+class GaussianFitTrainer:
+    """Sample mean and covariance; ``ddof=0`` is the MLE, ``ddof=1`` the unbiased estimate."""
+
+    family = "gaussian"
+    model_type = GaussianMixtureModel
+
+    def __init__(self, *, ddof: int = 0) -> None:
+        if ddof not in (0, 1):
+            raise ConfigError("ddof", f"must be 0 (maximum likelihood) or 1 (unbiased), got {ddof!r}")
+        self.ddof = ddof
+
+    def fit(self, data: Samples, *, init=None, rng=None) -> GaussianMixtureModel:
+        """Closed-form fit; ``init`` and ``rng`` are unused (the fit is deterministic)."""
+        x = data["x"]
+        n = x.shape[1]
+        if n <= self.ddof:
+            raise ConfigError("ddof", f"needs more than {self.ddof} samples per generation, got {n}")
+        mean = x.mean(axis=1)
+        centered = x - mean[:, None, :]
+        if x.shape[2] == 1:
+            cov = (centered**2).sum(axis=1)[:, :, None] / (n - self.ddof)
+        else:
+            cov = centered.transpose(0, 2, 1) @ centered / (n - self.ddof)
+        return GaussianMixtureModel.single(mean, cov)
+
+
+class GMMFitTrainer:
+    """scikit-learn's EM per replicate; warm start initialises from the previous model."""
+
+    family = "gaussian"
+    model_type = GaussianMixtureModel
+
+    def __init__(
+        self,
+        *,
+        n_components: int = 3,
+        max_iter: int = 100,
+        n_init: int = 1,
+        reg_covar: float = 1e-6,
+    ) -> None:
+        if n_components < 1:
+            raise ConfigError("n_components", f"must be >= 1, got {n_components!r}")
+        self.n_components = n_components
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.reg_covar = reg_covar
+
+    def fit(
+        self, data: Samples, *, init: GaussianMixtureModel | None = None, rng: np.random.Generator
+    ) -> GaussianMixtureModel:
+        """EM fit of every replicate, seeded from ``rng``."""
+        x = data["x"]
+        seeds = rng.integers(0, 2**31 - 1, size=x.shape[0])
+        weights, means, covs = [], [], []
+        for r, seed in enumerate(seeds):
+            start = {}
+            if init is not None:
+                start = dict(
+                    weights_init=init.weights[r],
+                    means_init=init.means[r],
+                    precisions_init=np.linalg.inv(init.covs[r] + self.reg_covar * np.eye(x.shape[2])),
+                )
+            gmm = GaussianMixture(
+                self.n_components,
+                covariance_type="full",
+                max_iter=self.max_iter,
+                n_init=self.n_init,
+                reg_covar=self.reg_covar,
+                random_state=int(seed),
+                **start,
+            ).fit(x[r])
+            weights.append(gmm.weights_)
+            means.append(gmm.means_)
+            covs.append(gmm.covariances_)
+        return GaussianMixtureModel(np.array(weights), np.array(means), np.array(covs))

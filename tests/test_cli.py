@@ -1,0 +1,171 @@
+"""The command line end to end: runs, stores, plots, resume after SIGKILL, sweeps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+from conftest import ROOT, run_cli
+
+import collapse_sim as cs
+
+
+def test_default_run_writes_store_plots_and_summary(tmp_path):
+    result = run_cli(cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    runs = list((tmp_path / "outputs" / "runs" / "default").iterdir())
+    assert len(runs) == 1
+    run_dir = runs[0]
+    assert "variance" in result.stdout and f"store: {run_dir.resolve() / 'results.zarr'}" in result.stdout
+    assert (run_dir / "curves.png").stat().st_size > 10_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        raw = xr.open_zarr(run_dir / "results.zarr")
+    assert raw.completed.all() and raw.sizes["generation"] == 30
+    ds = cs.open_run(run_dir)
+    assert ds.attrs["config"]["n_samples"] == 50 and ds.attrs["choices"]["mixing"] == "replace"
+    assert ds.variance.attrs["units"] and ds.variance.dims == ("generation", "replicate")
+    assert float(ds.variance.isel(generation=-1).mean()) < float(ds.variance.isel(generation=0).mean())
+
+
+def test_zipf_run_writes_class_heatmap(tmp_path):
+    result = run_cli("+experiment=zipf_tail", "+debug=default", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    ds = cs.open_run(tmp_path)
+    assert ds.class_frequency.dims == ("generation", "replicate", "class")
+    assert str(ds["class"].values[0]) == "class_00"
+    assert (tmp_path / "class_frequency.png").exists()
+
+
+SLOW_RUN = [
+    "source=gmm",
+    "trainer=gmm_fit",
+    "generations=10",
+    "replicates=6",
+    "n_samples=300",
+    "plots=false",
+]
+
+
+def _completed(run_dir) -> int:
+    try:
+        return int(np.asarray(zarr.open_group(run_dir / "results.zarr", mode="r")["completed"][:]).sum())
+    except Exception:
+        return 0
+
+
+def test_sigkill_and_resume_equals_uninterrupted(tmp_path):
+    reference = run_cli(*SLOW_RUN, f"hydra.run.dir={tmp_path / 'ref'}")
+    assert reference.returncode == 0, reference.stderr
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collapse_sim", *SLOW_RUN, f"hydra.run.dir={killed_dir}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while _completed(killed_dir) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed; make SLOW_RUN slower"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = _completed(killed_dir)
+    assert 3 <= done < 10
+    resumed = run_cli(*SLOW_RUN, f"hydra.run.dir={killed_dir}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"at generation {done} of 10" in resumed.stdout
+    a, b = cs.open_run(tmp_path / "ref").load(), cs.open_run(killed_dir).load()
+    for name in a.data_vars:
+        if name != "wall_time_s":
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
+def test_rerun_with_other_config_is_refused_and_store_untouched(tmp_path):
+    assert run_cli("+debug=default", "plots=false", f"hydra.run.dir={tmp_path}").returncode == 0
+    store = tmp_path / "results.zarr"
+    before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    result = run_cli("+debug=default", "plots=false", "seed=1", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "different configuration (differs at: seed)" in result.stderr
+    assert before == {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+
+
+def test_joblib_sweep_opens_as_one_dataset(tmp_path):
+    result = run_cli(
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "+debug=default",
+        "plots=false",
+        "mixing=fraction,fresh",
+        "mixing.real_fraction=0.25,0.5",
+        "seed=0,1",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr
+    sw = cs.open_sweep(tmp_path)
+    assert dict(sw.sizes) == {
+        "mixing": 2,
+        "real_fraction": 2,
+        "seed": 2,
+        "generation": 3,
+        "replicate": 8,
+        "k": 3,
+    }
+    assert list(sw.mixing.values) == ["fraction", "fresh"] and list(sw.real_fraction.values) == [
+        0.25,
+        0.5,
+    ]
+    assert bool(sw.completed.all()) and np.isfinite(sw.variance).all()
+    np.testing.assert_allclose(sw["real_fraction"].values, [0.25, 0.5])
+    # Each job's slice is exactly its own store.
+    job = next(p for p in tmp_path.iterdir() if p.name.isdigit())
+    own = cs.open_run(job)
+    choice = own.attrs["choices"]["mixing"]
+    fraction = own.attrs["config"]["mixing"]["real_fraction"]
+    picked = sw.variance.sel(mixing=choice, real_fraction=fraction, seed=own.attrs["config"]["seed"])
+    np.testing.assert_array_equal(picked.values, own.variance.values)
+
+
+def test_experiment_sweep_and_missing_job_become_nan(tmp_path):
+    result = run_cli(
+        "-m",
+        "+experiment=accumulate_vs_replace",
+        "+debug=default",
+        "plots=false",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr
+    sw = cs.open_sweep(tmp_path)
+    assert list(sw.mixing.values) == ["accumulate", "accumulate_subsample", "replace"]
+    lost = next(
+        p
+        for p in tmp_path.iterdir()
+        if p.name.isdigit() and cs.open_run(p).attrs["choices"]["mixing"] == "replace"
+    )
+    import shutil
+
+    shutil.rmtree(lost / "results.zarr")
+    with pytest.warns(UserWarning, match=f"jobs without complete results .*{lost.name}"):
+        sw = cs.open_sweep(tmp_path)
+    assert np.isnan(sw.variance.sel(mixing="replace")).all()
+    assert np.isfinite(sw.variance.sel(mixing="accumulate")).all()
+    assert not bool(sw.completed.sel(mixing="replace").any())
+
+
+def test_import_is_light():
+    code = (
+        "import sys, collapse_sim; collapse_sim.open_run; "
+        "print(sorted(m for m in ('torch', 'ultralytics') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,91 @@
+"""Config mistakes stop before any work: exit 2, one paragraph naming the key and valid choices."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_cli
+
+CASES = [
+    (
+        ["generationz=3"],
+        "generationz: is not a setting here; valid top-level settings: name, generations",
+    ),
+    (
+        ["+generationz=3"],
+        "generationz: is not a collapse_sim setting; valid top-level settings: name, generations",
+    ),
+    (["generations=abc"], "generations: must be of type integer, got 'abc' (str)"),
+    (["n_samples=0"], "n_samples: must be an integer >= 1, got 0"),
+    (["generations=0"], "generations: must be an integer >= 1, got 0"),
+    (["replicates=0"], "replicates: must be an integer >= 1, got 0"),
+    (
+        ["mixing=fraction", "mixing.real_fraction=1.5"],
+        "mixing.real_fraction: must be in [0, 1], got 1.5",
+    ),
+    (
+        ["mixing=fresh", "mixing.real_fraction=-0.1"],
+        "mixing.real_fraction: must be in [0, 1], got -0.1",
+    ),
+    (
+        ["generator.temperature=0"],
+        "generator.temperature: must be > 0 (1 = faithful sampling), got 0",
+    ),
+    (
+        ["mixing=foo"],
+        "mixing: has no option 'foo'; valid options: accumulate, accumulate_subsample, fraction,",
+    ),
+    (
+        ["+experiment=nope"],
+        "experiment: has no option 'nope'; valid options: accumulate_vs_replace,",
+    ),
+    (
+        ["source.dimm=3"],
+        "source.dimm: is not a setting here; valid settings of 'source': dim, mean, std,",
+    ),
+    (
+        ["+source.dimm=3"],
+        "source.dimm: is not a setting of collapse_sim.sources.gaussian.GaussianSource; valid",
+    ),
+    (["source.dim=abc"], "source.dim: must be int, got 'abc' (str)"),
+    (["mixing.real_fraction=0.5"], "mixing.real_fraction: is not a setting here; 'mixing'"),
+    (
+        ["source=zipf"],
+        "trainer: trainer=gaussian_fit fits gaussian data but source=zipf gives categorical data",
+    ),
+    (
+        ["generator.top_k=3"],
+        "generator.top_k: does not apply to GaussianMixtureModel; it supports: temperature, top_p",
+    ),
+    (["trainer.ddof=2"], "trainer.ddof: must be 0 (maximum likelihood) or 1 (unbiased), got 2"),
+    (["source.std=[1,2]"], "source.std: must be one number or a list of 1 numbers (source.dim)"),
+    (
+        ["source=linreg", "trainer=ols", "generator=relabel", "metrics=regression", "n_samples=5"],
+        "source.pool_size: must exceed source.dim + 1 = 11",
+    ),
+]
+
+
+def _one_paragraph_error(result) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("collapse_sim: error:") == 1
+    return " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_config_is_refused_before_work(tmp_path, args, message):
+    result = run_cli(*args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert message in _one_paragraph_error(result)
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_value_in_a_sweep_stops_every_job(tmp_path):
+    result = run_cli(
+        "-m",
+        "+debug=default",
+        "generations=2,0",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )
+    assert "generations: must be an integer >= 1, got 0" in _one_paragraph_error(result)
+    assert not (tmp_path / "sweep").exists()

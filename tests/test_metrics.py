@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from collapse_sim.metrics.bookkeeping import bookkeeping
+from collapse_sim.metrics.classes import ClassMetrics
+from collapse_sim.metrics.gaussian import GaussianMetrics, wasserstein2
+from collapse_sim.metrics.regression import RegressionMetrics
+from collapse_sim.models.gaussian import GaussianMixtureModel
+from collapse_sim.models.linear import LinearModel
+from collapse_sim.protocols import RealData
+from collapse_sim.samples import Samples
+from collapse_sim.sources.gaussian import GaussianSource
+from collapse_sim.sources.zipf import ZipfSource
+
+
+def test_w2_closed_forms():
+    # 1-D: W2^2 = (m1 - m2)^2 + (s1 - s2)^2.
+    w = wasserstein2(np.array([[1.0]]), np.array([[[4.0]]]), np.array([[0.0]]), np.array([[[1.0]]]))
+    np.testing.assert_allclose(w, [np.sqrt(1 + 1)])
+    # Commuting covariances: sum over eigen-directions of (sqrt(a) - sqrt(b))^2.
+    c1, c2 = np.diag([4.0, 9.0])[None], np.diag([1.0, 1.0])[None]
+    w = wasserstein2(np.zeros((1, 2)), c1, np.zeros((1, 2)), c2)
+    np.testing.assert_allclose(w, [np.sqrt(1 + 4)])
+
+
+def test_gaussian_metrics_of_the_truth_itself():
+    source = GaussianSource(replicates=2, pool_size=3, dim=2, std=[1.0, 2.0])
+    real = source.load(np.random.default_rng(0))
+    ds = GaussianMetrics().measure(source.truth, real.train, real)
+    np.testing.assert_allclose(ds.variance, [5, 5])
+    np.testing.assert_allclose(ds.w2, [0, 0], atol=1e-7)
+    np.testing.assert_allclose(ds.tail_mass.sel(k=2), 2 * stats.norm.sf(2))
+    assert ds.tail_mass.attrs["units"] == "1" and "description" in ds.variance.attrs
+
+
+def test_gaussian_metrics_of_a_shrunken_model():
+    source = GaussianSource(replicates=1, pool_size=3)
+    real = source.load(np.random.default_rng(0))
+    model = GaussianMixtureModel.single(np.array([[0.5]]), np.array([[[0.25]]]))
+    ds = GaussianMetrics(tail_sigmas=[1]).measure(model, real.train, real)
+    assert float(ds.mean_shift.item()) == 0.5 and float(ds.variance.item()) == 0.25
+    expected = stats.norm.cdf((-1 - 0.5) / 0.5) + stats.norm.sf((1 - 0.5) / 0.5)
+    np.testing.assert_allclose(float(ds.tail_mass.item()), expected)
+
+
+def test_class_metrics():
+    source = ZipfSource(replicates=1, pool_size=4, n_classes=4, exponent=0.0)
+    real = source.load(np.random.default_rng(0))
+    data = Samples.real(label=np.array([[0, 0, 1, 1]]))
+    ds = ClassMetrics().measure(None, data, real)
+    np.testing.assert_allclose(ds.class_frequency, [[0.5, 0.5, 0, 0]])
+    assert list(ds["class"].values) == ["class_00", "class_01", "class_02", "class_03"]
+    assert float(ds.surviving_classes.item()) == 2
+    np.testing.assert_allclose(float(ds.entropy.item()), np.log(2))
+    np.testing.assert_allclose(float(ds.gini_simpson.item()), 0.5)
+    np.testing.assert_allclose(float(ds.missing_mass.item()), 0.5)
+
+
+def test_regression_metrics():
+    truth = LinearModel(np.array([[1.0, 0.0]]), 0.0)
+    x = np.array([[[1.0, 1.0], [2.0, 0.0]]])
+    test = Samples.real(x=x, y=truth.predict(x))
+    real = RealData(test, test, truth, None)
+    ds = RegressionMetrics().measure(LinearModel(np.array([[1.0, 1.0]]), 0.0), test, real)
+    assert float(ds.param_error.item()) == 1.0
+    assert float(ds.test_mse.item()) == pytest.approx(0.5)
+
+
+def test_bookkeeping():
+    data = Samples.concat([Samples.real(x=np.zeros((2, 3, 1))), Samples.made_by(0, x=np.zeros((2, 1, 1)))])
+    ds = bookkeeping(data, 0.5)
+    assert (
+        float(ds.train_size.item()) == 4
+        and float(ds.real_fraction.item()) == 0.75
+        and float(ds.wall_time_s.item()) == 0.5
+    )

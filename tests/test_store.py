@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+import xarray as xr
+
+from collapse_sim.errors import ConfigError
+from collapse_sim.store import RunStore, open_run
+
+ATTRS = {"config": {"generations": 3, "source": {"dim": 1}}, "name": "t"}
+
+
+def results(value):
+    return xr.Dataset(
+        {"v": (("replicate", "class"), np.full((2, 2), value), {"units": "1", "description": "d"})},
+        coords={"class": np.array(["a", "b"], dtype=object)},
+    )
+
+
+def test_write_complete_and_hide_incomplete(tmp_path):
+    store, start = RunStore.open_or_create(tmp_path, generations=3, attrs=ATTRS)
+    assert start == 0
+    store.write(0, results(1.0))
+    store.mark_complete(0)
+    store.write(1, results(2.0))  # written but not marked: a crash before the flag
+    ds = open_run(tmp_path)
+    assert ds.sizes["generation"] == 1 and float(ds.v.max()) == 1.0
+    assert ds.attrs["config"] == ATTRS["config"]
+    assert ds.v.attrs["units"] == "1"
+    raw = xr.open_zarr(tmp_path / "results.zarr")  # a plain open works too
+    assert np.isnan(raw.v.isel(generation=2)).all()
+    _, start = RunStore.open_or_create(tmp_path, generations=3, attrs=ATTRS)
+    assert start == 1
+
+
+def test_different_config_is_refused_and_nothing_changes(tmp_path):
+    store, _ = RunStore.open_or_create(tmp_path, generations=3, attrs=ATTRS)
+    store.write(0, results(1.0))
+    store.mark_complete(0)
+    before = {p: p.read_bytes() for p in (tmp_path / "results.zarr").rglob("*") if p.is_file()}
+    other = {"config": {"generations": 3, "source": {"dim": 2}}}
+    with pytest.raises(ConfigError, match=r"different configuration \(differs at: source.dim\)"):
+        RunStore.open_or_create(tmp_path, generations=3, attrs=other)
+    after = {p: p.read_bytes() for p in (tmp_path / "results.zarr").rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_unreadable_store_is_reported(tmp_path):
+    (tmp_path / "results.zarr").mkdir()
+    with pytest.raises(ConfigError, match="not a readable collapse_sim store"):
+        RunStore.open_or_create(tmp_path, generations=3, attrs=ATTRS)
+
+
+def test_open_run_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no results store"):
+        open_run(tmp_path)

@@ -1,0 +1,143 @@
+"""Simulated curves against the closed forms of collapse_sim.theory.
+
+Every check compares a replicate mean with its expectation, within Z standard
+errors of the Monte-Carlo mean (seeded, so each test is deterministic).
+Parameter points differ from the shipped experiments on purpose.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from collapse_sim import theory
+from collapse_sim.api import run
+
+Z = 4.0  # standard errors; with a fixed seed a pass is reproducible
+
+
+def assert_mean_matches(samples, expected, label):
+    """``samples (generation, replicate)`` whose replicate mean should equal ``expected``."""
+    samples = np.asarray(samples)
+    mean = samples.mean(axis=1)
+    se = samples.std(axis=1, ddof=1) / np.sqrt(samples.shape[1])
+    z = np.abs(mean - expected) / se
+    assert np.all(z < Z), f"{label}: worst |z| = {z.max():.2f} at generation {int(z.argmax())}"
+
+
+@pytest.mark.parametrize("ddof, temperature", [(0, 1.0), (1, 1.0), (0, 0.9), (1, 1.15)])
+def test_gaussian_replace_expected_variance_and_mean_shift(ddof, temperature):
+    n, generations = 12, 15
+    ds = run(
+        [
+            "source.dim=2",
+            "source.std=[1.0,2.0]",
+            f"trainer.ddof={ddof}",
+            f"generator.temperature={temperature}",
+            f"n_samples={n}",
+            f"generations={generations}",
+            "replicates=6000",
+            "seed=11",
+        ]
+    )
+    expected = theory.gaussian_expected(generations, n=n, trace_sigma=5.0, ddof=ddof, temperature=temperature)
+    assert_mean_matches(ds.variance.values, expected["variance"], "variance")
+    assert_mean_matches(ds.mean_shift.values**2, expected["mean_shift_sq"], "mean_shift^2")
+
+
+def test_unbiased_refits_still_collapse_almost_surely():
+    n, generations = 25, 60
+    ds = run(
+        [
+            f"n_samples={n}",
+            f"generations={generations}",
+            "trainer.ddof=1",
+            "source.std=0.5",
+            "replicates=4000",
+            "seed=5",
+        ]
+    )
+    log_var = np.log(ds.variance.values)
+    assert_mean_matches(
+        log_var, theory.gaussian_log_variance(generations, n=n, sigma2=0.25, ddof=1), "log variance"
+    )
+    # The expectation stays put while the typical chain shrinks.
+    assert np.median(ds.variance.values[-1]) < 0.25 * 0.15
+
+
+@pytest.mark.parametrize("real_fraction, ddof", [(0.25, 0), (0.5, 1)])
+def test_fresh_data_curve_and_fixed_point(real_fraction, ddof):
+    n, generations = 16, 40
+    ds = run(
+        [
+            "mixing=fresh",
+            f"mixing.real_fraction={real_fraction}",
+            f"trainer.ddof={ddof}",
+            "source.std=1.5",
+            f"n_samples={n}",
+            f"generations={generations}",
+            "replicates=5000",
+            "seed=2",
+        ]
+    )
+    k = round(real_fraction * n)
+    expected = theory.gaussian_expected(generations, n=n, trace_sigma=2.25, ddof=ddof, n_real=k)
+    assert_mean_matches(ds.variance.values, expected["variance"], "variance")
+    assert_mean_matches(ds.mean_shift.values**2, expected["mean_shift_sq"], "mean_shift^2")
+    fixed = theory.gaussian_fixed_point(n=n, n_real=k, trace_sigma=2.25, ddof=ddof)
+    assert expected["variance"][-1] == pytest.approx(fixed["variance"], rel=1e-6)
+    assert_mean_matches(ds.variance.values[-1:], [fixed["variance"]], "fixed point")
+
+
+def test_wright_fisher_diversity_decay():
+    n, generations = 60, 30
+    ds = run(
+        [
+            "+experiment=zipf_tail",
+            "source.n_classes=12",
+            "source.exponent=0.8",
+            f"n_samples={n}",
+            f"generations={generations}",
+            "replicates=4000",
+            "seed=9",
+        ]
+    )
+    from collapse_sim.sources.zipf import zipf_probabilities
+
+    expected = theory.gini_simpson_expected(generations, n=n, probs=zipf_probabilities(12, 0.8))
+    assert_mean_matches(ds.gini_simpson.values, expected, "gini_simpson")
+    # Extinction is permanent: surviving classes never increase along a chain.
+    assert (np.diff(ds.surviving_classes.values, axis=0) <= 0).all()
+
+
+@pytest.mark.parametrize("mixing", ["replace", "accumulate"])
+def test_linreg_replace_grows_accumulate_stays_bounded(mixing):
+    n, dim, noise, generations = 24, 5, 0.7, 12
+    ds = run(
+        [
+            "+experiment=linreg_accumulate",
+            f"mixing={mixing}",
+            f"source.dim={dim}",
+            f"source.noise={noise}",
+            f"n_samples={n}",
+            f"generations={generations}",
+            "replicates=4000",
+            "seed=4",
+            "source.test_size=200",
+        ]
+    )
+    expected = theory.linreg_param_error(generations, n=n, dim=dim, noise=noise, mixing=mixing)
+    assert_mean_matches(ds.param_error.values, expected, "param_error")
+    assert_mean_matches(ds.test_mse.values, expected + noise**2, "test_mse")
+    if mixing == "accumulate":
+        assert expected[-1] < np.pi**2 / 6 * expected[0]
+
+
+def test_expected_curves_pick_the_right_theory():
+    from collapse_sim.api import compose_config
+    from collapse_sim.config import validate
+
+    config = validate(compose_config(["+experiment=linreg_accumulate"]))
+    assert set(theory.expected_curves(config)) == {"param_error", "test_mse"}
+    config = validate(compose_config(["generator.top_p=0.9"]))
+    assert theory.expected_curves(config) == {}
