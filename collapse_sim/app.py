@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,7 +67,9 @@ def run_job(cfg: DictConfig) -> None:
             store, start = RunStore.open_or_create(
                 run_dir, generations=sim.generations, attrs=_store_attrs(resolved, hydra_cfg)
             )
-            if start:
+            if start == sim.generations:
+                print(f"{run_dir}: all {start} generations are already complete")
+            elif start:
                 print(f"resuming {run_dir} at generation {start} of {sim.generations}")
             checkpoints = Checkpoints(run_dir, history_window=sim.mixing.history_window)
             with Progress(
@@ -97,6 +100,7 @@ def run_job(cfg: DictConfig) -> None:
 def main() -> None:
     """Entry point: check every job's configuration, then hand over to Hydra."""
     register_schema()
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # no font-cache chatter in run logs
     args = normalize(sys.argv[1:])
     sys.argv[1:] = args
     if not any(a.split("=")[0] in PASS_THROUGH_FLAGS for a in args):

@@ -8,6 +8,7 @@ Hydra's own errors are rephrased to name the key and the valid choices.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from pathlib import Path
 
@@ -131,6 +132,16 @@ def jobs(config_dir: str, overrides: list[str], multirun: bool) -> list[list[str
     return [list(combo) for combo in itertools.product(*axes)]
 
 
+def check_output_dir(key: str, path: str) -> None:
+    """The run or sweep directory must be a writable folder, or creatable as one."""
+    target = Path(path)
+    existing = next((p for p in (target, *target.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(key, f"{path} cannot be a run folder: {existing} is a file; choose another path")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(key, f"{existing} is not writable; choose a folder you can write to")
+
+
 def preflight(config_dir: str, args: list[str]) -> None:
     """Compose, validate and build every job (up to a cap); raise ConfigError on the first bad one."""
     overrides, multirun = _split(args)
@@ -138,11 +149,14 @@ def preflight(config_dir: str, args: list[str]) -> None:
         combos = jobs(config_dir, overrides, multirun)
     except HydraException as error:
         raise explain(error, config_dir, overrides) from None
-    for combo in combos[:MAX_CHECKED_JOBS]:
+    for number, combo in enumerate(combos[:MAX_CHECKED_JOBS]):
         try:
             cfg = _compose(config_dir, combo)
         except HydraException as error:
             raise explain(error, config_dir, combo) from None
+        if number == 0:
+            key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+            check_output_dir(key, OmegaConf.select(cfg, key))
         resolved = validate(cfg)
         choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
         build(resolved, choices)

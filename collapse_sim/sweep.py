@@ -27,6 +27,18 @@ def _overrides(job_dir: Path) -> dict[str, str]:
     return {key: value for key, value in pairs}
 
 
+def _open_job(job_dir: Path, problems: dict[str, str]) -> xr.Dataset | None:
+    """The job's results, or None with the reason recorded."""
+    if not (job_dir / STORE_NAME).exists():
+        problems[job_dir.name] = f"no {STORE_NAME}"
+        return None
+    try:
+        return open_run(job_dir)
+    except Exception as error:  # a damaged store must not hide the other jobs
+        problems[job_dir.name] = f"unreadable store: {error}"
+        return None
+
+
 def _lookup(config: dict, dotted: str) -> Any:
     node: Any = config
     for part in dotted.split("."):
@@ -69,7 +81,8 @@ def open_sweep(sweep_dir: str | Path) -> xr.Dataset:
     if not jobs:
         raise FileNotFoundError(f"no Hydra jobs (*/.hydra/overrides.yaml) under {sweep_dir}")
     overrides = [_overrides(j) for j in jobs]
-    stores = [open_run(j) if (j / STORE_NAME).exists() else None for j in jobs]
+    problems: dict[str, str] = {}
+    stores = [_open_job(j, problems) for j in jobs]
     all_keys = sorted({k for o in overrides for k in o})
     swept = [k for k in all_keys if len({o.get(k) for o in overrides}) > 1]
     if not any(s is not None for s in stores):
@@ -77,11 +90,12 @@ def open_sweep(sweep_dir: str | Path) -> xr.Dataset:
     template = next(s for s in stores if s is not None)
     generations = max(s.attrs["config"]["generations"] for s in stores if s is not None)
     full = np.arange(generations)
-    missing = [
-        j.name for j, s in zip(jobs, stores, strict=True) if s is None or s.sizes["generation"] < len(full)
-    ]
-    if missing:
-        warnings.warn(f"jobs without complete results (shown as NaN): {', '.join(missing)}", stacklevel=2)
+    for job, ds in zip(jobs, stores, strict=True):
+        if ds is not None and ds.sizes["generation"] < len(full):
+            problems[job.name] = f"{ds.sizes['generation']} of {len(full)} generations complete"
+    if problems:
+        listed = "; ".join(f"{name} ({why})" for name, why in problems.items())
+        warnings.warn(f"jobs without complete results (shown as NaN): {listed}", stacklevel=2)
     names = _dim_names(swept)
     parts = []
     for job, ds in zip(overrides, stores, strict=True):

@@ -155,7 +155,9 @@ def test_experiment_sweep_and_missing_job_become_nan(tmp_path):
     import shutil
 
     shutil.rmtree(lost / "results.zarr")
-    with pytest.warns(UserWarning, match=f"jobs without complete results .*{lost.name}"):
+    with pytest.warns(
+        UserWarning, match=f"jobs without complete results .*{lost.name} \\(no results.zarr\\)"
+    ):
         sw = cs.open_sweep(tmp_path)
     assert np.isnan(sw.variance.sel(mixing="replace")).all()
     assert np.isfinite(sw.variance.sel(mixing="accumulate")).all()

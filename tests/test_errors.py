@@ -89,3 +89,23 @@ def test_bad_value_in_a_sweep_stops_every_job(tmp_path):
     )
     assert "generations: must be an integer >= 1, got 0" in _one_paragraph_error(result)
     assert not (tmp_path / "sweep").exists()
+
+
+def test_run_dir_under_a_file_is_refused(tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("keep me")
+    result = run_cli("+debug=default", f"hydra.run.dir={blocker / 'run'}", cwd=tmp_path)
+    assert f"{blocker} is a file; choose another path" in _one_paragraph_error(result)
+    assert blocker.read_text() == "keep me"
+
+
+def test_second_writer_of_a_run_dir_is_refused(tmp_path):
+    from collapse_sim.app import exclusive
+    from collapse_sim.errors import ConfigError
+
+    with exclusive(tmp_path):
+        with pytest.raises(ConfigError, match="another collapse_sim process is writing"):
+            with exclusive(tmp_path):
+                pass
+    with exclusive(tmp_path):  # released again
+        pass
