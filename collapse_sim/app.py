@@ -48,7 +48,7 @@ def _store_attrs(resolved: dict, hydra_cfg) -> dict:
         "name": resolved["name"],
         "config": json.loads(json.dumps(resolved)),
         "config_yaml": OmegaConf.to_yaml(resolved),
-        "choices": {k: v for k, v in choices.items()},
+        "choices": choices,
         "overrides": list(hydra_cfg.overrides.task),
         "version": __version__,
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

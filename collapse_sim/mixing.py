@@ -53,8 +53,8 @@ class AccumulateSubsampleMixing:
         return pool.subsample(min(self.n, len(pool)), rng)
 
 
-class FractionMixing:
-    """A fixed share ``real_fraction`` of ``n`` from the real pool, the rest newest synthetic."""
+class _RealShareMixing:
+    """``real_fraction`` of ``n`` real samples (from ``_real``), the rest newest synthetic."""
 
     history_window = 1
 
@@ -62,29 +62,31 @@ class FractionMixing:
         self.n = n
         self.real_fraction = _check_fraction(real_fraction)
 
+    def _real(self, real: RealData, k: int, rng: np.random.Generator) -> Samples:
+        raise NotImplementedError
+
     def mix(self, real: RealData, synthetic: Samples, history, rng: np.random.Generator) -> Samples:
-        """A new random subset of the (fixed) real pool plus newest synthetic samples."""
+        """Real samples first, then a random subset of the newest synthetic set."""
         n_real = round(self.real_fraction * self.n)
-        if n_real > len(real.train):
-            raise ConfigError(
-                "real_fraction",
-                f"asks for {n_real} real samples but the real pool holds {len(real.train)} "
-                "(raise source.pool_size)",
-            )
-        parts = [real.train.subsample(n_real, rng), synthetic.subsample(self.n - n_real, rng)]
+        parts = [self._real(real, n_real, rng), synthetic.subsample(self.n - n_real, rng)]
         return Samples.concat(parts)
 
 
-class FreshMixing:
+class FractionMixing(_RealShareMixing):
+    """A fixed share ``real_fraction`` of ``n`` from the real pool, the rest newest synthetic."""
+
+    def _real(self, real: RealData, k: int, rng: np.random.Generator) -> Samples:
+        if k > len(real.train):
+            raise ConfigError(
+                "real_fraction",
+                f"asks for {k} real samples but the real pool holds {len(real.train)} "
+                "(raise source.pool_size)",
+            )
+        return real.train.subsample(k, rng)  # a new random subset of the fixed pool
+
+
+class FreshMixing(_RealShareMixing):
     """A share ``real_fraction`` of ``n`` drawn as *new* real samples every generation."""
 
-    history_window = 1
-
-    def __init__(self, *, n: int, real_fraction: float = 0.2) -> None:
-        self.n = n
-        self.real_fraction = _check_fraction(real_fraction)
-
-    def mix(self, real: RealData, synthetic: Samples, history, rng: np.random.Generator) -> Samples:
-        """Fresh real samples plus newest synthetic samples."""
-        n_real = round(self.real_fraction * self.n)
-        return Samples.concat([real.draw(n_real, rng), synthetic.subsample(self.n - n_real, rng)])
+    def _real(self, real: RealData, k: int, rng: np.random.Generator) -> Samples:
+        return real.draw(k, rng)

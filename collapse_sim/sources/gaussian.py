@@ -8,27 +8,13 @@ import numpy as np
 
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.gaussian import GaussianMixtureModel
-from collapse_sim.protocols import RealData
-from collapse_sim.samples import Samples
+from collapse_sim.sources._base import ModelSource
 from collapse_sim.sources._checks import per_dimension, positive_int
 
 
-class _MixtureSource:
+class _MixtureSource(ModelSource):
     family = "gaussian"
-
-    def __init__(self, truth: GaussianMixtureModel, *, pool_size: int, test_size: int) -> None:
-        self.truth = truth
-        self.pool_size = positive_int("pool_size", pool_size)
-        self.test_size = positive_int("test_size", test_size, minimum=0)
-
-    def draw(self, n: int, rng: np.random.Generator) -> Samples:
-        """``n`` new real points per replicate."""
-        return Samples.real(x=self.truth.sample(n, rng))
-
-    def load(self, rng: np.random.Generator) -> RealData:
-        """The training pool, an optional test set and the true distribution."""
-        test = self.draw(self.test_size, rng) if self.test_size else None
-        return RealData(self.draw(self.pool_size, rng), test, self.truth, self.draw)
+    field = "x"
 
 
 class GaussianSource(_MixtureSource):

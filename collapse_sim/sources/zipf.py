@@ -6,8 +6,7 @@ import numpy as np
 
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.categorical import CategoricalModel
-from collapse_sim.protocols import RealData
-from collapse_sim.samples import Samples
+from collapse_sim.sources._base import ModelSource
 from collapse_sim.sources._checks import positive_int
 
 
@@ -23,10 +22,11 @@ def zipf_probabilities(n_classes: int, exponent: float) -> np.ndarray:
     return weights / weights.sum()
 
 
-class ZipfSource:
+class ZipfSource(ModelSource):
     """Labels from a Zipf law over ``n_classes`` classes, independently per replicate."""
 
     family = "categorical"
+    field = "label"
 
     def __init__(
         self,
@@ -41,15 +41,5 @@ class ZipfSource:
         if not exponent >= 0:
             raise ConfigError("exponent", f"must be >= 0 (0 = uniform classes), got {exponent!r}")
         probs = np.tile(zipf_probabilities(n_classes, exponent), (positive_int("replicates", replicates), 1))
-        self.truth = CategoricalModel(probs, class_names(n_classes))
-        self.pool_size = positive_int("pool_size", pool_size)
-        self.test_size = positive_int("test_size", test_size, minimum=0)
-
-    def draw(self, n: int, rng: np.random.Generator) -> Samples:
-        """``n`` new real labels per replicate."""
-        return Samples.real(label=self.truth.sample(n, rng))
-
-    def load(self, rng: np.random.Generator) -> RealData:
-        """The training pool, an optional test set and the true class law."""
-        test = self.draw(self.test_size, rng) if self.test_size else None
-        return RealData(self.draw(self.pool_size, rng), test, self.truth, self.draw)
+        truth = CategoricalModel(probs, class_names(n_classes))
+        super().__init__(truth, pool_size=pool_size, test_size=test_size)
