@@ -37,6 +37,13 @@ def _make(key: str, node: dict) -> Any:
 
 
 def _check_compatible(sim: Simulation, choices: dict[str, str]) -> None:
+    pool = getattr(sim.source, "pool_size", None)
+    if pool is not None and pool < sim.n_samples:
+        raise ConfigError(
+            "source.pool_size",
+            f"holds {pool} real samples per replicate but generation 0 trains on n_samples={sim.n_samples}; "
+            "raise source.pool_size or lower n_samples",
+        )
     family = sim.source.family
     if sim.trainer.family != family:
         raise ConfigError(

@@ -71,7 +71,7 @@ class RunStore:
         configuration is refused without touching anything.
         """
         store = cls(Path(run_dir) / STORE_NAME, generations)
-        if not store.path.exists():
+        if not store.path.exists() or store._holds_no_results():
             skeleton = xr.Dataset(
                 {"completed": ("generation", np.zeros(generations, dtype=bool))},
                 coords={"generation": np.arange(generations)},
@@ -84,7 +84,7 @@ class RunStore:
             with _quiet_consolidation():
                 skeleton.to_zarr(
                     store.path,
-                    mode="w-",
+                    mode="w",
                     consolidated=True,
                     encoding={"completed": {"chunks": (1,)}},
                 )
@@ -109,6 +109,13 @@ class RunStore:
             )
         incomplete = np.flatnonzero(~completed)
         return store, int(incomplete[0]) if incomplete.size else generations
+
+    def _holds_no_results(self) -> bool:
+        """True for a readable store in which no generation completed (safe to replace)."""
+        try:
+            return not zarr.open_group(self.path, mode="r")["completed"][:].any()
+        except Exception:  # unreadable: let the caller report it, never replace it
+            return False
 
     def _arrays(self, names) -> dict[str, zarr.Array] | None:
         """Open handles of the named variables, or None if any is missing."""

@@ -58,6 +58,7 @@ CASES = [
     ),
     (["trainer.ddof=2"], "trainer.ddof: must be 0 (maximum likelihood) or 1 (unbiased), got 2"),
     (["source.std=[1,2]"], "source.std: must be one number or a list of 1 numbers (source.dim)"),
+    (["source.pool_size=10", "n_samples=20"], "source.pool_size: holds 10 real samples per replicate"),
     (
         ["source=linreg", "trainer=ols", "generator=relabel", "metrics=regression", "n_samples=5"],
         "source.pool_size: must exceed source.dim + 1 = 11",

@@ -43,6 +43,16 @@ def test_different_config_is_refused_and_nothing_changes(tmp_path):
     assert before == after
 
 
+def test_store_without_results_is_replaced(tmp_path):
+    RunStore.open_or_create(tmp_path, generations=3, attrs=ATTRS)  # e.g. generation 0 failed
+    other = {"config": {"generations": 2, "source": {"dim": 2}}}
+    store, start = RunStore.open_or_create(tmp_path, generations=2, attrs=other)
+    assert start == 0
+    store.write(0, results(1.0))
+    store.mark_complete(0)
+    assert open_run(tmp_path).attrs["config"] == other["config"]
+
+
 def test_unreadable_store_is_reported(tmp_path):
     (tmp_path / "results.zarr").mkdir()
     with pytest.raises(ConfigError, match="not a readable collapse_sim store"):
