@@ -91,7 +91,10 @@ def check_component(key: str, node: dict) -> type:
         raise ConfigError(key, f"must be a component with a _target_, got {node!r}")
     cls = import_target(f"{key}._target_", node["_target_"])
     params = inspect.signature(cls.__init__).parameters
-    hints = typing.get_type_hints(cls.__init__)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # a user's class may annotate with names we cannot resolve; skip type checks
+        hints = {}
     variadic = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
     accepted = [p for p in params if p != "self" and params[p].kind not in variadic]
     for name, value in node.items():
@@ -127,7 +130,6 @@ def validate(cfg: DictConfig) -> dict:
         resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except Exception as error:
         raise ConfigError(getattr(error, "full_key", "") or "config", str(error).splitlines()[0]) from None
-    resolved.pop("hydra", None)
     for key, minimum in MINIMUM.items():
         if resolved[key] < minimum:
             raise ConfigError(key, f"must be an integer >= {minimum}, got {resolved[key]!r}")
