@@ -12,6 +12,28 @@ import xarray as xr
 from collapse_sim.samples import Samples
 
 
+class SampleSet(Protocol):
+    """What the loop and mixing policies need of training data (``Samples`` is one).
+
+    A family with other data (images with boxes, say) satisfies this with its
+    own class; ``origin`` is -1 for real samples, else the generation that made them.
+    """
+
+    origin: np.ndarray
+
+    @property
+    def replicates(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def subsample(self, k: int, rng: np.random.Generator) -> SampleSet: ...
+
+    def real_share(self) -> float: ...
+
+    @staticmethod
+    def concat(parts: list) -> SampleSet: ...
+
+
 @dataclass(frozen=True)
 class RealData:
     """The real world of a run: the training pool, the fixed test set, the truth.
