@@ -36,7 +36,7 @@ class AccumulateMixing:
 
     def mix(self, real: RealData, synthetic: Samples, history: list[Samples], rng) -> Samples:
         """Real pool followed by all synthetic sets, oldest first."""
-        return Samples.concat([real.train, *history])
+        return real.train.concat([real.train, *history])
 
 
 class AccumulateSubsampleMixing:
@@ -49,7 +49,7 @@ class AccumulateSubsampleMixing:
 
     def mix(self, real: RealData, synthetic: Samples, history: list[Samples], rng) -> Samples:
         """A uniform subsample of real plus all synthetic data."""
-        pool = Samples.concat([real.train, *history])
+        pool = real.train.concat([real.train, *history])
         return pool.subsample(min(self.n, len(pool)), rng)
 
 
@@ -69,7 +69,7 @@ class _RealShareMixing:
         """Real samples first, then a random subset of the newest synthetic set."""
         n_real = round(self.real_fraction * self.n)
         parts = [self._real(real, n_real, rng), synthetic.subsample(self.n - n_real, rng)]
-        return Samples.concat(parts)
+        return synthetic.concat(parts)
 
 
 class FractionMixing(_RealShareMixing):
