@@ -45,6 +45,4 @@ class RefitSampleGenerator:
     def generate(self, model, data: Samples, generation: int, rng: np.random.Generator) -> Samples:
         """New samples made by ``model`` (the model of ``generation``)."""
         options = {k: v for k, v in self.options.items() if k in model.sampling_options}
-        values = model.sample(self.n, rng, **options)
-        name = "label" if values.ndim == 2 else "x"
-        return Samples.made_by(generation, **{name: values})
+        return Samples.made_by(generation, **{model.field: model.sample(self.n, rng, **options)})

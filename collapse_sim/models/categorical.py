@@ -48,6 +48,7 @@ class CategoricalModel:
     probs: np.ndarray
     class_names: tuple[str, ...]
 
+    field = "label"  # the name of its samples in ``Samples.fields``
     sampling_options = ("temperature", "top_k", "top_p")
 
     def sample(

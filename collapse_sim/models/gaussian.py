@@ -26,6 +26,7 @@ class GaussianMixtureModel:
     means: np.ndarray
     covs: np.ndarray
 
+    field = "x"  # the name of its samples in ``Samples.fields``
     sampling_options = ("temperature", "top_p")
 
     @classmethod

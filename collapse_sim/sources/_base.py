@@ -12,10 +12,9 @@ from collapse_sim.sources._checks import positive_int
 
 
 class ModelSource:
-    """Real data drawn from ``truth``; subclasses set ``family`` and the sample ``field``."""
+    """Real data drawn from ``truth``; subclasses set ``family``."""
 
     family: str
-    field: str
 
     def __init__(self, truth: Any, *, pool_size: int, test_size: int) -> None:
         self.truth = truth
@@ -24,7 +23,7 @@ class ModelSource:
 
     def draw(self, n: int, rng: np.random.Generator) -> Samples:
         """``n`` new real samples per replicate."""
-        return Samples.real(**{self.field: self.truth.sample(n, rng)})
+        return Samples.real(**{self.truth.field: self.truth.sample(n, rng)})
 
     def load(self, rng: np.random.Generator) -> RealData:
         """The training pool, an optional test set and the true model."""

@@ -14,7 +14,6 @@ from collapse_sim.sources._checks import per_dimension, positive_int
 
 class _MixtureSource(ModelSource):
     family = "gaussian"
-    field = "x"
 
 
 class GaussianSource(_MixtureSource):

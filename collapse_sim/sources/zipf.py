@@ -26,7 +26,6 @@ class ZipfSource(ModelSource):
     """Labels from a Zipf law over ``n_classes`` classes, independently per replicate."""
 
     family = "categorical"
-    field = "label"
 
     def __init__(
         self,
