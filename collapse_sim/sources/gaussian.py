@@ -12,12 +12,10 @@ from collapse_sim.sources._base import ModelSource
 from collapse_sim.sources._checks import per_dimension, positive_int
 
 
-class _MixtureSource(ModelSource):
-    family = "gaussian"
-
-
-class GaussianSource(_MixtureSource):
+class GaussianSource(ModelSource):
     """N(mean, diag(std^2)) in ``dim`` dimensions; each replicate gets its own samples."""
+
+    family = "gaussian"
 
     def __init__(
         self,
@@ -39,8 +37,10 @@ class GaussianSource(_MixtureSource):
         super().__init__(truth, pool_size=pool_size, test_size=test_size)
 
 
-class GMMSource(_MixtureSource):
+class GMMSource(ModelSource):
     """A mixture of ``n_components`` Gaussians spaced ``separation`` apart on the first axis."""
+
+    family = "gaussian"
 
     def __init__(
         self,
