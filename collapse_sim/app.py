@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from collapse_sim import __version__
 from collapse_sim.api import CONFIG_DIR
-from collapse_sim.build import build
+from collapse_sim.build import attach_workdir, build
 from collapse_sim.checkpoints import Checkpoints
 from collapse_sim.config import register_schema, validate
 from collapse_sim.errors import ConfigError, exit_with
@@ -42,7 +42,7 @@ def exclusive(run_dir: Path):
         yield
 
 
-def _store_attrs(resolved: dict, hydra_cfg) -> dict:
+def _store_attrs(resolved: dict, hydra_cfg, device: str) -> dict:
     choices = {k: v for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")}
     return {
         "name": resolved["name"],
@@ -52,7 +52,7 @@ def _store_attrs(resolved: dict, hydra_cfg) -> dict:
         "overrides": list(hydra_cfg.overrides.task),
         "version": __version__,
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "device": "cpu",
+        "device": device,
     }
 
 
@@ -64,9 +64,9 @@ def run_job(cfg: DictConfig) -> None:
         sim = build(resolved, dict(hydra_cfg.runtime.choices))
         run_dir = Path(hydra_cfg.runtime.output_dir)
         with exclusive(run_dir):
-            store, start = RunStore.open_or_create(
-                run_dir, generations=sim.generations, attrs=_store_attrs(resolved, hydra_cfg)
-            )
+            attrs = _store_attrs(resolved, hydra_cfg, getattr(sim.trainer, "device", "cpu"))
+            store, start = RunStore.open_or_create(run_dir, generations=sim.generations, attrs=attrs)
+            attach_workdir(sim, run_dir)
             if start == sim.generations:
                 print(f"{run_dir}: all {start} generations are already complete")
             elif start:

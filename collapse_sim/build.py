@@ -58,6 +58,15 @@ def _check_compatible(sim: Simulation, choices: dict[str, str]) -> None:
                 f"measures {'/'.join(metric.families)} models but source={choices.get('source')} "
                 f"gives {family} data; pick metrics={family if family != 'categorical' else 'classes'}",
             )
+    mixing_families = getattr(sim.mixing, "families", (family,))
+    if family not in mixing_families:
+        raise ConfigError(
+            "mixing",
+            f"mixing={choices.get('mixing')} needs {'/'.join(mixing_families)} data "
+            f"(it checks labels against the true objects) but source={choices.get('source')} "
+            f"gives {family} data",
+        )
+    _check_detection(sim, choices)
     supported = getattr(sim.trainer.model_type, "sampling_options", ())
     for option in getattr(sim.generator, "requested_options", ()):
         if option not in supported:
@@ -66,6 +75,30 @@ def _check_compatible(sim: Simulation, choices: dict[str, str]) -> None:
                 f"does not apply to {sim.trainer.model_type.__name__}; it supports: "
                 f"{', '.join(supported) or 'no sampling options'}",
             )
+
+
+def _check_detection(sim: Simulation, choices: dict[str, str]) -> None:
+    if getattr(sim.generator, "needs_scene_law", False) and not getattr(sim.source, "has_scene_law", False):
+        raise ConfigError(
+            "generator",
+            f"generator={choices.get('generator')} renders the procedural shapes of source=shapes "
+            f"and cannot draw the classes of source={choices.get('source')}; use generator=pseudo_label",
+        )
+    labelled = getattr(sim.generator, "labels_real_pool", False)
+    pool = getattr(sim.source, "pool_size", None)
+    if labelled and pool is not None and sim.generator.n > pool:
+        raise ConfigError(
+            "generator.n",
+            f"asks to label {sim.generator.n} real images per generation but source.pool_size is {pool}; "
+            "raise source.pool_size or lower generator.n",
+        )
+
+
+def attach_workdir(sim: Simulation, workdir) -> None:
+    """Give components that keep files (YOLO dataset folders, weights) the run directory."""
+    for component in (sim.source, sim.generator, sim.mixing, sim.trainer, *sim.metrics.values()):
+        if hasattr(component, "use_workdir"):
+            component.use_workdir(workdir)
 
 
 def build(resolved: dict, choices: dict[str, str] | None = None) -> Simulation:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, MissingMandatoryValue, OmegaConf
 
 from collapse_sim.errors import ConfigError
 
@@ -128,6 +128,9 @@ def validate(cfg: DictConfig) -> dict:
         cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as error:
+        key = error.full_key or "config"
+        raise ConfigError(key, f"is required and has no default; set it, e.g. {key}=...") from None
     except Exception as error:
         raise ConfigError(getattr(error, "full_key", "") or "config", str(error).splitlines()[0]) from None
     for key, minimum in MINIMUM.items():

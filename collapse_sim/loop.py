@@ -38,8 +38,9 @@ def simulate(sim: Simulation, store, checkpoints, *, start: int = 0, on_generati
         data = sim.mixing.mix(real, history[-1], history, stream(sim.seed, start - 1, "mix"))
     for g in range(start, sim.generations):
         began = time.perf_counter()
-        model = sim.trainer.fit(data, init=model if sim.warm_start else None, rng=stream(sim.seed, g, "fit"))
-        synthetic = sim.generator.generate(model, data, g, stream(sim.seed, g, "generate"))
+        init = model if sim.warm_start else None
+        model = sim.trainer.fit(data, init=init, rng=stream(sim.seed, g, "fit"), generation=g)
+        synthetic = sim.generator.generate(model, data, g, stream(sim.seed, g, "generate"), real=real)
         results = measure(sim, model, data, real, wall_time_s=time.perf_counter() - began)
         # Checkpoint before the completed flag: once g is marked, g + 1 can always resume.
         checkpoints.save(g, synthetic, model if sim.warm_start else None)

@@ -90,3 +90,45 @@ class FreshMixing(_RealShareMixing):
 
     def _real(self, real: RealData, k: int, rng: np.random.Generator) -> Samples:
         return real.draw(k, rng)
+
+
+class VerifiedMixing:
+    """A verifier screens each synthetic image before it is trained on (Feng et al., 2025).
+
+    An image whose labels are exactly its true objects (every object found
+    with the right class at IoU >= ``iou``, nothing extra) is kept with
+    probability ``phi``, any other with probability ``psi``: ``phi=1, psi=0``
+    is a perfect human check, ``phi=psi`` a verifier that cannot tell.  The
+    next training set is ``real_fraction`` of ``n`` from the real pool plus up
+    to the rest from the kept images; it shrinks when too few pass.
+    """
+
+    history_window = 1
+    families = ("detection",)
+
+    def __init__(
+        self, *, n: int, phi: float = 1.0, psi: float = 0.0, real_fraction: float = 0.0, iou: float = 0.5
+    ) -> None:
+        for key, value in {"phi": phi, "psi": psi, "iou": iou}.items():
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(key, f"must be a probability in [0, 1], got {value!r}")
+        self.n, self.phi, self.psi, self.iou = n, float(phi), float(psi), float(iou)
+        self.real_fraction = _check_fraction(real_fraction)
+
+    def mix(self, real: RealData, synthetic, history, rng: np.random.Generator):
+        """Real share first, then the synthetic images the verifier let through."""
+        from collapse_sim.scenes.quality import images_correct
+
+        keep = rng.random(len(synthetic)) < np.where(
+            images_correct(synthetic, iou=self.iou), self.phi, self.psi
+        )
+        passed = synthetic.take(np.flatnonzero(keep))
+        n_real = round(self.real_fraction * self.n)
+        parts = [real.train.subsample(n_real, rng), passed.subsample(min(len(passed), self.n - n_real), rng)]
+        mixed = synthetic.concat(parts)
+        if not len(mixed):
+            raise RuntimeError(
+                f"the verifier (phi={self.phi}, psi={self.psi}) kept none of {len(synthetic)} "
+                "synthetic images and mixing.real_fraction is 0: nothing is left to train on"
+            )
+        return mixed

@@ -62,13 +62,15 @@ class Trainer(Protocol):
 
     family: str
 
-    def fit(self, data: Samples, *, init: Any, rng: np.random.Generator) -> Any: ...
+    def fit(self, data: SampleSet, *, init: Any, rng: np.random.Generator, generation: int) -> Any: ...
 
 
 class Generator(Protocol):
-    """Produces synthetic samples from a trained model."""
+    """Produces synthetic samples from a trained model (``real`` for generators that label real inputs)."""
 
-    def generate(self, model: Any, data: Samples, generation: int, rng: np.random.Generator) -> Samples: ...
+    def generate(
+        self, model: Any, data: SampleSet, generation: int, rng: np.random.Generator, *, real: RealData
+    ) -> SampleSet: ...
 
 
 class Mixing(Protocol):

@@ -10,10 +10,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from collapse_sim.report_detection import plot_class_ap, plot_samples, rare_class_lines
 from collapse_sim.theory import expected_curves
 
 # Variables worth a line in the summary and a panel in the plots, in order.
 KEY_VARIABLES = (
+    "map50_95",
+    "map50",
     "variance",
     "mean_shift",
     "w2",
@@ -22,6 +25,10 @@ KEY_VARIABLES = (
     "gini_simpson",
     "entropy",
     "missing_mass",
+    "box_size_distance",
+    "box_size_spread",
+    "label_precision",
+    "label_recall",
     "param_error",
     "test_mse",
     "real_fraction",
@@ -39,7 +46,9 @@ def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) 
     """Print (and return) what changed from the first generation to the last."""
     console = console or Console(stderr=False)
     table = Table(title=f"{ds.attrs.get('name', 'run')}: generation 0 -> {int(ds.generation[-1])}")
-    for column in ("metric", "first", "last", "change", "last median"):
+    replicated = "replicate" in ds.dims
+    columns = ("metric", "first", "last", "change") + (("last median",) if replicated else ())
+    for column in columns:
         table.add_column(column, justify="right" if column != "metric" else "left")
     for name in KEY_VARIABLES:
         if name not in ds:
@@ -52,10 +61,11 @@ def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) 
         first, last = float(series[0]), float(series[-1])
         change = f"{(last - first) / abs(first):+.0%}" if first else "n/a"
         median = f"{float(da.isel(generation=-1).median()):.4g}" if "replicate" in da.dims else ""
-        table.add_row(escape(name), f"{first:.4g}", f"{last:.4g}", change, median)
+        table.add_row(escape(name), f"{first:.4g}", f"{last:.4g}", change, *((median,) if replicated else ()))
     with console.capture() as captured:
         console.print(table)
-    text = captured.get() + f"store: {store_path}\n"  # plain, so long paths are never wrapped
+    extra = "".join(f"{line}\n" for line in rare_class_lines(ds))
+    text = captured.get() + extra + f"store: {store_path}\n"  # plain, so long paths are never wrapped
     console.file.write(text)
     return text
 
@@ -95,13 +105,18 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
         ax.set_ylabel(f"{name} [{da.attrs.get('units', '')}]")
         ax.legend(fontsize=7)
     axes[-1, 0].set_xlabel("generation")
-    fig.suptitle(f"{ds.attrs.get('name', 'run')}: mean, median and 10-90 % of replicates", fontsize=10)
+    what = "mean, median and 10-90 % of replicates" if "replicate" in ds.dims else "one chain"
+    fig.suptitle(f"{ds.attrs.get('name', 'run')}: {what}", fontsize=10)
     fig.tight_layout()
     written = [Path(folder) / "curves.png"]
     fig.savefig(written[0], dpi=110)
     plt.close(fig)
     if "class_frequency" in ds:
         written.append(_class_heatmap(ds, Path(folder) / "class_frequency.png", plt))
+    if "ap50_95" in ds:
+        written.append(plot_class_ap(ds, Path(folder) / "ap_per_class.png", plt))
+        samples = plot_samples(ds, Path(folder), plt)
+        written += [samples] if samples else []
     return written
 
 
@@ -114,7 +129,8 @@ def _lines(da: xr.DataArray):
 
 
 def _class_heatmap(ds: xr.Dataset, path: Path, plt) -> Path:
-    freq = ds["class_frequency"].mean("replicate").transpose("class", "generation")
+    freq = ds["class_frequency"]
+    freq = (freq.mean("replicate") if "replicate" in freq.dims else freq).transpose("class", "generation")
     fig, ax = plt.subplots(figsize=(8, max(3, 0.15 * freq.sizes["class"])))
     image = ax.imshow(np.log10(freq.values + 1e-6), aspect="auto", origin="lower", cmap="viridis")
     ax.set_yticks(range(freq.sizes["class"]), [str(c) for c in freq["class"].values], fontsize=5)

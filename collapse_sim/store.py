@@ -49,6 +49,13 @@ def with_replicate_coordinate(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+def as_stored(ds: xr.Dataset) -> xr.Dataset:
+    """Numbers as float64 (NaN marks a missing value); text (hashes, say) as object strings."""
+    text = [name for name, var in ds.data_vars.items() if var.dtype.kind in "OUS"]
+    numeric = ds.drop_vars(text).astype(float)
+    return xr.merge([numeric, ds[text].astype(object)], combine_attrs="override") if text else numeric
+
+
 def config_differences(stored: dict, current: dict) -> list[str]:
     """Dotted keys whose values differ between two configuration trees."""
     a, b = _flatten(stored), _flatten(current)
@@ -131,7 +138,7 @@ class RunStore:
         generation's data; values go straight to the zarr arrays (xarray's
         region writes reopen and re-validate the store, ~30 ms per call).
         """
-        block = with_replicate_coordinate(results.astype(float)).expand_dims(generation=[generation])
+        block = with_replicate_coordinate(as_stored(results)).expand_dims(generation=[generation])
         if self._handles is None:
             self._handles = self._arrays(list(block.data_vars) + ["completed"])
             if self._handles is None:
@@ -142,7 +149,10 @@ class RunStore:
             self._handles[name][generation : generation + 1] = var.values
 
     def _create_variables(self, block: xr.Dataset) -> None:
-        template = xr.full_like(block.reindex(generation=np.arange(self.generations)), np.nan, dtype=float)
+        template = block.reindex(generation=np.arange(self.generations))
+        for name, var in template.data_vars.items():
+            blank = "" if var.dtype == object else np.nan
+            template[name] = xr.full_like(var, blank, dtype=object if var.dtype == object else float)
         template.attrs = xr.open_zarr(self.path, consolidated=True).attrs
         encoding = {name: {"chunks": (1,) + var.shape[1:]} for name, var in template.data_vars.items()}
         with _quiet_consolidation():
@@ -201,4 +211,4 @@ class MemoryStore:
             [self.results[g] for g in done],
             dim=xr.DataArray(done, dims="generation", name="generation"),
         )
-        return with_replicate_coordinate(stacked.astype(float))
+        return with_replicate_coordinate(as_stored(stacked))

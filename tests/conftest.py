@@ -10,6 +10,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The default run is a detection simulation; these choices make it the 1-D Gaussian toy.
+GAUSSIAN = ("source=gaussian", "generator=refit_sample", "trainer=gaussian_fit", "metrics=gaussian")
+# A detection run small enough for a test: a few 64-px images, one epoch.
+TINY_DETECTION = (
+    "generations=2",
+    "n_samples=16",
+    "source.test_size=12",
+    "trainer.epochs=1",
+    "trainer.batch=8",
+)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -25,7 +35,63 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpro
     )
 
 
+def completed(run_dir: Path) -> int:
+    """Generations marked complete in a run's store (0 while it does not exist yet)."""
+    import numpy as np
+    import zarr
+
+    try:
+        return int(np.asarray(zarr.open_group(run_dir / "results.zarr", mode="r")["completed"][:]).sum())
+    except Exception:
+        return 0
+
+
+def kill_after(args, run_dir: Path, generations: int, *, timeout: float = 300) -> int:
+    """Start a run, SIGKILL it once ``generations`` are complete; returns how many were."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collapse_sim", *args, f"hydra.run.dir={run_dir}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + timeout
+    while completed(run_dir) < generations and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed; make it slower"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return completed(run_dir)
+
+
+def assert_same_results(a, b) -> None:
+    """Two runs recorded identical values (wall times aside)."""
+    import numpy as np
+
+    a, b = a.load(), b.load()
+    assert set(a.data_vars) == set(b.data_vars)
+    for name in a.data_vars:
+        if name != "wall_time_s":
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
 @pytest.fixture
 def cli():
     """The ``run_cli`` helper as a fixture."""
     return run_cli
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``cuda`` on machines without a CUDA GPU (they run where one exists)."""
+    if not any("cuda" in item.keywords for item in items):
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

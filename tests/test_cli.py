@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
 import pytest
 import xarray as xr
-import zarr
-from conftest import ROOT, run_cli
+from conftest import GAUSSIAN, TINY_DETECTION, assert_same_results, kill_after, run_cli
 
 import collapse_sim as cs
 
 
-def test_default_run_writes_store_plots_and_summary(tmp_path):
-    result = run_cli(cwd=tmp_path)
+def test_default_run_is_a_detection_simulation(tmp_path):
+    result = run_cli(*TINY_DETECTION, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = list((tmp_path / "outputs" / "runs" / "default").iterdir())
+    assert "map50_95" in result.stdout and "rarest quarter (" in result.stdout
+    assert f"store: {run_dir.resolve() / 'results.zarr'}" in result.stdout
+    for plot in ("curves.png", "class_frequency.png", "ap_per_class.png", "samples.png"):
+        assert (run_dir / plot).stat().st_size > 5_000, plot
+    ds = cs.open_run(run_dir)
+    assert ds.attrs["choices"]["source"] == "shapes" and ds.attrs["device"] == "cpu"
+    assert ds.class_frequency.dims == ("generation", "class") and ds.sizes["class"] == 8
+    assert ds.ap50_95.dims == ("generation", "class") and ds.ap50_95_by_size.sizes["size_bin"] == 3
+    np.testing.assert_allclose(ds.class_frequency.sum("class"), 1.0)
+    # Each generation's dataset folder is its version: the stored hash names its content.
+    hashes = [str(h) for h in ds.dataset_hash.values]
+    assert len(set(hashes)) == 2 and all(len(h) == 16 for h in hashes)
+    for g, digest in enumerate(hashes):
+        spec = (run_dir / "generations" / f"{g:03d}" / "dataset" / "data.yaml").read_text()
+        assert f"version: {digest}" in spec
+        assert (run_dir / "generations" / f"{g:03d}" / "train" / "weights" / "last.pt").exists()
+    assert (run_dir / "ultralytics" / "settings.json").exists()  # Ultralytics' settings stay in the run
+
+
+def test_gaussian_run_writes_store_plots_and_summary(tmp_path):
+    result = run_cli(*GAUSSIAN, "generations=30", "n_samples=50", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     runs = list((tmp_path / "outputs" / "runs" / "default").iterdir())
     assert len(runs) == 1
@@ -46,6 +65,7 @@ def test_zipf_run_writes_class_heatmap(tmp_path):
 
 
 SLOW_RUN = [
+    *GAUSSIAN,
     "source=gmm",
     "trainer=gmm_fit",
     "generations=10",
@@ -55,45 +75,23 @@ SLOW_RUN = [
 ]
 
 
-def _completed(run_dir) -> int:
-    try:
-        return int(np.asarray(zarr.open_group(run_dir / "results.zarr", mode="r")["completed"][:]).sum())
-    except Exception:
-        return 0
-
-
 def test_sigkill_and_resume_equals_uninterrupted(tmp_path):
     reference = run_cli(*SLOW_RUN, f"hydra.run.dir={tmp_path / 'ref'}")
     assert reference.returncode == 0, reference.stderr
     killed_dir = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "collapse_sim", *SLOW_RUN, f"hydra.run.dir={killed_dir}"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    while _completed(killed_dir) < 3 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed; make SLOW_RUN slower"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done = _completed(killed_dir)
+    done = kill_after(SLOW_RUN, killed_dir, 3, timeout=120)
     assert 3 <= done < 10
     resumed = run_cli(*SLOW_RUN, f"hydra.run.dir={killed_dir}")
     assert resumed.returncode == 0, resumed.stderr
     assert f"at generation {done} of 10" in resumed.stdout
-    a, b = cs.open_run(tmp_path / "ref").load(), cs.open_run(killed_dir).load()
-    for name in a.data_vars:
-        if name != "wall_time_s":
-            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+    assert_same_results(cs.open_run(tmp_path / "ref"), cs.open_run(killed_dir))
 
 
 def test_rerun_with_other_config_is_refused_and_store_untouched(tmp_path):
-    assert run_cli("+debug=default", "plots=false", f"hydra.run.dir={tmp_path}").returncode == 0
+    assert run_cli(*GAUSSIAN, "+debug=default", "plots=false", f"hydra.run.dir={tmp_path}").returncode == 0
     store = tmp_path / "results.zarr"
     before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
-    result = run_cli("+debug=default", "plots=false", "seed=1", f"hydra.run.dir={tmp_path}")
+    result = run_cli(*GAUSSIAN, "+debug=default", "plots=false", "seed=1", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "different configuration (differs at: seed)" in result.stderr
     assert before == {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
@@ -104,6 +102,7 @@ def test_joblib_sweep_opens_as_one_dataset(tmp_path):
         "-m",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
+        *GAUSSIAN,
         "+debug=default",
         "plots=false",
         "mixing=fraction,fresh",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli
+from conftest import GAUSSIAN, run_cli
 
-CASES = [
+TOY_CASES = [
     (
         ["generationz=3"],
         "generationz: is not a setting here; valid top-level settings: name, generations",
@@ -64,6 +64,42 @@ CASES = [
         "source.pool_size: must exceed source.dim + 1 = 11",
     ),
 ]
+DETECTION_CASES = [
+    (
+        ["trainer.model=missing.pt"],
+        "trainer.model: 'missing.pt' is not a file; pretrained weights are read only from a local path",
+    ),
+    (
+        ["trainer.model=yolo99z.yaml"],
+        "trainer.model: 'yolo99z.yaml' is neither a local file nor a model YAML shipped with Ultralytics",
+    ),
+    (["trainer.device=tpu"], "trainer.device: must be auto, cpu, cuda or cuda:<index>, got 'tpu'"),
+    (["trainer.epochs=0"], "trainer.epochs: must be an integer >= 1, got 0"),
+    (["source.n_classes=11"], "source.n_classes: must be at most 10 (one per shape: circle, square,"),
+    (["source=yolo_dataset"], "source.data: is required and has no default; set it, e.g. source.data=..."),
+    (
+        ["generator=pseudo_label", "generator.n=500"],
+        "generator.n: asks to label 500 real images per generation but source.pool_size is 200",
+    ),
+    (
+        ["generator=pseudo_label", "generator.conf=1.5"],
+        "generator.conf: must be a confidence threshold in [0, 1)",
+    ),
+    (["mixing=verified", "mixing.phi=2"], "mixing.phi: must be a probability in [0, 1], got 2"),
+    (
+        [*GAUSSIAN, "mixing=verified"],
+        "mixing: mixing=verified needs detection data (it checks labels against the true objects)",
+    ),
+    (
+        ["trainer=gaussian_fit"],
+        "trainer: trainer=gaussian_fit fits gaussian data but source=shapes gives detection",
+    ),
+    (
+        ["metrics=classes"],
+        "metrics.classes: measures categorical models but source=shapes gives detection data",
+    ),
+]
+CASES = [([*GAUSSIAN, *args], message) for args, message in TOY_CASES] + DETECTION_CASES
 
 
 def _one_paragraph_error(result) -> str:
@@ -83,6 +119,7 @@ def test_bad_config_is_refused_before_work(tmp_path, args, message):
 def test_bad_value_in_a_sweep_stops_every_job(tmp_path):
     result = run_cli(
         "-m",
+        *GAUSSIAN,
         "+debug=default",
         "generations=2,0",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
@@ -95,7 +132,7 @@ def test_bad_value_in_a_sweep_stops_every_job(tmp_path):
 def test_run_dir_under_a_file_is_refused(tmp_path):
     blocker = tmp_path / "taken"
     blocker.write_text("keep me")
-    result = run_cli("+debug=default", f"hydra.run.dir={blocker / 'run'}", cwd=tmp_path)
+    result = run_cli(*GAUSSIAN, "+debug=default", f"hydra.run.dir={blocker / 'run'}", cwd=tmp_path)
     assert f"{blocker} is a file; choose another path" in _one_paragraph_error(result)
     assert blocker.read_text() == "keep me"
 
@@ -110,3 +147,11 @@ def test_second_writer_of_a_run_dir_is_refused(tmp_path):
                 pass
     with exclusive(tmp_path):  # released again
         pass
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_asked_without_a_gpu_is_refused(tmp_path):
+    result = run_cli("trainer.device=cuda", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert "trainer.device: asks for cuda but this machine has 0 CUDA device(s)" in _one_paragraph_error(
+        result
+    )

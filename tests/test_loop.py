@@ -29,7 +29,7 @@ class FakeTrainer:
     def __init__(self, log):
         self.log = log
 
-    def fit(self, data, *, init, rng):
+    def fit(self, data, *, init, rng, generation):
         self.log.append(("fit", len(data), init is not None))
         mean = data["x"].mean(axis=(1, 2))
         # A warm start pulls the new model toward the old one, so it changes results.
@@ -40,7 +40,7 @@ class FakeGenerator:
     def __init__(self, log):
         self.log = log
 
-    def generate(self, model, data, generation, rng):
+    def generate(self, model, data, generation, rng, *, real):
         self.log.append(("generate", generation))
         return Samples.made_by(generation, x=model[:, None, None] + rng.normal(size=(2, 6, 1)))
 

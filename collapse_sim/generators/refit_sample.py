@@ -42,7 +42,9 @@ class RefitSampleGenerator:
         neutral = {"temperature": 1.0, "top_k": None, "top_p": None}
         return tuple(k for k, v in self.options.items() if v != neutral[k])
 
-    def generate(self, model, data: Samples, generation: int, rng: np.random.Generator) -> Samples:
+    def generate(
+        self, model, data: Samples, generation: int, rng: np.random.Generator, *, real=None
+    ) -> Samples:
         """New samples made by ``model`` (the model of ``generation``)."""
         options = {k: v for k, v in self.options.items() if k in model.sampling_options}
         return Samples.made_by(generation, **{model.field: model.sample(self.n, rng, **options)})

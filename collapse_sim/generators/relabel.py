@@ -22,7 +22,9 @@ class RelabelGenerator:
         self.n = n
         self.noise = float(noise)
 
-    def generate(self, model, data: Samples, generation: int, rng: np.random.Generator) -> Samples:
+    def generate(
+        self, model, data: Samples, generation: int, rng: np.random.Generator, *, real=None
+    ) -> Samples:
         """Fresh labels for the first ``n`` inputs of ``data``."""
         x = data["x"][:, : self.n].copy()  # a view would keep the whole training array alive
         y = model.predict(x) + self.noise * rng.standard_normal(x.shape[:2])

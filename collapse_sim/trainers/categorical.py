@@ -19,7 +19,7 @@ class CategoricalFitTrainer:
             raise ConfigError("n_classes", f"must be >= 2, got {n_classes!r}")
         self.class_names = class_names(n_classes)
 
-    def fit(self, data: Samples, *, init=None, rng=None) -> CategoricalModel:
+    def fit(self, data: Samples, *, init=None, rng=None, generation: int = 0) -> CategoricalModel:
         """Frequencies per replicate; ``init`` and ``rng`` are unused."""
         counts = class_counts(data["label"], len(self.class_names))
         return CategoricalModel(counts / counts.sum(axis=1, keepdims=True), self.class_names)

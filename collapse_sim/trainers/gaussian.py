@@ -21,7 +21,7 @@ class GaussianFitTrainer:
             raise ConfigError("ddof", f"must be 0 (maximum likelihood) or 1 (unbiased), got {ddof!r}")
         self.ddof = ddof
 
-    def fit(self, data: Samples, *, init=None, rng=None) -> GaussianMixtureModel:
+    def fit(self, data: Samples, *, init=None, rng=None, generation: int = 0) -> GaussianMixtureModel:
         """Closed-form fit; ``init`` and ``rng`` are unused (the fit is deterministic)."""
         x = data["x"]
         n = x.shape[1]
@@ -58,7 +58,12 @@ class GMMFitTrainer:
         self.reg_covar = reg_covar
 
     def fit(
-        self, data: Samples, *, init: GaussianMixtureModel | None = None, rng: np.random.Generator
+        self,
+        data: Samples,
+        *,
+        init: GaussianMixtureModel | None = None,
+        rng: np.random.Generator,
+        generation: int = 0,
     ) -> GaussianMixtureModel:
         """EM fit of every replicate, seeded from ``rng``."""
         x = data["x"]

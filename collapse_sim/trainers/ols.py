@@ -15,7 +15,7 @@ class OLSTrainer:
     family = "regression"
     model_type = LinearModel
 
-    def fit(self, data: Samples, *, init=None, rng=None) -> LinearModel:
+    def fit(self, data: Samples, *, init=None, rng=None, generation: int = 0) -> LinearModel:
         """Solve the normal equations for every replicate at once."""
         x, y = data["x"], data["y"]
         n, d = x.shape[1], x.shape[2]

@@ -1,0 +1,49 @@
+"""Refit a scene model to the generation's labelled images and render new ones from it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from collapse_sim.errors import ConfigError
+from collapse_sim.scenes.dataset import DetectionSet
+from collapse_sim.scenes.law import fit_law
+
+
+class SceneModelGenerator:
+    """The generative model of a detection pipeline: fit, then sample ``n`` new labelled scenes.
+
+    It fits class shares, groups per image, objects per group, and per-class
+    size, position and colour distributions (maximum likelihood) to the
+    generation's *labels* (colours read from the pixels at box centres), then
+    renders ``n`` images.  ``temperature`` T samples from p^(1/T): class
+    shares sharpen and spreads shrink (variance times T) for T < 1;
+    ``top_p`` drops the rarest classes outside the top ``top_p`` mass.
+    Images are rendered with the real world's outlines, so it needs a source
+    that has them (``source=shapes``).
+    """
+
+    needs_scene_law = True
+
+    def __init__(self, *, n: int, temperature: float = 1.0, top_p: float | None = None) -> None:
+        if not (isinstance(n, int) and n >= 1):
+            raise ConfigError("n", f"must be an integer >= 1 (it defaults to n_samples), got {n!r}")
+        if not temperature > 0:
+            raise ConfigError("temperature", f"must be > 0 (1 = faithful sampling), got {temperature!r}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ConfigError("top_p", f"must be null or in (0, 1], got {top_p!r}")
+        self.n, self.temperature, self.top_p = n, temperature, top_p
+
+    def generate(
+        self, model, data: DetectionSet, generation: int, rng: np.random.Generator, *, real
+    ) -> DetectionSet:
+        """``n`` scenes rendered from the law fitted to ``data``'s labels."""
+        law = real.truth.law
+        if law is None:
+            raise ConfigError(
+                "generator",
+                "scene_model renders the procedural shapes of source=shapes and cannot draw this source's "
+                "classes; use generator=pseudo_label with source=yolo_dataset",
+            )
+        fitted = fit_law(data.images, data.labels, law.shapes).sharpened(self.temperature, self.top_p)
+        images, labels = fitted.render(self.n, data.image_size, rng)
+        return DetectionSet.made_by(generation, images, labels, labels, data.names)

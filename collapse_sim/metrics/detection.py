@@ -1,0 +1,146 @@
+"""Detector quality on the fixed real test set, scored with Ultralytics' own matching and AP code.
+
+Predictions use a low confidence threshold (0.001) as Ultralytics' validator
+does; each prediction is matched to the true boxes at IoU 0.50:0.95 with
+``BaseValidator.match_predictions`` and ``ap_per_class`` turns the matches into
+AP per class.  ``recall[class]`` is Ultralytics' recall at the confidence that
+maximises the mean F1.  Classes absent from the test set get NaN.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import xarray as xr
+
+from collapse_sim.errors import ConfigError
+from collapse_sim.metrics import variable
+from collapse_sim.protocols import RealData
+from collapse_sim.scenes.dataset import DetectionSet
+from collapse_sim.yolo.runtime import ultralytics
+
+SIZE_BINS = ("small", "medium", "large")
+
+
+def box_sizes(objects: np.ndarray) -> np.ndarray:
+    """Object size as the geometric mean side, a fraction of the image side."""
+    return np.sqrt(np.clip(objects[:, 3] * objects[:, 4], 0, None))  # degenerate predicted boxes: size 0
+
+
+def match(predictions: list[np.ndarray], truth: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Stack every prediction with its correctness at the 10 IoU thresholds (Ultralytics' matcher)."""
+    import torch
+
+    ultralytics()  # offline set-up before any Ultralytics module loads
+    from ultralytics.engine.validator import BaseValidator
+    from ultralytics.utils.metrics import box_iou
+    from ultralytics.utils.ops import xywh2xyxy
+
+    matcher = SimpleNamespace(iouv=torch.linspace(0.5, 0.95, 10))
+    correct, conf, pred_cls, pred_size = [], [], [], []
+    for pred, true in zip(predictions, truth, strict=True):
+        hits = np.zeros((len(pred), 10), dtype=bool)
+        if len(pred) and len(true):
+            order = np.argsort(-pred[:, 5], kind="stable")  # the matcher expects descending confidence
+            pred = pred[order]
+            iou = box_iou(
+                xywh2xyxy(torch.from_numpy(true[:, 1:5])), xywh2xyxy(torch.from_numpy(pred[:, 1:5]))
+            )
+            hits = BaseValidator.match_predictions(
+                matcher, torch.from_numpy(pred[:, 0]), torch.from_numpy(true[:, 0]), iou
+            ).numpy()
+        correct.append(hits)
+        conf.append(pred[:, 5])
+        pred_cls.append(pred[:, 0])
+        pred_size.append(box_sizes(pred))
+    return tuple(np.concatenate(x) for x in (correct, conf, pred_cls, pred_size))
+
+
+def average_precision(correct, conf, pred_cls, target_cls, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """AP50-95 ``(n_classes, 10)`` per class and recall per class, NaN where a class has no targets."""
+    ultralytics()
+    from ultralytics.utils.metrics import ap_per_class
+
+    ap = np.full((n_classes, 10), np.nan)
+    recall = np.full(n_classes, np.nan)
+    if len(target_cls):
+        _, _, _, r, _, class_ap, classes, *_ = ap_per_class(correct, conf, pred_cls, target_cls)
+        ap[classes.astype(int)] = class_ap
+        recall[classes.astype(int)] = r
+    return ap, recall
+
+
+class DetectionMetrics:
+    """``map50``, ``map50_95``, ``ap50_95[class]``, ``recall[class]``, ``ap50_95_by_size[size_bin]``.
+
+    ``size_bins`` are the two box-size edges (geometric mean side as a
+    fraction of the image side) between small, medium and large objects; a
+    prediction counts in the bin of its own size, as in COCO's area ranges.
+    """
+
+    families = ("detection",)
+
+    def __init__(self, *, size_bins: list[float] = (0.2, 0.3), conf: float = 0.001, iou: float = 0.7) -> None:
+        if len(size_bins) != 2 or not 0 < size_bins[0] < size_bins[1] < 1:
+            raise ConfigError("size_bins", f"must be two increasing edges in (0, 1), got {list(size_bins)!r}")
+        self.size_bins = tuple(float(b) for b in size_bins)
+        self.conf, self.iou = conf, iou
+
+    def measure(self, model, data: DetectionSet, real: RealData) -> xr.Dataset:
+        """Score the generation's detector on the real test set."""
+        test: DetectionSet = real.test
+        k = len(test.names)
+        predictions = model.predict(test.images, conf=self.conf, iou=self.iou, max_det=300)
+        correct, conf, pred_cls, pred_size = match(predictions, test.labels)
+        targets = test.objects()
+        ap, recall = average_precision(correct, conf, pred_cls, targets[:, 0], k)
+        by_size = []
+        edges = (0.0, *self.size_bins, np.inf)
+        target_bin = np.digitize(box_sizes(targets), edges[1:-1])
+        pred_bin = np.digitize(pred_size, edges[1:-1])
+        for b in range(3):
+            in_bin = [t[np.digitize(box_sizes(t), edges[1:-1]) == b] for t in test.labels]
+            c, _, _, _ = match(predictions, tuple(in_bin))
+            keep = pred_bin == b
+            bin_ap, _ = average_precision(c[keep], conf[keep], pred_cls[keep], targets[target_bin == b, 0], k)
+            by_size.append(np.nanmean(bin_ap[:, :].mean(1)) if np.isfinite(bin_ap).any() else np.nan)
+        return xr.Dataset(
+            {
+                "map50": variable(
+                    (),
+                    np.nanmean(ap[:, 0]),
+                    units="1",
+                    description="mean over classes of AP at IoU 0.5 on the real test set",
+                ),
+                "map50_95": variable(
+                    (),
+                    np.nanmean(ap.mean(1)),
+                    units="1",
+                    description="mean over classes of AP at IoU 0.50:0.95 on the real test set",
+                ),
+                "ap50_95": variable(
+                    ("class",),
+                    ap.mean(1),
+                    units="1",
+                    description="AP at IoU 0.50:0.95 per class on the real test set",
+                ),
+                "recall": variable(
+                    ("class",),
+                    recall,
+                    units="1",
+                    description="recall per class at the max-F1 confidence on the real test set",
+                ),
+                "ap50_95_by_size": variable(
+                    ("size_bin",),
+                    np.array(by_size),
+                    units="1",
+                    description="mAP50-95 on the real test set by object size "
+                    f"(edges {self.size_bins[0]:g}, {self.size_bins[1]:g} of the image side)",
+                ),
+            },
+            coords={
+                "class": np.array(test.names, dtype=object),
+                "size_bin": np.array(SIZE_BINS, dtype=object),
+            },
+        )

@@ -1,0 +1,92 @@
+"""What the generation's detector was trained on: class shares, box sizes, label quality, version."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy.stats import wasserstein_distance
+
+from collapse_sim.metrics import variable
+from collapse_sim.metrics.detection import box_sizes
+from collapse_sim.protocols import RealData
+from collapse_sim.scenes.dataset import DetectionSet
+from collapse_sim.scenes.quality import label_quality
+
+
+class DetectionDataMetrics:
+    """``class_frequency[class]``, ``surviving_classes``, ``entropy``, ``gini_simpson``,
+    ``missing_mass``, ``objects_per_image``, ``box_size_distance``, ``box_size_spread``,
+    ``label_precision``, ``label_recall`` and ``dataset_hash`` of the training data."""
+
+    families = ("detection",)
+
+    def measure(self, model, data: DetectionSet, real: RealData) -> xr.Dataset:
+        """Compare the generation's labels with the real pool and with the true objects."""
+        counts = data.class_counts()
+        freq = counts / counts.sum() if counts.sum() else np.zeros_like(counts)
+        nonzero = freq[freq > 0]
+        sizes, real_sizes = box_sizes(data.objects()), box_sizes(real.train.objects())
+        hits, n_labels, n_truth = label_quality(data)
+        values = {
+            "class_frequency": (("class",), freq, "1", "share of each class among the training labels"),
+            "surviving_classes": (
+                (),
+                float((counts > 0).sum()),
+                "classes",
+                "classes present in the training labels",
+            ),
+            "entropy": (
+                (),
+                float(-(nonzero * np.log(nonzero)).sum()),
+                "nats",
+                "entropy of the training class shares",
+            ),
+            "gini_simpson": ((), float(1 - (freq**2).sum()), "1", "1 - sum of squared class shares"),
+            "missing_mass": (
+                (),
+                float(real.truth.class_shares[counts == 0].sum()),
+                "1",
+                "real share of the classes absent from the training labels",
+            ),
+            "objects_per_image": (
+                (),
+                counts.sum() / max(len(data), 1),
+                "objects",
+                "labelled objects per training image",
+            ),
+            "box_size_distance": (
+                (),
+                wasserstein_distance(sizes, real_sizes) if len(sizes) else np.nan,
+                "1",
+                "Wasserstein-1 distance of training box sizes (fraction of image side) to the real pool",
+            ),
+            "box_size_spread": (
+                (),
+                np.log(sizes).std() / np.log(real_sizes).std() if len(sizes) > 1 else np.nan,
+                "1",
+                "std of log box size in the training labels over that of the real pool",
+            ),
+            "label_precision": (
+                (),
+                hits.sum() / n_labels.sum() if n_labels.sum() else np.nan,
+                "1",
+                "share of training labels that match a true object (class, IoU >= 0.5)",
+            ),
+            "label_recall": (
+                (),
+                hits.sum() / n_truth.sum() if n_truth.sum() else np.nan,
+                "1",
+                "share of true objects in the training images that carry a correct label",
+            ),
+        }
+        ds = xr.Dataset(
+            {k: variable(dims, v, units=u, description=d) for k, (dims, v, u, d) in values.items()},
+            coords={"class": np.array(data.names, dtype=object)},
+        )
+        ds["dataset_hash"] = variable(
+            (),
+            np.array(data.content_hash(), dtype=object),
+            units="",
+            description="content hash of the training images and labels",
+        )
+        return ds

@@ -1,0 +1,118 @@
+"""Labelled images with provenance: the detection family's sample set.
+
+Images are one ``(N, S, S, 3)`` uint8 RGB array; labels are one ``(k, 5)``
+array per image (class, cx, cy, w, h, normalised to [0, 1], the YOLO format).
+``truth`` holds what is really in each image, so model-made labels can be
+checked; ``origin`` is ``(1, N)`` like every sample set (-1 = real labels).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from collapse_sim.samples import REAL
+
+
+def empty_labels() -> np.ndarray:
+    """The label array of an image without objects."""
+    return np.zeros((0, 5), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class DetectionSet:
+    """Images, their labels, their true objects, and where each label set came from."""
+
+    images: np.ndarray
+    labels: tuple[np.ndarray, ...]
+    truth: tuple[np.ndarray, ...]
+    origin: np.ndarray
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if not (len(self.labels) == len(self.truth) == n and self.origin.shape == (1, n)):
+            raise ValueError(
+                f"{n} images but {len(self.labels)} label sets, {len(self.truth)} truth sets "
+                f"and origin of shape {self.origin.shape}"
+            )
+
+    @classmethod
+    def real(cls, images: np.ndarray, labels, names) -> DetectionSet:
+        """Real images with their human (true) labels."""
+        labels = tuple(np.asarray(lab, dtype=np.float32).reshape(-1, 5) for lab in labels)
+        return cls(images, labels, labels, np.full((1, len(images)), REAL, dtype=np.int32), tuple(names))
+
+    @classmethod
+    def made_by(cls, generation: int, images: np.ndarray, labels, truth, names) -> DetectionSet:
+        """Images or labels produced by the model of ``generation``."""
+        labels = tuple(np.asarray(lab, dtype=np.float32).reshape(-1, 5) for lab in labels)
+        truth = tuple(np.asarray(t, dtype=np.float32).reshape(-1, 5) for t in truth)
+        origin = np.full((1, len(images)), generation, dtype=np.int32)
+        return cls(images, labels, truth, origin, tuple(names))
+
+    @property
+    def replicates(self) -> int:
+        """Detection runs are one chain."""
+        return 1
+
+    @property
+    def image_size(self) -> int:
+        """Side length of the (square) images in pixels."""
+        return int(self.images.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def take(self, index) -> DetectionSet:
+        """The images at ``index`` (1-d), in that order."""
+        index = np.asarray(index, dtype=int).reshape(-1)
+        return DetectionSet(
+            self.images[index],
+            tuple(self.labels[i] for i in index),
+            tuple(self.truth[i] for i in index),
+            self.origin[:, index],
+            self.names,
+        )
+
+    def subsample(self, k: int, rng: np.random.Generator) -> DetectionSet:
+        """``k`` images drawn without replacement."""
+        if k > len(self):
+            raise ValueError(f"cannot draw {k} images from {len(self)}")
+        return self.take(rng.permutation(len(self))[:k])
+
+    def real_share(self) -> float:
+        """Share of images whose labels are real."""
+        return float(np.mean(self.origin == REAL)) if len(self) else float("nan")
+
+    @staticmethod
+    def concat(parts: list[DetectionSet]) -> DetectionSet:
+        """Join sets of the same image size and class names."""
+        parts = [p for p in parts if len(p)] or parts[:1]
+        return DetectionSet(
+            np.concatenate([p.images for p in parts]),
+            sum((p.labels for p in parts), ()),
+            sum((p.truth for p in parts), ()),
+            np.concatenate([p.origin for p in parts], axis=1),
+            parts[0].names,
+        )
+
+    def objects(self, *, truth: bool = False) -> np.ndarray:
+        """All labels (or true objects) stacked, ``(total, 5)``."""
+        sets = self.truth if truth else self.labels
+        return np.concatenate(sets) if sets else np.zeros((0, 5), np.float32)
+
+    def class_counts(self, *, truth: bool = False) -> np.ndarray:
+        """Objects per class in the labels (or the truth)."""
+        cls = self.objects(truth=truth)[:, 0].astype(int)
+        return np.bincount(cls, minlength=len(self.names)).astype(float)
+
+    def content_hash(self) -> str:
+        """A short hash of the images and labels: the version of this training set."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.images).tobytes())
+        for lab in self.labels:
+            digest.update(np.ascontiguousarray(lab, dtype=np.float32).tobytes() + b"|")
+        digest.update("\n".join(self.names).encode())
+        return digest.hexdigest()[:16]

@@ -1,0 +1,31 @@
+"""How right a set of labels is: one-to-one matches with the true objects of each image."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from collapse_sim.scenes.law import box_iou
+
+
+def correct_labels(labels: np.ndarray, truth: np.ndarray, *, iou: float = 0.5) -> int:
+    """Labels matched one-to-one to a true object of the same class with IoU >= ``iou``."""
+    if not len(labels) or not len(truth):
+        return 0
+    overlap = box_iou(labels[:, 1:5], truth[:, 1:5]) * (labels[:, None, 0] == truth[None, :, 0])
+    rows, cols = linear_sum_assignment(-overlap)
+    return int((overlap[rows, cols] >= iou).sum())
+
+
+def label_quality(data, *, iou: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per image: correct labels, labels, true objects."""
+    hits = np.array(
+        [correct_labels(lab, tru, iou=iou) for lab, tru in zip(data.labels, data.truth, strict=True)]
+    )
+    return hits, np.array([len(lab) for lab in data.labels]), np.array([len(t) for t in data.truth])
+
+
+def images_correct(data, *, iou: float = 0.5) -> np.ndarray:
+    """True where an image's labels are exactly its objects (nothing missed, nothing extra)."""
+    hits, n_labels, n_truth = label_quality(data, iou=iou)
+    return (hits == n_labels) & (hits == n_truth)

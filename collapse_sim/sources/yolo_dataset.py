@@ -1,0 +1,152 @@
+"""Real detection data from any Ultralytics ``data.yaml`` on disk (a local coco8/coco128, your own).
+
+Everything is checked when the source is built, before any training: a bad
+file stops the run with its path and what is wrong.  The ``train`` split is
+the real pool; ``test`` (or, without one, ``val``) is the fixed test set.
+Images are resized to ``image_size`` squares; YOLO labels are normalised, so
+they stay valid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image, UnidentifiedImageError
+
+from collapse_sim.errors import ConfigError
+from collapse_sim.protocols import RealData
+from collapse_sim.scenes.dataset import DetectionSet, empty_labels
+from collapse_sim.sources._checks import positive_int
+from collapse_sim.sources.shapes import DetectionTruth
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+KEY = "data"  # reported as source.data
+
+
+def _fail(message: str) -> ConfigError:
+    return ConfigError(KEY, message)
+
+
+def read_spec(data: str) -> tuple[Path, dict, list[str]]:
+    """The dataset root, the parsed ``data.yaml`` and the class names."""
+    path = Path(data).expanduser()
+    if not path.is_file():
+        raise _fail(f"{path} does not exist; give the path of an Ultralytics data.yaml on this machine")
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as error:
+        raise _fail(f"{path} is not readable YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(spec, dict):
+        raise _fail(f"{path} must be a mapping with train, val and names keys")
+    names = spec.get("names")
+    if isinstance(names, dict):
+        names = [names[k] for k in sorted(names)]
+    if not isinstance(names, list) or not names:
+        raise _fail(f"{path} has no 'names' (a list or an index-to-name mapping of the classes)")
+    if "train" not in spec:
+        raise _fail(f"{path} has no 'train' key (the folder of training images)")
+    root = Path(spec.get("path") or path.parent).expanduser()
+    return (root if root.is_absolute() else path.parent / root), spec, [str(n) for n in names]
+
+
+def _label_path(image: Path) -> Path:
+    parts = list(image.parts)
+    index = len(parts) - 1 - parts[::-1].index("images") if "images" in parts else None
+    if index is None:
+        return image.with_suffix(".txt")
+    parts[index] = "labels"
+    return Path(*parts).with_suffix(".txt")
+
+
+def read_labels(path: Path, n_classes: int) -> np.ndarray:
+    """One label file (class cx cy w h per line), checked; a missing file means no objects."""
+    if not path.exists():
+        return empty_labels()
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 5:
+            raise _fail(
+                f"{path} line {number} has {len(fields)} fields; a detection label is 'class cx cy w h'"
+            )
+        try:
+            cls, *box = float(fields[0]), *map(float, fields[1:])
+        except ValueError:
+            raise _fail(f"{path} line {number} is not numeric: {line.strip()!r}") from None
+        if cls != int(cls) or not 0 <= cls < n_classes:
+            raise _fail(
+                f"{path} line {number} has class id {fields[0]}; valid ids are 0..{n_classes - 1} ('names')"
+            )
+        if not all(0.0 <= v <= 1.0 for v in box):
+            raise _fail(f"{path} line {number} has coordinates outside [0, 1] (labels must be normalised)")
+        rows.append([cls, *box])
+    return np.array(rows, dtype=np.float32).reshape(-1, 5)
+
+
+def list_split(root: Path, spec: dict, key: str, source: Path) -> list[Path]:
+    """Image files of one split, which must be a non-empty folder."""
+    folder = Path(spec[key]).expanduser()
+    folder = folder if folder.is_absolute() else root / folder
+    if not folder.is_dir():
+        raise _fail(f"{source}: {key} folder {folder} does not exist")
+    images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise _fail(f"{source}: {key} folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return images
+
+
+def _check_image(path: Path) -> None:
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise _fail(f"{path} is not a readable image ({error})") from None
+
+
+class YOLODatasetSource:
+    """Images and labels of a local Ultralytics dataset, checked up front."""
+
+    family = "detection"
+
+    def __init__(self, *, data: str, image_size: int = 128) -> None:
+        self.data = Path(data).expanduser()
+        root, spec, self.names = read_spec(data)
+        self.image_size = positive_int("image_size", image_size, minimum=32)
+        test_key = "test" if spec.get("test") else "val"
+        if test_key not in spec:
+            raise _fail(f"{self.data} has neither 'val' nor 'test': the real test set must be separate")
+        self.splits = {
+            "train": list_split(root, spec, "train", self.data),
+            "test": list_split(root, spec, test_key, self.data),
+        }
+        self.labels = {}
+        for split, images in self.splits.items():
+            for image in images:
+                _check_image(image)
+            self.labels[split] = [read_labels(_label_path(p), len(self.names)) for p in images]
+        self.pool_size = len(self.splits["train"])
+
+    def _read(self, split: str) -> DetectionSet:
+        size = (self.image_size, self.image_size)
+        images = np.stack(
+            [
+                np.asarray(Image.open(p).convert("RGB").resize(size, Image.BILINEAR))
+                for p in self.splits[split]
+            ]
+        )
+        return DetectionSet.real(images, self.labels[split], self.names)
+
+    def load(self, rng: np.random.Generator) -> RealData:
+        """The train split as the real pool, the test (or val) split as the test set."""
+        train, test = self._read("train"), self._read("test")
+        counts = train.class_counts()
+        shares = counts / counts.sum() if counts.sum() else counts
+
+        def draw(n: int, draw_rng: np.random.Generator) -> DetectionSet:
+            return train.subsample(n, draw_rng)  # a dataset on disk has no new images: resample the pool
+
+        return RealData(train, test, DetectionTruth(tuple(self.names), shares), draw)

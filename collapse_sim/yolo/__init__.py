@@ -1,0 +1,1 @@
+"""Everything that touches Ultralytics: offline setup, dataset folders, the trained detector."""

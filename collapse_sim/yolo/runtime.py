@@ -1,0 +1,51 @@
+"""Import Ultralytics offline, once per process, with its side effects switched off.
+
+Ultralytics reads its settings file, probes DNS and decides its thread count
+when it is first imported, so all of that is decided here, in one place:
+
+- ``YOLO_OFFLINE=1``: no DNS probe, no pip or hub checks, no downloads;
+- ``YOLO_CONFIG_DIR``: its settings file lives in the first run directory of
+  the process (never in the user's home);
+- tracker integrations (ClearML, Comet, DVC, MLflow, Ray Tune, TensorBoard,
+  W&B) and hub sync are off;
+- the CPU thread count is every core (Ultralytics would use ``cores - 1``,
+  which is one thread on a 2-core machine and halves training speed);
+- the AMP self-check, which downloads ``yolo26n.pt`` on CUDA, is replaced by
+  the ``amp`` setting the user chose.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+INTEGRATIONS = ("clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb")
+_module: ModuleType | None = None
+
+
+def cpu_threads() -> int:
+    """Cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def ultralytics(config_dir: Path | None = None) -> ModuleType:
+    """The ``ultralytics`` module, imported offline on first use."""
+    global _module
+    if _module is not None:
+        return _module
+    folder = Path(config_dir) if config_dir else Path(tempfile.mkdtemp(prefix="collapse_sim_ultralytics_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(folder))
+    os.environ.setdefault("YOLO_VERBOSE", "False")  # the run shows its own progress
+    import ultralytics as module
+    from ultralytics.engine import trainer
+    from ultralytics.utils import SETTINGS, torch_utils
+
+    SETTINGS.update({"sync": False, **{key: False for key in INTEGRATIONS}})
+    torch_utils.NUM_THREADS = cpu_threads()
+    trainer.check_amp = lambda model: True  # only reached when amp=True was asked for; never downloads
+    _module = module
+    return module

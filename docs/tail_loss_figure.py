@@ -1,0 +1,64 @@
+"""Draw docs/tail_loss.png from tail_loss runs: python docs/tail_loss_figure.py RUN_DIR [RUN_DIR ...].
+
+Each run is labelled by its mixing policy (and real fraction); the figure shows the
+rarest quarter of classes: their share of the training labels and their AP50-95 on
+the real test set, generation by generation.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import collapse_sim as cs  # noqa: E402
+from collapse_sim.report_detection import rarest_quarter  # noqa: E402
+
+
+def label(ds) -> str:
+    """``replace`` or ``fraction (real 0.2)``."""
+    mixing = ds.attrs["choices"]["mixing"]
+    share = ds.attrs["config"]["mixing"].get("real_fraction")
+    return f"{mixing} (real {share:g})" if share else mixing
+
+
+def main(runs: list[str], out: Path = Path(__file__).parent / "tail_loss.png") -> None:
+    """Plot every run side by side and write ``out``."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for run in runs:
+        ds = cs.open_run(run)
+        rare = rarest_quarter(ds)
+        line = left.plot(
+            ds.generation, 100 * ds.class_frequency.sel({"class": rare}).sum("class"), "o-", label=label(ds)
+        )[0]
+        right.plot(
+            ds.generation,
+            ds.ap50_95.sel({"class": rare}).mean("class"),
+            "o-",
+            color=line.get_color(),
+            label=f"{label(ds)}: rarest quarter",
+        )
+        right.plot(ds.generation, ds.map50_95, ":", color=line.get_color(), label=f"{label(ds)}: all classes")
+    left.set(
+        xlabel="generation",
+        ylabel="% of training labels",
+        title=f"rarest quarter of classes ({', '.join(rare)})",
+    )
+    right.set(
+        xlabel="generation", ylabel="AP50-95 on the real test set", title="YOLO26n on the fixed real test set"
+    )
+    left.legend(fontsize=8)
+    right.legend(fontsize=7)
+    for ax in (left, right):
+        ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,190 @@
+"""YOLO detection runs at tiny size: each generator, verification, metrics, warm start, resume, offline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from conftest import ROOT, TINY_DETECTION, assert_same_results, kill_after, run_cli
+
+import collapse_sim as cs
+from collapse_sim.errors import ConfigError
+from collapse_sim.metrics.detection import DetectionMetrics
+from collapse_sim.sources.shapes import ShapesSource
+from collapse_sim.trainers.yolo import YOLOTrainer, check_model, resolve_device
+from collapse_sim.yolo.files import write_dataset
+
+
+def test_scene_model_run_records_every_detection_variable():
+    ds = cs.run(list(TINY_DETECTION))
+    assert ds.sizes["generation"] == 2 and list(ds.real_fraction.values) == [1.0, 0.0]
+    for name in ("map50", "map50_95", "box_size_distance", "entropy", "gini_simpson", "surviving_classes"):
+        assert np.isfinite(ds[name]).all(), name
+    assert ds.ap50_95.dims == ("generation", "class") and ds.recall.dims == ("generation", "class")
+    assert list(ds.size_bin.values) == ["small", "medium", "large"]
+    # Rendered scenes carry exact labels; generation 0 is the real pool itself.
+    assert float(ds.label_precision[1]) == float(ds.label_recall[1]) == 1.0
+    assert float(ds.box_size_distance[0]) == 0.0 and float(ds.missing_mass[0]) == 0.0
+
+
+def test_verified_pseudo_labels_are_exactly_right():
+    ds = cs.run(
+        [
+            *TINY_DETECTION,
+            "generator=pseudo_label",
+            "generator.conf=0.001",
+            "source.pool_size=32",
+            "generator.n=32",
+            "mixing=verified",
+            "mixing.real_fraction=0.5",
+        ]
+    )
+    # A one-epoch detector labels badly; a perfect verifier (phi=1, psi=0) lets none of that through.
+    assert float(ds.real_fraction[1]) == 1.0 and float(ds.label_precision[1]) == 1.0
+    unverified = cs.run(
+        [
+            *TINY_DETECTION,
+            "generator=pseudo_label",
+            "generator.conf=0.001",
+            "source.pool_size=32",
+            "generator.n=32",
+            "mixing=verified",
+            "mixing.psi=1.0",
+            "mixing.real_fraction=0.5",
+        ]
+    )
+    assert float(unverified.real_fraction[1]) == 0.5 and float(unverified.label_precision[1]) < 0.5
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A detector trained for a few epochs on 96 real scenes, and the real data."""
+    folder = tmp_path_factory.mktemp("trained")
+    real = ShapesSource(pool_size=96, test_size=48, n_classes=3, exponent=0.0).load(np.random.default_rng(0))
+    trainer = YOLOTrainer(epochs=6, batch=16, device="cpu")
+    trainer.use_workdir(folder)
+    detector = trainer.fit(real.train, init=None, rng=np.random.default_rng(1), generation=0)
+    return detector, real, folder
+
+
+@pytest.mark.slow
+def test_our_scores_match_ultralytics_validator(trained):
+    detector, real, folder = trained
+    ours = DetectionMetrics().measure(detector, real.train, real)
+    test_yaml = write_dataset(folder / "test_set", real.test, val_images=len(real.test))
+    theirs = detector.yolo.val(
+        data=str(test_yaml),
+        split="val",
+        imgsz=64,
+        batch=16,
+        conf=0.001,
+        iou=0.7,
+        plots=False,
+        verbose=False,
+        device="cpu",
+        project=str(folder),
+        name="val",
+    )
+    assert float(ours.map50) > 0.2, "the detector should have learned three easy classes"
+    assert abs(float(ours.map50) - theirs.box.map50) < 0.02
+    assert abs(float(ours.map50_95) - theirs.box.map) < 0.02
+    per_class = dict(zip(theirs.box.ap_class_index.tolist(), theirs.box.all_ap.mean(1).tolist(), strict=True))
+    for index, ap in per_class.items():
+        assert abs(float(ours.ap50_95[index]) - ap) < 0.03
+
+
+@pytest.mark.slow
+def test_warm_start_fine_tunes_the_previous_weights(tmp_path):
+    result = run_cli(*TINY_DETECTION, "warm_start=true", "plots=false", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    args = yaml.safe_load((tmp_path / "generations" / "001" / "train" / "args.yaml").read_text())
+    assert args["model"] == str(tmp_path / "generations" / "000" / "train" / "weights" / "last.pt")
+    assert args["pretrained"] is True
+
+
+RESUMABLE = [*TINY_DETECTION[1:], "generations=4", "plots=false"]
+
+
+@pytest.mark.slow
+def test_detection_run_resumes_after_sigkill_to_the_same_values(tmp_path):
+    reference = run_cli(*RESUMABLE, f"hydra.run.dir={tmp_path / 'ref'}")
+    assert reference.returncode == 0, reference.stderr
+    killed_dir = tmp_path / "killed"
+    done = kill_after(RESUMABLE, killed_dir, 2)
+    assert 2 <= done < 4
+    resumed = run_cli(*RESUMABLE, f"hydra.run.dir={killed_dir}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"at generation {done} of 4" in resumed.stdout
+    assert_same_results(cs.open_run(tmp_path / "ref"), cs.open_run(killed_dir))
+
+
+OFFLINE_RUNNER = """
+import runpy, socket, sys
+attempts = []
+def refuse(*args, **kwargs):
+    attempts.append(args[:1])
+    raise OSError("network access is not allowed in this test")
+socket.getaddrinfo = refuse
+socket.create_connection = refuse
+socket.socket.connect = refuse
+sys.argv = ["collapse_sim", *sys.argv[1:]]
+try:
+    runpy.run_module("collapse_sim", run_name="__main__")
+finally:
+    print("NETWORK_ATTEMPTS", len(attempts), file=sys.stderr)
+"""
+
+
+@pytest.mark.slow
+def test_a_detection_run_never_touches_the_network(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", OFFLINE_RUNNER, *TINY_DETECTION, f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "NETWORK_ATTEMPTS 0" in result.stderr
+
+
+def test_model_names_resolve_without_a_download(tmp_path):
+    assert check_model("yolo26n.yaml") == "yolo26n.yaml"
+    assert check_model("yolo11s.yaml") == "yolo11s.yaml"  # scale letter read from the name
+    local = tmp_path / "weights.pt"
+    local.write_bytes(b"")
+    assert check_model(str(local)) == str(local.resolve())
+    with pytest.raises(ConfigError, match="is not a file; pretrained weights are read only from a local"):
+        check_model("yolo26n.pt")
+
+
+def test_devices_resolve_to_what_exists():
+    import torch
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="must be auto, cpu, cuda or cuda:<index>"):
+        resolve_device("gpu0")
+
+
+@pytest.mark.cuda
+def test_training_and_scoring_on_cuda(tmp_path):
+    real = ShapesSource(pool_size=16, test_size=8).load(np.random.default_rng(0))
+    trainer = YOLOTrainer(epochs=1, batch=8, device="cuda")
+    trainer.use_workdir(tmp_path)
+    detector = trainer.fit(real.train, init=None, rng=np.random.default_rng(1), generation=0)
+    assert detector.device == "cuda:0"
+    scores = DetectionMetrics().measure(detector, real.train, real)
+    assert np.isfinite(float(scores.map50_95))
+
+
+def test_training_uses_every_core(trained):
+    import torch
+
+    from collapse_sim.yolo.runtime import cpu_threads
+
+    # Ultralytics would set cores - 1 threads (one on a 2-core machine) when it picks the CPU.
+    assert torch.get_num_threads() == cpu_threads()

@@ -1,0 +1,151 @@
+"""A dataset on disk: checked before training, each bad file named with what would be valid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import TINY_DETECTION, run_cli
+
+import collapse_sim as cs
+from collapse_sim.api import compose_config
+from collapse_sim.build import build
+from collapse_sim.config import GROUPS, validate
+from collapse_sim.errors import ConfigError
+from collapse_sim.sources.shapes import ShapesSource
+from collapse_sim.sources.yolo_dataset import YOLODatasetSource
+from collapse_sim.yolo.files import write_dataset
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    """A valid Ultralytics dataset folder: 30 training images, 12 validation images."""
+    real = ShapesSource(pool_size=30, test_size=12).load(np.random.default_rng(0))
+    data_yaml = write_dataset(tmp_path / "shapes", real.train, val_images=12)
+    return data_yaml, real
+
+
+def _label_file(data_yaml, index=0):
+    return data_yaml.parent / "labels" / "train" / f"{index:05d}.txt"
+
+
+def test_valid_dataset_loads_its_images_and_labels(dataset):
+    data_yaml, real = dataset
+    source = YOLODatasetSource(data=str(data_yaml), image_size=64)
+    assert source.pool_size == 30 and source.names == list(real.train.names)
+    loaded = source.load(np.random.default_rng(1))
+    assert len(loaded.train) == 30 and len(loaded.test) == 12
+    np.testing.assert_array_equal(loaded.train.images, real.train.images)  # PNG is lossless, same size
+    for ours, theirs in zip(loaded.train.labels, real.train.labels, strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    assert loaded.truth.law is None and np.isclose(loaded.truth.class_shares.sum(), 1.0)
+
+
+def _break(data_yaml, case):
+    root = data_yaml.parent
+    if case == "missing_yaml":
+        data_yaml.unlink()
+    elif case == "missing_names":
+        data_yaml.write_text(
+            "\n".join(
+                line
+                for line in data_yaml.read_text().splitlines()
+                if "names" not in line and not line.startswith("  ")
+            )
+        )
+    elif case == "missing_folder":
+        import shutil
+
+        shutil.rmtree(root / "images" / "train")
+    elif case == "empty_folder":
+        for image in (root / "images" / "train").iterdir():
+            image.unlink()
+    elif case == "unreadable_image":
+        (root / "images" / "train" / "00003.png").write_bytes(b"not a png at all")
+    elif case == "field_count":
+        _label_file(data_yaml).write_text("0 0.5 0.5 0.2\n")
+    elif case == "outside":
+        _label_file(data_yaml).write_text("0 0.5 1.2 0.2 0.2\n")
+    elif case == "class_id":
+        _label_file(data_yaml).write_text("9 0.5 0.5 0.2 0.2\n")
+
+
+BAD = {
+    "missing_yaml": "does not exist; give the path of an Ultralytics data.yaml",
+    "missing_names": "has no 'names' (a list or an index-to-name mapping of the classes)",
+    "missing_folder": "train folder",
+    "empty_folder": "holds no images (.bmp, .jpeg, .jpg, .png",
+    "unreadable_image": "00003.png is not a readable image",
+    "field_count": "00000.txt line 1 has 4 fields; a detection label is 'class cx cy w h'",
+    "outside": "00000.txt line 1 has coordinates outside [0, 1] (labels must be normalised)",
+    "class_id": "00000.txt line 1 has class id 9; valid ids are 0..7 ('names')",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_dataset_is_refused_naming_the_file(dataset, case):
+    data_yaml, _ = dataset
+    _break(data_yaml, case)
+    with pytest.raises(ConfigError) as error:
+        YOLODatasetSource(data=str(data_yaml))
+    assert error.value.key == "data" and BAD[case] in error.value.message
+    if case == "missing_folder":
+        assert "does not exist" in error.value.message
+
+
+def test_bad_dataset_on_the_command_line_exits_cleanly(dataset, tmp_path):
+    data_yaml, _ = dataset
+    _break(data_yaml, "class_id")
+    result = run_cli(
+        "source=yolo_dataset",
+        f"source.data={data_yaml}",
+        "generator=pseudo_label",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "collapse_sim: error: source.data:" in result.stderr and "class id 9" in " ".join(
+        result.stderr.split()
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def _build(*overrides):
+    cfg = compose_config(list(overrides))
+    return build(validate(cfg), {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS})
+
+
+def test_more_samples_than_the_pool_and_scene_model_are_refused(dataset):
+    data_yaml, _ = dataset
+    with pytest.raises(
+        ConfigError, match="holds 30 real samples per replicate but generation 0 trains on n_samples=40"
+    ):
+        _build(
+            "source=yolo_dataset",
+            f"source.data={data_yaml}",
+            "generator=pseudo_label",
+            "n_samples=40",
+            "generator.n=10",
+        )
+    with pytest.raises(ConfigError, match="renders the procedural shapes of source=shapes"):
+        _build("source=yolo_dataset", f"source.data={data_yaml}", "n_samples=20")
+
+
+@pytest.mark.slow
+def test_pseudo_labelling_a_dataset_on_disk_runs(dataset, tmp_path):
+    data_yaml, real = dataset
+    result = run_cli(
+        "source=yolo_dataset",
+        f"source.data={data_yaml}",
+        "source.image_size=64",
+        "generator=pseudo_label",
+        "generator.conf=0.001",
+        "plots=false",
+        *TINY_DETECTION,
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert result.returncode == 0, result.stderr
+    ds = cs.open_run(tmp_path / "run")
+    assert ds.sizes["generation"] == 2 and float(ds.real_fraction[1]) == 0.0
+    assert np.isfinite(ds.map50_95).all() and list(ds["class"].values) == list(real.train.names)
+    # A one-epoch detector labelling at conf 0.001 makes mostly junk labels; real labels are exact.
+    assert float(ds.label_precision[0]) == float(ds.label_recall[0]) == 1.0
+    assert 0.0 <= float(ds.label_precision[1]) < 0.5
