@@ -25,11 +25,11 @@ def rare_class_lines(ds: xr.Dataset) -> list[str]:
         return []
     rare = rarest_quarter(ds)
     lines = []
-    for name, label, fmt in (
-        ("class_frequency", "share of training labels", "{:.2%}"),
-        ("ap50_95", "AP50-95 on the real test set", "{:.3f}"),
+    for name, label, fmt, combine in (
+        ("class_frequency", "share of training labels (together)", "{:.2%}", "sum"),
+        ("ap50_95", "mean AP50-95 on the real test set", "{:.3f}", "mean"),
     ):
-        series = ds[name].sel({"class": rare}).mean("class")
+        series = getattr(ds[name].sel({"class": rare}), combine)("class")
         first, last = float(series[0]), float(series[-1])
         change = f" ({(last - first) / first:+.0%})" if first else ""
         lines.append(

@@ -157,3 +157,14 @@ def test_generic_mixing_policies_work_on_detection_sets(real):
     )
     mixed = FractionMixing(n=40, real_fraction=0.25).mix(real, synthetic, [synthetic], rng(1))
     assert len(mixed) == 40 and mixed.real_share() == 0.25
+
+
+def test_rare_classes_never_share_the_commonest_class_colour():
+    from collapse_sim.sources.shapes import hue_slots
+
+    for n in range(2, 11):
+        slots = hue_slots(n)
+        assert sorted(slots) == list(range(n))
+        distance = np.minimum(slots, n - slots)  # circular distance to class 0's hue slot
+        # Only the next two commonest classes sit next to the commonest class's colour.
+        assert set(np.flatnonzero(distance == 1)) <= {1, 2}

@@ -25,12 +25,26 @@ class DetectionTruth:
     law: SceneLaw | None = None
 
 
+def hue_slots(n_classes: int) -> np.ndarray:
+    """Evenly spaced hue slots, the two nearest the commonest class's given to the next commonest.
+
+    Order 0, 1, n-1, n/2, 2, n-2, 3, ...: no rare class shares a colour neighbourhood with
+    the class that dominates the data, so rarity, not colour confusion, decides how rare
+    classes fare.
+    """
+    order = [0, 1, n_classes - 1, n_classes // 2]
+    for step in range(2, n_classes):
+        order += [step, n_classes - step]
+    slots = list(dict.fromkeys(s for s in order if 0 <= s < n_classes))
+    return np.array(slots[:n_classes], dtype=float)
+
+
 def world_law(
     n_classes: int, exponent: float, objects_per_image: float, rng: np.random.Generator
 ) -> SceneLaw:
     """The real scene law: Zipf class shares, per-class size, colour and position."""
     shapes = tuple(SHAPES)[:n_classes]
-    hues = (np.arange(n_classes) / n_classes + rng.uniform(-0.02, 0.02, n_classes)) % 1.0
+    hues = (hue_slots(n_classes) / n_classes + rng.uniform(-0.02, 0.02, n_classes)) % 1.0
     colours = np.array([colorsys.hsv_to_rgb(h, 0.8, 0.95) for h in hues]) * 255
     log_median = rng.uniform(np.log(0.22), np.log(0.36), n_classes)
     log_aspect = rng.normal(0.0, 0.15, n_classes)
