@@ -34,7 +34,7 @@ def test_default_run_is_a_detection_simulation(tmp_path):
         spec = (run_dir / "generations" / f"{g:03d}" / "dataset" / "data.yaml").read_text()
         assert f"version: {digest}" in spec
         assert (run_dir / "generations" / f"{g:03d}" / "train" / "weights" / "last.pt").exists()
-    assert (run_dir / "ultralytics" / "settings.json").exists()  # Ultralytics' settings stay in the run
+    assert (run_dir / "Ultralytics" / "settings.json").exists()  # Ultralytics' settings stay in the run
 
 
 def test_gaussian_run_writes_store_plots_and_summary(tmp_path):

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import GAUSSIAN
 
 from collapse_sim import theory
-from collapse_sim.api import run
+from collapse_sim.api import run as api_run
+
+
+def run(overrides: list[str]):
+    """A toy run: the Gaussian family unless the overrides pick another."""
+    given = {o.split("=")[0] for o in overrides}
+    return api_run([o for o in GAUSSIAN if o.split("=")[0] not in given] + overrides)
+
 
 Z = 4.0  # standard errors; with a fixed seed a pass is reproducible
 
@@ -139,5 +147,5 @@ def test_expected_curves_pick_the_right_theory():
 
     config = validate(compose_config(["+experiment=linreg_accumulate"]))
     assert set(theory.expected_curves(config)) == {"param_error", "test_mse"}
-    config = validate(compose_config(["generator.top_p=0.9"]))
+    config = validate(compose_config([*GAUSSIAN, "generator.top_p=0.9"]))
     assert theory.expected_curves(config) == {}

@@ -98,8 +98,8 @@ class YOLOTrainer:
         batch: int = 16,
         device: str = "auto",
         optimizer: str = "AdamW",
-        lr0: float = 0.002,
-        warmup_epochs: float = 1.0,
+        lr0: float = 0.004,
+        warmup_epochs: float = 0.0,
         mosaic: float = 0.0,
         fliplr: float = 0.5,
         scale: float = 0.2,
@@ -143,9 +143,7 @@ class YOLOTrainer:
         folder = self.workdir / "generations" / f"{generation:03d}"
         data_yaml = write_dataset(folder / "dataset", data, val_images=self.val_images)
         shutil.rmtree(folder / "train", ignore_errors=True)  # an interrupted attempt starts over
-        yolo = ultralytics(self.workdir / "ultralytics").YOLO(
-            str(init.weights) if init else self.model, task="detect"
-        )
+        yolo = ultralytics(self.workdir).YOLO(str(init.weights) if init else self.model, task="detect")
         yolo.train(
             data=str(data_yaml),
             epochs=self.epochs,

@@ -5,13 +5,16 @@ when it is first imported, so all of that is decided here, in one place:
 
 - ``YOLO_OFFLINE=1``: no DNS probe, no pip or hub checks, no downloads;
 - ``YOLO_CONFIG_DIR``: its settings file lives in the first run directory of
-  the process (never in the user's home);
+  the process (``<run>/Ultralytics/settings.json``, never in the user's home);
 - tracker integrations (ClearML, Comet, DVC, MLflow, Ray Tune, TensorBoard,
   W&B) and hub sync are off;
 - the CPU thread count is every core (Ultralytics would use ``cores - 1``,
   which is one thread on a 2-core machine and halves training speed);
 - the AMP self-check, which downloads ``yolo26n.pt`` on CUDA, is replaced by
-  the ``amp`` setting the user chose.
+  the ``amp`` setting the user chose;
+- no font download: dataset checks fetch Arial for plots (``plots=False`` here);
+- ``PIL.Image.open`` is given back: Ultralytics patches it to pip-install a HEIF
+  plugin whenever Pillow cannot identify a file.
 """
 
 from __future__ import annotations
@@ -41,11 +44,15 @@ def ultralytics(config_dir: Path | None = None) -> ModuleType:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(folder))
     os.environ.setdefault("YOLO_VERBOSE", "False")  # the run shows its own progress
     import ultralytics as module
+    from PIL import Image
+    from ultralytics.data import utils as data_utils
     from ultralytics.engine import trainer
-    from ultralytics.utils import SETTINGS, torch_utils
+    from ultralytics.utils import SETTINGS, patches, torch_utils
 
     SETTINGS.update({"sync": False, **{key: False for key in INTEGRATIONS}})
     torch_utils.NUM_THREADS = cpu_threads()
     trainer.check_amp = lambda model: True  # only reached when amp=True was asked for; never downloads
+    Image.open = patches._image_open
+    data_utils.check_font = lambda *args, **kwargs: None  # it probes the network even when the font exists
     _module = module
     return module
