@@ -16,7 +16,9 @@ from collapse_sim.api import run as api_run
 
 
 def run(overrides: list[str]):
-    """A toy run: the Gaussian family unless the overrides pick another."""
+    """A toy run: the Gaussian family unless the overrides (or an experiment) pick another."""
+    if any(o.lstrip("+").startswith("experiment=") for o in overrides):
+        return api_run(overrides)
     given = {o.split("=")[0] for o in overrides}
     return api_run([o for o in GAUSSIAN if o.split("=")[0] not in given] + overrides)
 
