@@ -59,7 +59,7 @@ def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) 
             name = f"{name}[k={float(da.k):g}]"
         series = _per_generation(da)
         first, last = float(series[0]), float(series[-1])
-        change = f"{(last - first) / abs(first):+.0%}" if first else "n/a"
+        change = f"{(last - first) / abs(first):+.0%}" if first and np.isfinite(last) else "n/a"
         median = f"{float(da.isel(generation=-1).median()):.4g}" if "replicate" in da.dims else ""
         table.add_row(escape(name), f"{first:.4g}", f"{last:.4g}", change, *((median,) if replicated else ()))
     with console.capture() as captured:

@@ -31,7 +31,7 @@ def rare_class_lines(ds: xr.Dataset) -> list[str]:
     ):
         series = getattr(ds[name].sel({"class": rare}), combine)("class")
         first, last = float(series[0]), float(series[-1])
-        change = f" ({(last - first) / first:+.0%})" if first else ""
+        change = f" ({(last - first) / first:+.0%})" if first and np.isfinite(last) else ""
         lines.append(
             f"rarest quarter ({', '.join(rare)}): {label} {fmt.format(first)} -> {fmt.format(last)}{change}"
         )
