@@ -34,15 +34,8 @@ class PseudoLabelGenerator:
     def generate(
         self, model, data: DetectionSet, generation: int, rng: np.random.Generator, *, real
     ) -> DetectionSet:
-        """``n`` real images with the detector's labels."""
-        pool: DetectionSet = real.train
-        if self.n > len(pool):
-            raise ConfigError(
-                "generator.n",
-                f"asks to label {self.n} images but the real pool holds {len(pool)}; "
-                "raise source.pool_size or lower generator.n",
-            )
-        images = pool.subsample(self.n, rng)
+        """``n`` real images with the detector's labels (build checks the pool holds ``n``)."""
+        images = real.train.subsample(self.n, rng)
         predictions = model.predict(images.images, conf=self.conf, iou=self.iou, max_det=self.max_det)
         labels = [p[:, :5] for p in predictions]
         return DetectionSet.made_by(generation, images.images, labels, images.truth, images.names)

@@ -12,8 +12,8 @@ from collapse_sim.scenes.law import fit_law
 class SceneModelGenerator:
     """The generative model of a detection pipeline: fit, then sample ``n`` new labelled scenes.
 
-    It fits class shares, groups per image, objects per group, and per-class
-    size, position and colour distributions (maximum likelihood) to the
+    It fits the mean count of each class per image and per-class size,
+    position and colour distributions (maximum likelihood) to the
     generation's *labels* (colours read from the pixels at box centres), then
     renders ``n`` images.  ``temperature`` T samples from p^(1/T): class
     shares sharpen and spreads shrink (variance times T) for T < 1;
