@@ -67,6 +67,7 @@ def _check_compatible(sim: Simulation, choices: dict[str, str]) -> None:
             f"gives {family} data",
         )
     _check_detection(sim, choices)
+    _check_model_classes(sim)
     supported = getattr(sim.trainer.model_type, "sampling_options", ())
     for option in getattr(sim.generator, "requested_options", ()):
         if option not in supported:
@@ -94,11 +95,42 @@ def _check_detection(sim: Simulation, choices: dict[str, str]) -> None:
         )
 
 
+def _check_model_classes(sim: Simulation) -> None:
+    """A local ``.pt`` must predict as many classes as the data has (its head is not silently replaced)."""
+    model, classes = getattr(sim.trainer, "model", None), getattr(sim.source, "n_classes", None)
+    if (
+        sim.source.family != "detection"
+        or not isinstance(model, str)
+        or not model.endswith(".pt")
+        or not classes
+    ):
+        return
+    from collapse_sim.yolo.network import checkpoint_classes
+
+    try:
+        found = checkpoint_classes(model)
+    except ConfigError as error:
+        raise error.prefixed("trainer") from None
+    if found != classes:
+        raise ConfigError(
+            "trainer.model",
+            f"{model} predicts {found} classes but the data has {classes}; give a checkpoint trained on "
+            f"these {classes} classes, or the model's YAML (e.g. yolo26n.yaml) to train from scratch",
+        )
+
+
 def attach_workdir(sim: Simulation, workdir) -> None:
     """Give components that keep files (YOLO dataset folders, weights) the run directory."""
     for component in (sim.source, sim.generator, sim.mixing, sim.trainer, *sim.metrics.values()):
         if hasattr(component, "use_workdir"):
             component.use_workdir(workdir)
+
+
+def attach_real(sim: Simulation, real) -> None:
+    """Give components that score against the fixed real data during training (``use_real``) that data."""
+    for component in (sim.generator, sim.mixing, sim.trainer):
+        if hasattr(component, "use_real"):
+            component.use_real(real)
 
 
 def build(resolved: dict, choices: dict[str, str] | None = None) -> Simulation:

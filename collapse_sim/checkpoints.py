@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from collapse_sim.samples import Samples
 
 
-def atomic_pickle(obj: Any, path: Path) -> None:
-    """Pickle ``obj`` to ``path`` via a temporary file and an atomic rename."""
+def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Call ``write`` on a temporary file beside ``path``, flush it to disk, then rename it to ``path``."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
-        pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        write(handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def atomic_pickle(obj: Any, path: Path) -> None:
+    """Pickle ``obj`` to ``path`` via a temporary file and an atomic rename."""
+    atomic_write(path, lambda handle: pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 class Checkpoints:

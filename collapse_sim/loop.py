@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from collapse_sim.build import Simulation
+from collapse_sim.build import Simulation, attach_real
 from collapse_sim.metrics.bookkeeping import bookkeeping
 
 PHASES = {"source": 0, "fit": 1, "generate": 2, "mix": 3, "initial": 4}
@@ -28,6 +28,7 @@ def measure(sim: Simulation, model, data, real, wall_time_s: float) -> xr.Datase
 def simulate(sim: Simulation, store, checkpoints, *, start: int = 0, on_generation: Callable = print):
     """Run generations ``start .. sim.generations - 1``, recording each one before the next."""
     real = sim.source.load(stream(sim.seed, 0, "source"))  # real data never changes
+    attach_real(sim, real)
     window = sim.mixing.history_window
     if start == 0:  # generation 0 sees only real data
         history, model = [], None

@@ -1,4 +1,7 @@
-"""What a run shows a person: a terminal summary and PNG plots next to its store."""
+"""What a run shows a person: a terminal summary and PNG plots next to its store.
+
+``python -m collapse_sim.report SWEEP_DIR`` does the same for a whole sweep (``sweep_report``).
+"""
 
 from __future__ import annotations
 
@@ -140,3 +143,9 @@ def _class_heatmap(ds: xr.Dataset, path: Path, plt) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+if __name__ == "__main__":  # python -m collapse_sim.report SWEEP_DIR
+    from collapse_sim.sweep_report import main
+
+    main()

@@ -98,8 +98,11 @@ def plot_samples(ds: xr.Dataset, run_dir: Path, plt, count: int = 6) -> Path | N
     """Training images of the first and the last generation, with their labels."""
     names = [str(c) for c in ds["class"].values]
     first, last = int(ds.generation[0]), int(ds.generation[-1])
+    folders = [Path(run_dir) / "generations" / f"{g:03d}" for g in (first, last)]
+    # trainer=yolo writes the whole training set; trainer=yolo_fast its first images only
     strips = [
-        _tile(Path(run_dir) / "generations" / f"{g:03d}" / "dataset", count, 3, names) for g in (first, last)
+        _tile(next((f / d for d in ("dataset", "sample") if (f / d).is_dir()), f), count, 3, names)
+        for f in folders
     ]
     if any(s is None for s in strips):
         return None

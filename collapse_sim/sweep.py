@@ -14,6 +14,7 @@ from collapse_sim.config import GROUPS
 from collapse_sim.store import STORE_NAME, open_run
 
 FIXED_DIMS = ("generation", "replicate", "class", "k", "job")
+FAILURE_FILE = "error.txt"  # written by a sweep job that failed (collapse_sim.app)
 
 
 def _job_dirs(sweep_dir: Path) -> list[Path]:
@@ -29,6 +30,9 @@ def _overrides(job_dir: Path) -> dict[str, str]:
 
 def _open_job(job_dir: Path, problems: dict[str, str]) -> xr.Dataset | None:
     """The job's results, or None with the reason recorded."""
+    if (job_dir / FAILURE_FILE).exists():  # whatever store is there is not this job's result
+        problems[job_dir.name] = f"failed: {(job_dir / FAILURE_FILE).read_text().strip()}"
+        return None
     if not (job_dir / STORE_NAME).exists():
         problems[job_dir.name] = f"no {STORE_NAME}"
         return None

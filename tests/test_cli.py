@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 from conftest import GAUSSIAN, TINY_DETECTION, assert_same_results, kill_after, run_cli
 
@@ -27,13 +28,12 @@ def test_default_run_is_a_detection_simulation(tmp_path):
     assert ds.class_frequency.dims == ("generation", "class") and ds.sizes["class"] == 8
     assert ds.ap50_95.dims == ("generation", "class") and ds.ap50_95_by_size.sizes["size_bin"] == 3
     np.testing.assert_allclose(ds.class_frequency.sum("class"), 1.0)
-    # Each generation's dataset folder is its version: the stored hash names its content.
+    # Each generation's weights name the training set they learnt from by the stored hash.
     hashes = [str(h) for h in ds.dataset_hash.values]
     assert len(set(hashes)) == 2 and all(len(h) == 16 for h in hashes)
     for g, digest in enumerate(hashes):
-        spec = (run_dir / "generations" / f"{g:03d}" / "dataset" / "data.yaml").read_text()
-        assert f"version: {digest}" in spec
-        assert (run_dir / "generations" / f"{g:03d}" / "train" / "weights" / "last.pt").exists()
+        weights = run_dir / "generations" / f"{g:03d}" / "weights.pt"
+        assert torch.load(weights, weights_only=False)["train_args"]["dataset_version"] == digest
     assert (run_dir / "Ultralytics" / "settings.json").exists()  # Ultralytics' settings stay in the run
 
 

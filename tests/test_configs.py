@@ -24,7 +24,7 @@ FAMILIES = {
     "gmm": dict(source="gmm", generator="refit_sample", trainer="gmm_fit", metrics="gaussian"),
     "zipf": dict(source="zipf", generator="refit_sample", trainer="categorical_fit", metrics="classes"),
     "linreg": dict(source="linreg", generator="relabel", trainer="ols", metrics="regression"),
-    "shapes": dict(source="shapes", generator="scene_model", trainer="yolo", metrics="detection"),
+    "shapes": dict(source="shapes", generator="scene_model", trainer="yolo_fast", metrics="detection"),
     "pseudo": dict(source="shapes", generator="pseudo_label", trainer="yolo", metrics="detection"),
 }
 DETECTION = {"shapes", "pseudo"}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, TINY_DETECTION, assert_same_results, kill_after, run_cli
+from conftest import ROOT, assert_same_results, kill_after, run_cli
+from conftest import TINY_DETECTION as TINY_ANY
 
 import collapse_sim as cs
 from collapse_sim.errors import ConfigError
@@ -16,6 +18,9 @@ from collapse_sim.metrics.detection import DetectionMetrics
 from collapse_sim.sources.shapes import ShapesSource
 from collapse_sim.trainers.yolo import YOLOTrainer, check_model, resolve_device
 from collapse_sim.yolo.files import write_dataset
+
+# These tests are about the stock trainer and its files; tests/test_yolo_fast.py covers the training core.
+TINY_DETECTION = (*TINY_ANY, "trainer=yolo")
 
 
 def test_scene_model_run_records_every_detection_variable():
@@ -104,6 +109,10 @@ def test_warm_start_fine_tunes_the_previous_weights(tmp_path):
     args = yaml.safe_load((tmp_path / "generations" / "001" / "train" / "args.yaml").read_text())
     assert args["model"] == str(tmp_path / "generations" / "000" / "train" / "weights" / "last.pt")
     assert args["pretrained"] is True
+    # Each generation's dataset folder is its version: the stored hash names its content.
+    for g, digest in enumerate(str(h) for h in cs.open_run(tmp_path).dataset_hash.values):
+        spec = (tmp_path / "generations" / f"{g:03d}" / "dataset" / "data.yaml").read_text()
+        assert f"version: {digest}" in spec
 
 
 RESUMABLE = [*TINY_DETECTION[1:], "generations=3", "plots=false"]
@@ -140,9 +149,10 @@ finally:
 
 
 @pytest.mark.slow
-def test_a_detection_run_never_touches_the_network(tmp_path):
+@pytest.mark.parametrize("trainer", ["yolo", "yolo_fast"])
+def test_a_detection_run_never_touches_the_network(tmp_path, trainer):
     result = subprocess.run(
-        [sys.executable, "-c", OFFLINE_RUNNER, *TINY_DETECTION, f"hydra.run.dir={tmp_path}"],
+        [sys.executable, "-c", OFFLINE_RUNNER, *TINY_ANY, f"trainer={trainer}", f"hydra.run.dir={tmp_path}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -189,3 +199,17 @@ def test_training_uses_every_core(trained):
 
     # Ultralytics would set cores - 1 threads (one on a 2-core machine) when it picks the CPU.
     assert torch.get_num_threads() == cpu_threads()
+
+
+@pytest.mark.parametrize(("asked", "threads"), [("1", 1), ("", len(os.sched_getaffinity(0)))])
+def test_thread_count_follows_omp_num_threads_as_it_was_before_ultralytics(asked, threads):
+    # joblib gives each worker cores / n_jobs; Ultralytics' import sets OMP_NUM_THREADS=1 when unset,
+    # which must not turn every run single-threaded.
+    code = (
+        "from collapse_sim.yolo.runtime import cpu_threads, ultralytics; ultralytics(); print(cpu_threads())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"} | (
+        {"OMP_NUM_THREADS": asked} if asked else {}
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert int(out.stdout.split()[-1]) == threads

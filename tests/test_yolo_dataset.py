@@ -67,6 +67,18 @@ def _break(data_yaml, case):
         _label_file(data_yaml).write_text("0 0.5 1.2 0.2 0.2\n")
     elif case == "class_id":
         _label_file(data_yaml).write_text("9 0.5 0.5 0.2 0.2\n")
+    elif case == "symlink_loop":
+        (root / "images" / "train" / "again").symlink_to(root / "images")
+    elif case == "split_outside_root":
+        (root.parent / "elsewhere").mkdir()
+        data_yaml.write_text(data_yaml.read_text().replace("train: images/train", "train: ../elsewhere"))
+    elif case == "label_is_a_folder":
+        _label_file(data_yaml).unlink()
+        _label_file(data_yaml).mkdir()
+    elif case == "label_is_binary":
+        _label_file(data_yaml).write_bytes(bytes(range(128, 256)))
+    elif case == "dangling_image_link":
+        (root / "images" / "train" / "zz.png").symlink_to(root / "no_such_file.png")
 
 
 BAD = {
@@ -78,6 +90,11 @@ BAD = {
     "field_count": "00000.txt line 1 has 4 fields; a detection label is 'class cx cy w h'",
     "outside": "00000.txt line 1 has coordinates outside [0, 1] (labels must be normalised)",
     "class_id": "00000.txt line 1 has class id 9; valid ids are 0..7 ('names')",
+    "symlink_loop": "contains a symbolic-link loop at",
+    "split_outside_root": "train is '../elsewhere', which points outside the dataset root",
+    "label_is_a_folder": "00000.txt cannot be read as a text label file (",
+    "label_is_binary": "00000.txt cannot be read as a text label file (",
+    "dangling_image_link": "zz.png is not a readable image",
 }
 
 

@@ -9,6 +9,7 @@ they stay valid.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +65,12 @@ def read_labels(path: Path, n_classes: int) -> np.ndarray:
     """One label file (class cx cy w h per line), checked; a missing file means no objects."""
     if not path.exists():
         return empty_labels()
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:  # a folder, a dangling link, binary content, no permission
+        raise _fail(f"{path} cannot be read as a text label file ({error})") from None
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
@@ -87,13 +92,34 @@ def read_labels(path: Path, n_classes: int) -> np.ndarray:
     return np.array(rows, dtype=np.float32).reshape(-1, 5)
 
 
+def _walk_images(folder: Path, key: str, source: Path) -> list[Path]:
+    """Image files under ``folder``, following symbolic links but refusing a link that loops back."""
+    seen, images = set(), []
+    for here, _, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            raise _fail(
+                f"{source}: {key} folder {folder} contains a symbolic-link loop at {here} (it leads back to "
+                f"{real}); remove the link or point it at a folder outside {folder}"
+            )
+        seen.add(real)
+        images += [Path(here) / f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(images)
+
+
 def list_split(root: Path, spec: dict, key: str, source: Path) -> list[Path]:
-    """Image files of one split, which must be a non-empty folder."""
+    """Image files of one split, which must be a non-empty folder inside the dataset root."""
     folder = Path(spec[key]).expanduser()
-    folder = folder if folder.is_absolute() else root / folder
+    folder = Path(os.path.normpath(folder if folder.is_absolute() else root / folder))
+    if not folder.is_relative_to(os.path.normpath(root)):
+        raise _fail(
+            f"{source}: {key} is {spec[key]!r}, which points outside the dataset root {root} "
+            "('path' in the data.yaml, else its folder); give a split folder inside it, or set 'path' to a "
+            "folder that holds every split"
+        )
     if not folder.is_dir():
         raise _fail(f"{source}: {key} folder {folder} does not exist")
-    images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    images = _walk_images(folder, key, source)
     if not images:
         raise _fail(f"{source}: {key} folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return images
@@ -129,6 +155,7 @@ class YOLODatasetSource:
                 _check_image(image)
             self.labels[split] = [read_labels(_label_path(p), len(self.names)) for p in images]
         self.pool_size = len(self.splits["train"])
+        self.n_classes = len(self.names)
 
     def _read(self, split: str) -> DetectionSet:
         size = (self.image_size, self.image_size)

@@ -57,6 +57,14 @@ def check_model(model: str) -> str:
     )
 
 
+def check_probabilities(settings: dict[str, float]) -> dict[str, float]:
+    """Augmentation settings, each a probability or fraction in [0, 1]."""
+    for key, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ConfigError(key, f"must be a number in [0, 1], got {value!r}")
+    return {key: float(value) for key, value in settings.items()}
+
+
 def resolve_device(device: str) -> str:
     """``auto`` = first GPU when there is one, else CPU; ``cuda[:i]`` only when CUDA is present."""
     if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
@@ -76,6 +84,17 @@ def resolve_device(device: str) -> str:
             "use trainer.device=cpu or trainer.device=auto",
         )
     return f"cuda:{index}"
+
+
+def check_run_settings(model: str, device: str, epochs: int, imgsz: int, batch: int) -> tuple:
+    """The settings both YOLO trainers share, checked: model, device, epochs, imgsz, batch."""
+    return (
+        check_model(model),
+        resolve_device(device),
+        positive_int("epochs", epochs),
+        positive_int("imgsz", imgsz, minimum=32),
+        positive_int("batch", batch),
+    )
 
 
 class YOLOTrainer:
@@ -109,16 +128,13 @@ class YOLOTrainer:
         amp: bool = True,
         val_images: int = 16,
     ) -> None:
-        self.model = check_model(model)
-        self.device = resolve_device(device)
-        self.epochs = positive_int("epochs", epochs)
-        self.imgsz = positive_int("imgsz", imgsz, minimum=32)
-        self.batch = positive_int("batch", batch)
+        self.model, self.device, self.epochs, self.imgsz, self.batch = check_run_settings(
+            model, device, epochs, imgsz, batch
+        )
         self.val_images = positive_int("val_images", val_images)
-        augment = dict(mosaic=mosaic, fliplr=fliplr, scale=scale, hsv_h=hsv_h, hsv_s=hsv_s, hsv_v=hsv_v)
-        for key, value in augment.items():
-            if not 0 <= value <= 1:
-                raise ConfigError(key, f"must be a probability in [0, 1], got {value!r}")
+        augment = check_probabilities(
+            dict(mosaic=mosaic, fliplr=fliplr, scale=scale, hsv_h=hsv_h, hsv_s=hsv_s, hsv_v=hsv_v)
+        )
         if not lr0 > 0:
             raise ConfigError("lr0", f"must be > 0, got {lr0!r}")
         self.hyperparameters = dict(

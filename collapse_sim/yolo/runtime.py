@@ -9,7 +9,8 @@ when it is first imported, so all of that is decided here, in one place:
 - tracker integrations (ClearML, Comet, DVC, MLflow, Ray Tune, TensorBoard,
   W&B) and hub sync are off;
 - the CPU thread count is every core (Ultralytics would use ``cores - 1``,
-  which is one thread on a 2-core machine and halves training speed);
+  which is one thread on a 2-core machine and halves training speed), or
+  ``OMP_NUM_THREADS`` when set: joblib's workers get cores / jobs each;
 - the AMP self-check, which downloads ``yolo26n.pt`` on CUDA, is replaced by
   the ``amp`` setting the user chose;
 - no font download: dataset checks fetch Arial for plots (``plots=False`` here);
@@ -25,11 +26,15 @@ from pathlib import Path
 from types import ModuleType
 
 INTEGRATIONS = ("clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb")
+# Read before Ultralytics is imported: importing it sets OMP_NUM_THREADS=1 when unset.
+ASKED_THREADS = os.environ.get("OMP_NUM_THREADS", "")
 _module: ModuleType | None = None
 
 
 def cpu_threads() -> int:
-    """Cores this process may use."""
+    """Threads for torch: ``OMP_NUM_THREADS`` when set (joblib sets it to cores / jobs), else every core."""
+    if ASKED_THREADS.isdigit() and int(ASKED_THREADS) > 0:
+        return int(ASKED_THREADS)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

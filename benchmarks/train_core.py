@@ -1,0 +1,210 @@
+"""Stock ``trainer=yolo`` vs the training core ``trainer=yolo_fast`` on the same generation, side by side.
+
+Both train YOLO26n from its YAML on the same rendered generation (same
+images, imgsz, batch, epochs, seeds) and are scored on the same real test
+set. The stock trainer gets its best small-data settings (the shipped
+``trainer=yolo`` config: AdamW, no warm-up, no mosaic, no gradient
+accumulation, validation and checkpoint only after the last epoch).
+
+Each training runs in a fresh process, so ``peak_rss_mb`` is that trainer's
+own peak (Python, torch and Ultralytics included). Inside it, a one-epoch
+warm-up fit comes first (imports, allocator, first-call costs), then the
+timed fit: ``wall_s`` is the whole per-generation cost as a simulation pays
+it (the stock trainer's dataset folder and data.yaml included), with
+``torch.cuda.synchronize()`` around it on a GPU. Training FLOPs per image
+(forward, loss and backward) are counted once with
+``torch.utils.flop_counter``; achieved GFLOP/s is that times the images
+trained over ``wall_s``, against a matrix-multiply peak measured in the same
+run on the same device (float32 on a CPU, bfloat16 on a GPU, matching what
+``yolo_fast`` trains in).
+
+    python benchmarks/train_core.py                  # CPU: 200 images, imgsz 64 and 128, 2 seeds (~4 min)
+    python benchmarks/train_core.py --device cuda    # on a GPU
+
+Prints one JSON line last; its top-level figures are for the first imgsz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+
+def _data(imgsz: int, images: int, test_size: int):
+    from collapse_sim.sources.shapes import ShapesSource
+
+    return ShapesSource(pool_size=images, test_size=test_size, image_size=imgsz).load(
+        np.random.default_rng(2026)
+    )
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, device: str, seed: int) -> dict:
+    """In a fresh process: warm up, then time one generation's training and score it."""
+    import torch
+
+    from collapse_sim.metrics.detection import DetectionMetrics
+    from collapse_sim.trainers.yolo import YOLOTrainer
+    from collapse_sim.trainers.yolo_fast import YOLOFastTrainer
+
+    real = _data(imgsz, images, test_size=200)
+    make = YOLOTrainer if kind == "stock" else YOLOFastTrainer
+    folder = Path(tempfile.mkdtemp(prefix=f"train_core_{kind}_"))
+    warm = make(imgsz=imgsz, epochs=1, batch=batch, device=device)
+    warm.use_workdir(folder / "warm-up")
+    warm.fit(real.train.take(range(2 * batch)), init=None, rng=np.random.default_rng(0), generation=0)
+    trainer = make(imgsz=imgsz, epochs=epochs, batch=batch, device=device)
+    trainer.use_workdir(folder)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    _sync(device)
+    began = time.perf_counter()
+    detector = trainer.fit(real.train, init=None, rng=np.random.default_rng([seed, 1]), generation=0)
+    _sync(device)
+    wall = time.perf_counter() - began
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
+    scores = DetectionMetrics().measure(detector, real.train, real)
+    return {
+        "kind": kind,
+        "seed": seed,
+        "wall_s": wall,
+        "images_per_s": images * epochs / wall,
+        "map50": float(scores.map50),
+        "map50_95": float(scores.map50_95),
+        "peak_rss_mb": peak_rss_mb,
+        "peak_gpu_mb": peak_gpu_mb,
+    }
+
+
+def training_flops_per_image(imgsz: int, images: int, batch: int) -> float:
+    """Forward + loss + backward FLOPs of one training step of YOLO26n, per image."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from collapse_sim.yolo.network import build_network
+    from collapse_sim.yolo.tensors import TrainingTensors
+
+    real = _data(imgsz, images, test_size=1)
+    network = build_network("yolo26n.yaml", len(real.train.names), start_from=None, hyperparameters={})
+    network.train()
+    criterion = network.init_criterion()
+    images_t, labels = TrainingTensors.from_set(real.train, imgsz, torch.device("cpu")).batch(
+        torch.arange(batch)
+    )
+    counter = FlopCounterMode(display=False)
+    with counter:
+        loss, _ = criterion(
+            network(images_t), {"batch_idx": labels[:, 0], "cls": labels[:, 1:2], "bboxes": labels[:, 2:]}
+        )
+        loss.sum().backward()
+    return counter.get_total_flops() / batch
+
+
+def matmul_peak_gflops(device: str) -> float:
+    """Best of several large square matrix multiplies (float32 on CPU, bfloat16 on GPU)."""
+    import torch
+
+    from collapse_sim.yolo.runtime import cpu_threads
+
+    torch.set_num_threads(cpu_threads())
+    n, dtype = (2048, torch.float32) if device == "cpu" else (8192, torch.bfloat16)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    best = 0.0
+    for _ in range(3):
+        a @ b  # warm-up
+    for _ in range(10):
+        _sync(device)
+        began = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = max(best, 2 * n**3 / (time.perf_counter() - began) / 1e9)
+    return best
+
+
+def _in_fresh_process(function, *args):
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        return pool.submit(function, *args).result()
+
+
+def compare(imgsz: int, args, peak: float) -> dict:
+    """Every seed of both trainers at one image size; sums, means and ratios."""
+    runs = {"stock": [], "fast": []}
+    for seed in range(args.seeds):
+        for kind in runs:
+            run = _in_fresh_process(
+                train_once, kind, imgsz, args.images, args.epochs, args.batch, args.device, seed
+            )
+            runs[kind].append(run)
+            print(json.dumps({"imgsz": imgsz, **run}), flush=True)
+    flops = _in_fresh_process(training_flops_per_image, imgsz, args.images, args.batch)
+    trained = args.images * args.epochs
+    out = {"imgsz": imgsz, "training_gflop_per_image": flops / 1e9}
+    for kind, rows in runs.items():
+        wall = float(np.mean([r["wall_s"] for r in rows]))
+        out[f"wall_s_{kind}"] = wall
+        out[f"images_per_s_{kind}"] = trained / wall
+        out[f"map50_{kind}"] = float(np.mean([r["map50"] for r in rows]))
+        out[f"map50_95_{kind}"] = float(np.mean([r["map50_95"] for r in rows]))
+        out[f"peak_rss_mb_{kind}"] = max(r["peak_rss_mb"] for r in rows)
+        if args.device.startswith("cuda"):
+            out[f"peak_gpu_mb_{kind}"] = max(r["peak_gpu_mb"] for r in rows)
+        out[f"gflops_{kind}"] = flops * trained / wall / 1e9
+    out["speedup"] = out["wall_s_stock"] / out["wall_s_fast"]
+    out["flops_fraction"] = out["gflops_fast"] / peak
+    return out
+
+
+def main() -> None:
+    """Parse arguments, run both trainers at every size, print the summary JSON last."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:<index>")
+    parser.add_argument("--imgsz", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--images", type=int, default=200, help="training images in the generation")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--seeds", type=int, default=2, help="training seeds per trainer (mAP is noisy)")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    peak = _in_fresh_process(matmul_peak_gflops, args.device)
+    sizes = [compare(imgsz, args, peak) for imgsz in args.imgsz]
+    first = sizes[0]
+    summary = {
+        "benchmark": "train_core",
+        "date": date.today().isoformat(),
+        "device": args.device,
+        "machine": platform.processor() or platform.machine(),
+        "images": args.images,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "seeds": args.seeds,
+        "matmul_peak_gflops": peak,
+        "speedup": first["speedup"],
+        "flops_fraction": first["flops_fraction"],
+        "map50_fast": first["map50_fast"],
+        "map50_stock": first["map50_stock"],
+        "sizes": sizes,
+        "benchmark_wall_s": time.perf_counter() - began,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Ultralytics detection networks for the in-memory trainer: build, load and save them.
+
+Checkpoints use Ultralytics' own format (``{"ema": model, "train_args": ...}``),
+so ``YOLO(path)`` and the stock trainer read what the fast trainer writes and
+the other way round. Weights stay in float32: a warm-started chain of
+generations should not lose precision at every hand-over.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from pathlib import Path
+
+from collapse_sim.checkpoints import atomic_write
+from collapse_sim.errors import ConfigError
+from collapse_sim.yolo.runtime import ultralytics
+
+
+def read_checkpoint(path: Path):
+    """The float32 network stored in an Ultralytics checkpoint."""
+    ultralytics()
+    from ultralytics.nn.tasks import torch_safe_load
+
+    try:
+        checkpoint, _ = torch_safe_load(str(path))
+    except Exception as error:  # truncated, not a torch file, or an unknown module inside
+        raise ConfigError("model", f"{path} cannot be read as an Ultralytics checkpoint ({error})") from None
+    network = (checkpoint.get("ema") or checkpoint.get("model")) if isinstance(checkpoint, dict) else None
+    if network is None or not hasattr(network, "yaml"):
+        raise ConfigError(
+            "model", f"{path} is not an Ultralytics detection checkpoint (no 'ema' or 'model' network)"
+        )
+    return network.float()
+
+
+def checkpoint_classes(path: Path) -> int:
+    """How many classes the detector in a checkpoint predicts."""
+    return int(read_checkpoint(path).model[-1].nc)
+
+
+def build_network(model: str, n_classes: int, *, start_from: Path | None, hyperparameters: dict):
+    """A trainable ``DetectionModel`` for ``n_classes`` from ``model`` (YAML or ``.pt``) or ``start_from``.
+
+    As in stock Ultralytics training, a ``.pt`` gives its architecture and every
+    weight whose shape fits; the class head is new when the class count differs.
+    ``hyperparameters`` become ``network.args``, which the loss reads (gains, epochs).
+    """
+    ultralytics()
+    from ultralytics.cfg import get_cfg
+    from ultralytics.nn.tasks import DetectionModel
+    from ultralytics.utils import DEFAULT_CFG
+
+    weights = Path(start_from) if start_from else Path(model) if model.endswith(".pt") else None
+    source = read_checkpoint(weights) if weights else None
+    network = DetectionModel(source.yaml if source else model, nc=n_classes, verbose=False)
+    if source is not None:
+        network.load(source, verbose=False)
+    network.args = get_cfg(DEFAULT_CFG, hyperparameters)
+    return network
+
+
+def save_network(path: Path, network, *, train_args: dict) -> None:
+    """Write ``network`` as an Ultralytics checkpoint, atomically (temporary file, then rename)."""
+    import torch
+
+    snapshot = deepcopy(network).float().to("cpu", memory_format=torch.contiguous_format)
+    snapshot.criterion = None  # training-only state
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        path, lambda file: torch.save({"ema": snapshot, "model": None, "train_args": train_args}, file)
+    )

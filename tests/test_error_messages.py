@@ -1,0 +1,108 @@
+"""Bad models, devices and run folders: one paragraph naming the culprit, exit 2, nothing damaged.
+
+Config typos, ranges and options are in test_errors.py; bad datasets in
+test_yolo_dataset.py; the training core's settings in test_yolo_fast.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import GAUSSIAN, TINY_DETECTION, run_cli
+
+from collapse_sim.errors import ConfigError
+from collapse_sim.preflight import preflight
+
+
+def one_paragraph(result) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("collapse_sim: error:") == 1
+    return " ".join(result.stderr.split())
+
+
+@pytest.fixture(scope="module")
+def three_class_weights(tmp_path_factory):
+    """A real Ultralytics checkpoint of a 3-class YOLO26n."""
+    from collapse_sim.yolo.network import build_network, save_network
+
+    path = tmp_path_factory.mktemp("weights") / "three.pt"
+    save_network(path, build_network("yolo26n.yaml", 3, start_from=None, hyperparameters={}), train_args={})
+    return path
+
+
+@pytest.mark.parametrize("trainer", ["yolo", "yolo_fast"])
+def test_a_checkpoint_with_another_class_count_is_refused(tmp_path, three_class_weights, trainer):
+    result = run_cli(
+        *TINY_DETECTION,
+        f"trainer={trainer}",
+        f"trainer.model={three_class_weights}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    message = one_paragraph(result)
+    assert f"trainer.model: {three_class_weights} predicts 3 classes but the data has 8" in message
+    assert "or the model's YAML (e.g. yolo26n.yaml) to train from scratch" in message
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_checkpoint_with_the_right_class_count_is_accepted(tmp_path, three_class_weights):
+    result = run_cli(
+        *TINY_DETECTION,
+        "trainer=yolo_fast",
+        "source.n_classes=3",
+        f"trainer.model={three_class_weights}",
+        "generations=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"these bytes are not a torch checkpoint")
+    message = one_paragraph(
+        run_cli(*TINY_DETECTION, f"trainer.model={junk}", f"hydra.run.dir={tmp_path / 'run'}")
+    )
+    assert f"trainer.model: {junk} cannot be read as an Ultralytics checkpoint" in message
+    assert junk.read_bytes() == b"these bytes are not a torch checkpoint"  # nothing written over it
+
+
+def test_cuda_without_a_gpu_is_refused_by_the_training_core(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: asking for it is valid")
+    message = one_paragraph(
+        run_cli("trainer=yolo_fast", "trainer.device=cuda:0", f"hydra.run.dir={tmp_path / 'r'}")
+    )
+    assert "trainer.device: asks for cuda:0 but this machine has 0 CUDA device(s)" in message
+    assert "use trainer.device=cpu or trainer.device=auto" in message
+
+
+def test_a_read_only_run_folder_is_refused(tmp_path, monkeypatch):
+    # Everything runs as root here, which writes anywhere; the check itself is what is tested.
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if str(p) == str(folder) else real_access(p, mode)
+    )
+    with pytest.raises(ConfigError, match=f"{folder} is not writable; choose a folder you can write to"):
+        preflight(
+            str(__import__("collapse_sim.api").api.CONFIG_DIR), [*GAUSSIAN, f"hydra.run.dir={folder / 'run'}"]
+        )
+    assert list(folder.iterdir()) == []
+
+
+def test_a_store_made_by_another_configuration_is_left_untouched(tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli(*GAUSSIAN, "+debug=default", "plots=false", f"hydra.run.dir={run_dir}").returncode == 0
+    before = {p: p.stat().st_mtime_ns for p in (run_dir / "results.zarr").rglob("*")}
+    message = one_paragraph(
+        run_cli(*GAUSSIAN, "+debug=default", "plots=false", "seed=9", f"hydra.run.dir={run_dir}")
+    )
+    assert (
+        "results.zarr was made with a different configuration (differs at: seed); nothing was changed"
+        in message
+    )
+    assert {p: p.stat().st_mtime_ns for p in (run_dir / "results.zarr").rglob("*")} == before

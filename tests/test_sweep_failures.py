@@ -1,0 +1,130 @@
+"""Sweeps that survive a failing job, are rerun in place, and are reported as a whole."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import GAUSSIAN, run_cli
+
+import collapse_sim as cs
+
+SWEEP = (*GAUSSIAN, "+debug=default", "plots=false", "seed=0,1,2")
+
+
+def job_dirs(sweep_dir):
+    return {
+        cs.open_run(p).attrs["config"]["seed"]: p
+        for p in sweep_dir.iterdir()
+        if (p / "results.zarr").exists()
+    }
+
+
+def test_a_failing_job_leaves_the_others_whole_and_a_rerun_finishes_only_it(tmp_path):
+    # Job 1's folder already holds a store made by another configuration: that job must fail at run time.
+    foreign = run_cli(
+        *GAUSSIAN, "+debug=default", "plots=false", "seed=1", "n_samples=7", f"hydra.run.dir={tmp_path / '1'}"
+    )
+    assert foreign.returncode == 0, foreign.stderr
+    result = run_cli("-m", *SWEEP, f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 1, result.stderr
+    assert "1 of 3 jobs failed" in result.stderr and str(tmp_path / "1") in result.stderr
+    assert "Traceback" not in result.stderr
+    # The failed job's own log and error file say why; the other jobs finished.
+    log = (tmp_path / "1" / "collapse_sim.log").read_text()
+    assert "was made with a different configuration (differs at: generator.n, n_samples" in log
+    assert "n_samples" in (tmp_path / "1" / "error.txt").read_text()
+    for seed in (0, 2):
+        ds = cs.open_run(tmp_path / str(seed))
+        assert bool(ds.completed.all()) and ds.attrs["config"]["seed"] == seed
+    with pytest.warns(UserWarning, match=r"1 \(failed: .*made with a different configuration"):
+        sw = cs.open_sweep(tmp_path)
+    assert np.isnan(sw.variance.sel(seed=1)).all() and np.isfinite(sw.variance.sel(seed=[0, 2])).all()
+    before = {s: cs.open_run(tmp_path / str(s)).attrs["started"] for s in (0, 2)}
+
+    # The user removes the stale store and reruns the same sweep: only job 1 runs.
+    import shutil
+
+    shutil.rmtree(tmp_path / "1" / "results.zarr")
+    rerun = run_cli("-m", *SWEEP, f"hydra.sweep.dir={tmp_path}")
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.count("generations are already complete") == 2
+    assert not (tmp_path / "1" / "error.txt").exists()
+    assert {s: cs.open_run(tmp_path / str(s)).attrs["started"] for s in (0, 2)} == before
+    sw = cs.open_sweep(tmp_path)
+    assert bool(sw.completed.all())
+
+
+def test_report_command_writes_the_combined_store_and_plots(tmp_path):
+    result = run_cli(
+        "-m",
+        *GAUSSIAN,
+        "+debug=default",
+        "plots=false",
+        "mixing=replace,fresh",
+        "seed=0,1",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    report = subprocess.run(
+        [sys.executable, "-m", "collapse_sim.report", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert report.returncode == 0, report.stderr
+    combined = xr.open_zarr(tmp_path / "sweep.zarr")
+    xr.testing.assert_allclose(combined.variance.load(), cs.open_sweep(tmp_path).variance.load())
+    assert set(combined.variance.dims) >= {"mixing", "seed", "generation", "replicate"}
+    plot = tmp_path / "sweep_variance.png"
+    assert plot.stat().st_size > 5_000 and f"plot: {plot}" in report.stdout
+
+
+def test_report_command_names_a_missing_folder(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    report = subprocess.run(
+        [sys.executable, "-m", "collapse_sim.report", str(tmp_path / "nowhere")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert report.returncode == 2 and "nowhere: not a directory" in report.stderr
+    assert "Traceback" not in report.stderr
+
+
+@pytest.mark.slow
+def test_soak_fifty_jobs_through_joblib_lose_nothing(tmp_path):
+    result = run_cli(
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        *GAUSSIAN,
+        "+debug=default",
+        "plots=false",
+        "seed=range(50)",
+        f"hydra.sweep.dir={tmp_path}",
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    jobs = [p for p in tmp_path.iterdir() if p.name.isdigit()]
+    assert len(jobs) == 50
+    assert all(bool(cs.open_run(job).completed.all()) for job in jobs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not one job may be missing or partial
+        sw = cs.open_sweep(tmp_path)
+    assert dict(sw.sizes) == {"seed": 50, "generation": 3, "replicate": 8, "k": 3}
+    assert list(sw.seed.values) == list(range(50)) and np.isfinite(sw.variance).all()
+    # Every seed's slice is its own job's store, not a neighbour's.
+    for job in jobs[:5]:
+        own = cs.open_run(job)
+        np.testing.assert_array_equal(
+            sw.variance.sel(seed=own.attrs["config"]["seed"]).values, own.variance.values
+        )
