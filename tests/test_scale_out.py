@@ -1,0 +1,55 @@
+"""Cluster launchers: submitit's local executor runs a sweep (a failing job included); SLURM composes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import GAUSSIAN, run_cli
+
+import collapse_sim as cs
+
+pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install -e '.[dev]' installs it")
+
+
+@pytest.mark.slow
+def test_submitit_local_sweep_survives_a_failing_job(tmp_path):
+    # Job 2's folder already holds a store of another configuration, so that job fails at run time.
+    foreign = tmp_path / "2"
+    made = run_cli(*GAUSSIAN, "+debug=default", "plots=false", "n_samples=7", f"hydra.run.dir={foreign}")
+    assert made.returncode == 0, made.stderr
+    result = run_cli(
+        "-m",
+        "hydra/launcher=submitit_local",
+        *GAUSSIAN,
+        "+debug=default",
+        "plots=false",
+        "seed=0,1,2",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 1, result.stderr
+    assert "1 of 3 jobs failed" in " ".join(result.stderr.split())
+    assert "different configuration" in (foreign / "error.txt").read_text()
+    with pytest.warns(UserWarning, match=r"2 \(failed: "):
+        sw = cs.open_sweep(tmp_path)
+    assert np.isfinite(sw.variance.sel(seed=[0, 1])).all() and np.isnan(sw.variance.sel(seed=2)).all()
+    assert (tmp_path / ".submitit").is_dir()  # submitit's own logs stay inside the sweep folder
+
+
+def test_submitit_slurm_launcher_composes_with_partition_settings(tmp_path):
+    result = run_cli(
+        "hydra/launcher=submitit_slurm",
+        "hydra.launcher.partition=gpu",
+        "hydra.launcher.gpus_per_node=1",
+        "hydra.launcher.timeout_min=120",
+        *GAUSSIAN,
+        f"hydra.sweep.dir={tmp_path}",
+        "--cfg",
+        "hydra",
+        "--package",
+        "hydra.launcher",
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "submitit_launcher.SlurmLauncher" in text and "partition: gpu" in text and "gpus_per_node: 1" in text
+    assert "timeout_min: 120" in text
+    assert not any(tmp_path.iterdir())  # composing launches nothing
