@@ -50,6 +50,6 @@ def test_submitit_slurm_launcher_composes_with_partition_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    assert "submitit_launcher.SlurmLauncher" in text and "partition: gpu" in text and "gpus_per_node: 1" in text
-    assert "timeout_min: 120" in text
+    assert "submitit_launcher.SlurmLauncher" in text and "partition: gpu" in text
+    assert "gpus_per_node: 1" in text and "timeout_min: 120" in text
     assert not any(tmp_path.iterdir())  # composing launches nothing
