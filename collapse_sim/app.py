@@ -94,7 +94,9 @@ def _simulate(cfg: DictConfig, hydra_cfg, run_dir: Path):
     sim = build(resolved, dict(hydra_cfg.runtime.choices))
     with exclusive(run_dir):
         attrs = _store_attrs(resolved, hydra_cfg, getattr(sim.trainer, "device", "cpu"))
-        store, start = RunStore.open_or_create(run_dir, generations=sim.generations, attrs=attrs)
+        store, start = RunStore.open_or_create(
+            run_dir, generations=sim.generations, attrs=attrs, url=resolved.get("store_url")
+        )
         attach_workdir(sim, run_dir)
         if start == sim.generations:
             print(f"{run_dir}: all {start} generations are already complete")

@@ -9,7 +9,7 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, MissingMandatoryValue, OmegaConf
@@ -31,6 +31,7 @@ class SimulationConfig:
     seed: int = 0
     warm_start: bool = False
     plots: bool = True
+    store_url: Optional[str] = None  # noqa: UP045 (OmegaConf reads the annotation)
     source: Any = MISSING
     generator: Any = MISSING
     mixing: Any = MISSING
@@ -136,6 +137,10 @@ def validate(cfg: DictConfig) -> dict:
     for key, minimum in MINIMUM.items():
         if resolved[key] < minimum:
             raise ConfigError(key, f"must be an integer >= {minimum}, got {resolved[key]!r}")
+    if resolved.get("store_url") is not None:
+        from collapse_sim.store import check_store_url
+
+        check_store_url(resolved["store_url"])
     for group in COMPONENT_GROUPS:
         check_component(group, resolved[group])
     if not isinstance(resolved["metrics"], dict) or not resolved["metrics"]:

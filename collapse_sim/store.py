@@ -5,6 +5,10 @@ chunks with ``to_zarr(region=...)``, and ``completed[generation]`` is set last,
 so a crash never exposes a half-written generation.  Root attributes hold the
 resolved configuration; a rerun into the same directory resumes after the last
 complete generation, and one with a different configuration is refused.
+
+The store is ``<run dir>/results.zarr`` unless ``store_url`` names an fsspec
+URL (``file:///shared/...``, ``memory://...``, ``s3://...`` with s3fs); the
+run directory then holds ``store_url.txt``, which ``open_run`` follows.
 """
 
 from __future__ import annotations
@@ -22,6 +26,56 @@ import zarr
 from collapse_sim.errors import ConfigError
 
 STORE_NAME = "results.zarr"
+POINTER = "store_url.txt"  # in a run directory whose store lives at a URL
+
+
+def check_store_url(url: str) -> str:
+    """An fsspec URL whose protocol this machine can use; else a ConfigError naming what would work."""
+    import fsspec
+
+    protocol, sep, _ = url.partition("://")
+    if not sep or not protocol:
+        raise ConfigError(
+            "store_url",
+            f"must be a URL such as file:///shared/runs/a.zarr or memory://a.zarr, got {url!r}; "
+            "leave it unset to keep the store in the run directory",
+        )
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ValueError, ImportError) as error:
+        raise ConfigError(
+            "store_url",
+            f"{protocol}:// cannot be used here ({str(error).splitlines()[0]}); file:// and memory:// "
+            "always work, s3:// and gs:// need the s3fs or gcsfs package",
+        ) from None
+    return url
+
+
+def as_location(url: str) -> str | Path:
+    """A ``file://`` URL as a local path (zarr's local store makes folders as it goes); others as given."""
+    return Path(url.removeprefix("file://")) if url.startswith("file://") else url
+
+
+def store_location(path: str | Path) -> str | Path:
+    """The store of a run: a URL as given, a ``.zarr`` path as given, else the run directory's store."""
+    if "://" in str(path):
+        return as_location(str(path))
+    path = Path(path)
+    if path.suffix == ".zarr":
+        return path
+    if (path / POINTER).is_file():
+        return as_location((path / POINTER).read_text().strip())
+    return path / STORE_NAME
+
+
+def exists(location: str | Path) -> bool:
+    """Whether a store path or URL exists."""
+    if isinstance(location, Path):
+        return location.exists()
+    import fsspec
+
+    filesystem, root = fsspec.core.url_to_fs(location)
+    return filesystem.exists(root)
 
 
 @contextmanager
@@ -65,20 +119,33 @@ def config_differences(stored: dict, current: dict) -> list[str]:
 class RunStore:
     """The results store of one run directory."""
 
-    def __init__(self, path: Path, generations: int) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path, generations: int) -> None:
+        self.path = path
         self.generations = generations
         self._handles: dict[str, zarr.Array] | None = None
 
     @classmethod
-    def open_or_create(cls, run_dir: Path, *, generations: int, attrs: dict) -> tuple[RunStore, int]:
+    def open_or_create(
+        cls, run_dir: Path, *, generations: int, attrs: dict, url: str | None = None
+    ) -> tuple[RunStore, int]:
         """Create the store, or reopen it for resuming; returns it and the first generation to run.
 
         ``attrs['config']`` is compared with the stored one: a different
-        configuration is refused without touching anything.
+        configuration is refused without touching anything. With ``url`` the
+        store lives there and ``run_dir/store_url.txt`` points to it.
         """
-        store = cls(Path(run_dir) / STORE_NAME, generations)
-        if not store.path.exists() or store._holds_no_results():
+        current = store_location(run_dir)
+        if url is not None and current != as_location(url) and exists(current):
+            raise ConfigError(
+                "store_url",
+                f"{run_dir} already has its store at {current}; nothing was changed. Rerun with the same "
+                "store_url to resume, or choose a new hydra.run.dir",
+            )
+        if url is not None:
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+            (Path(run_dir) / POINTER).write_text(url + "\n")
+        store = cls(as_location(url) if url is not None else Path(run_dir) / STORE_NAME, generations)
+        if not exists(store.path) or store._holds_no_results():
             skeleton = xr.Dataset(
                 {"completed": ("generation", np.zeros(generations, dtype=bool))},
                 coords={"generation": np.arange(generations)},
@@ -120,13 +187,13 @@ class RunStore:
     def _holds_no_results(self) -> bool:
         """True for a readable store in which no generation completed (safe to replace)."""
         try:
-            return not zarr.open_group(self.path, mode="r")["completed"][:].any()
+            return not zarr.open_group(str(self.path), mode="r")["completed"][:].any()
         except Exception:  # unreadable: let the caller report it, never replace it
             return False
 
     def _arrays(self, names) -> dict[str, zarr.Array] | None:
         """Open handles of the named variables, or None if any is missing."""
-        group = zarr.open_group(self.path, mode="r+")
+        group = zarr.open_group(str(self.path), mode="r+")
         if not all(name in group for name in names):
             return None
         return {name: group[name] for name in names}
@@ -176,14 +243,12 @@ class RunStore:
 def open_run(path: str | Path) -> xr.Dataset:
     """Open a run's results as an ``xarray.Dataset`` of its complete generations.
 
-    ``path`` is the run directory or its ``results.zarr``.
+    ``path`` is the run directory, its ``results.zarr``, or a store URL (``file://``, ``memory://``, ...).
     """
-    path = Path(path)
-    if path.name != STORE_NAME:
-        path = path / STORE_NAME
-    if not path.exists():
-        raise FileNotFoundError(f"no results store at {path}")
-    ds = xr.open_zarr(path, consolidated=True)
+    location = store_location(path)
+    if not exists(location):
+        raise FileNotFoundError(f"no results store at {location}")
+    ds = xr.open_zarr(location, consolidated=True)
     done = ds["completed"].values.astype(bool)
     return ds.isel(generation=np.flatnonzero(done))
 

@@ -11,7 +11,7 @@ import xarray as xr
 import yaml
 
 from collapse_sim.config import GROUPS
-from collapse_sim.store import STORE_NAME, open_run
+from collapse_sim.store import STORE_NAME, exists, open_run, store_location
 
 FIXED_DIMS = ("generation", "replicate", "class", "k", "job")
 FAILURE_FILE = "error.txt"  # written by a sweep job that failed (collapse_sim.app)
@@ -33,7 +33,7 @@ def _open_job(job_dir: Path, problems: dict[str, str]) -> xr.Dataset | None:
     if (job_dir / FAILURE_FILE).exists():  # whatever store is there is not this job's result
         problems[job_dir.name] = f"failed: {(job_dir / FAILURE_FILE).read_text().strip()}"
         return None
-    if not (job_dir / STORE_NAME).exists():
+    if not exists(store_location(job_dir)):
         problems[job_dir.name] = f"no {STORE_NAME}"
         return None
     try:

@@ -106,3 +106,35 @@ def test_a_store_made_by_another_configuration_is_left_untouched(tmp_path):
         in message
     )
     assert {p: p.stat().st_mtime_ns for p in (run_dir / "results.zarr").rglob("*")} == before
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("shared/a.zarr", "store_url: must be a URL such as file:///shared/runs/a.zarr or memory://a.zarr"),
+        ("nosuch://bucket/a.zarr", "store_url: nosuch:// cannot be used here"),
+    ],
+)
+def test_a_bad_store_url_is_refused(tmp_path, url, message):
+    result = run_cli(*GAUSSIAN, "+debug=default", f"store_url={url}", f"hydra.run.dir={tmp_path / 'run'}")
+    assert message in one_paragraph(result)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_writes_its_store_to_a_file_url_and_resumes_there(tmp_path):
+    import collapse_sim as cs
+
+    url = f"file://{tmp_path}/shared/run.zarr"
+    args = (
+        *GAUSSIAN,
+        "+debug=default",
+        "plots=false",
+        f"store_url={url}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "shared" / "run.zarr").is_dir() and not (tmp_path / "run" / "results.zarr").exists()
+    assert bool(cs.open_run(tmp_path / "run").completed.all())
+    again = run_cli(*args)
+    assert again.returncode == 0 and "generations are already complete" in again.stdout

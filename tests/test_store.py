@@ -62,3 +62,28 @@ def test_unreadable_store_is_reported(tmp_path):
 def test_open_run_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="no results store"):
         open_run(tmp_path)
+
+
+@pytest.mark.parametrize("scheme", ["memory", "file"])
+def test_a_store_at_an_fsspec_url_writes_resumes_and_opens(tmp_path, scheme):
+    url = (
+        f"memory://collapse-sim-test/{tmp_path.name}.zarr"
+        if scheme == "memory"
+        else f"file://{tmp_path}/shared/a.zarr"
+    )
+    run_dir = tmp_path / "run"
+    store, start = RunStore.open_or_create(run_dir, generations=3, attrs=ATTRS, url=url)
+    assert start == 0 and not (run_dir / "results.zarr").exists()
+    store.write(0, results(1.0))
+    store.mark_complete(0)
+    store.write(1, results(2.0))  # not marked complete
+    for where in (run_dir, url):  # the run directory points to its store
+        ds = open_run(where)
+        assert ds.sizes["generation"] == 1 and float(ds.v.max()) == 1.0
+    if scheme == "file":
+        assert (tmp_path / "shared" / "a.zarr" / "zarr.json").exists()
+    _, start = RunStore.open_or_create(run_dir, generations=3, attrs=ATTRS, url=url)
+    assert start == 1
+    with pytest.raises(ConfigError, match="already has its store at"):
+        RunStore.open_or_create(run_dir, generations=3, attrs=ATTRS, url=url.replace(".zarr", "-b.zarr"))
+    assert (run_dir / "store_url.txt").read_text().strip() == url  # the pointer was not moved
