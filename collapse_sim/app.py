@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from collapse_sim import __version__
 from collapse_sim.api import CONFIG_DIR
 from collapse_sim.build import attach_workdir, build
-from collapse_sim.checkpoints import Checkpoints
+from collapse_sim.checkpoints import Checkpoints, atomic_write
 from collapse_sim.config import register_schema, validate
 from collapse_sim.errors import ConfigError, exit_with
 from collapse_sim.loop import simulate
@@ -125,11 +125,10 @@ def _simulate(cfg: DictConfig, hydra_cfg, run_dir: Path):
 def _record_failure(run_dir: Path, message: str, *, traceback: bool) -> None:
     """Log a failed sweep job in its own log and ``error.txt`` (written whole or not at all)."""
     LOG.error("job failed: %s", message, exc_info=traceback)
+    line = " ".join(message.split())
     run_dir.mkdir(parents=True, exist_ok=True)
-    partial = run_dir / (FAILURE_FILE + ".partial")
-    partial.write_text(" ".join(message.split()) + "\n")
-    partial.replace(run_dir / FAILURE_FILE)
-    sys.stderr.write(f"collapse_sim: job {run_dir} failed: {' '.join(message.split())}\n")
+    atomic_write(run_dir / FAILURE_FILE, lambda file: file.write(f"{line}\n".encode()))
+    sys.stderr.write(f"collapse_sim: job {run_dir} failed: {line}\n")
 
 
 class SweepOutcome(Callback):

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from collapse_sim.checkpoints import atomic_write
 from collapse_sim.errors import ConfigError
 
 STORE_NAME = "results.zarr"
@@ -143,7 +144,7 @@ class RunStore:
             )
         if url is not None:
             Path(run_dir).mkdir(parents=True, exist_ok=True)
-            (Path(run_dir) / POINTER).write_text(url + "\n")
+            atomic_write(Path(run_dir) / POINTER, lambda file: file.write(f"{url}\n".encode()))
         store = cls(as_location(url) if url is not None else Path(run_dir) / STORE_NAME, generations)
         if not exists(store.path) or store._holds_no_results():
             skeleton = xr.Dataset(

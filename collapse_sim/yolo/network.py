@@ -8,6 +8,7 @@ generations should not lose precision at every hand-over.
 
 from __future__ import annotations
 
+import functools
 from copy import deepcopy
 from pathlib import Path
 
@@ -33,8 +34,9 @@ def read_checkpoint(path: Path):
     return network.float()
 
 
-def checkpoint_classes(path: Path) -> int:
-    """How many classes the detector in a checkpoint predicts."""
+@functools.lru_cache(maxsize=8)
+def checkpoint_classes(path: str) -> int:
+    """How many classes a checkpoint's detector predicts; read once per process (a sweep checks every job)."""
     return int(read_checkpoint(path).model[-1].nc)
 
 
