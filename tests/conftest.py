@@ -24,7 +24,9 @@ TINY_DETECTION = (
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python -m collapse_sim ARGS`` as a user would type it."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    # In-process tests import Ultralytics, which leaves YOLO_* variables behind; a user's shell has none.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
+    env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"
     return subprocess.run(
         [sys.executable, "-m", "collapse_sim", *args],
         cwd=cwd or ROOT,

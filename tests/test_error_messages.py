@@ -11,6 +11,7 @@ import os
 import pytest
 from conftest import GAUSSIAN, TINY_DETECTION, run_cli
 
+from collapse_sim.config import register_schema
 from collapse_sim.errors import ConfigError
 from collapse_sim.preflight import preflight
 
@@ -87,6 +88,7 @@ def test_a_read_only_run_folder_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(
         os, "access", lambda p, mode: False if str(p) == str(folder) else real_access(p, mode)
     )
+    register_schema()  # what main() does before preflight
     with pytest.raises(ConfigError, match=f"{folder} is not writable; choose a folder you can write to"):
         preflight(
             str(__import__("collapse_sim.api").api.CONFIG_DIR), [*GAUSSIAN, f"hydra.run.dir={folder / 'run'}"]
