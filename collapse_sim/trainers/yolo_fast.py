@@ -99,7 +99,6 @@ class YOLOFastTrainer:
         """Train on ``data`` (fine-tuning ``init`` when warm-starting); the EMA weights of the last epoch."""
         import torch
 
-        from collapse_sim.yolo.core import TrainingRun
         from collapse_sim.yolo.network import build_network, save_network
 
         if self.workdir is None:
@@ -120,19 +119,7 @@ class YOLOFastTrainer:
             hyperparameters=hyperparameters,
         )
         network.names = dict(enumerate(data.names))
-        run = TrainingRun(
-            network,
-            data,
-            imgsz=self.imgsz,
-            batch=self.batch,
-            device=torch.device(self.device),
-            lr0=self.lr0,
-            weight_decay=self.weight_decay,
-            augmentation=self.augmentation,
-            bf16=self.precision == "bf16",
-            compile=self.compile,
-            seed=seed,
-        )
+        run = self.training_run(network, data, seed)
         log = []
         for epoch in range(self.epochs):
             began = time.perf_counter()
@@ -152,6 +139,26 @@ class YOLOFastTrainer:
             imgsz=self.imgsz,
             device=self.device,
             precision=self.precision,
+        )
+
+    def training_run(self, network, data: DetectionSet, seed: int):
+        """This trainer's settings applied to training ``network`` on ``data``: a ``TrainingRun``."""
+        import torch
+
+        from collapse_sim.yolo.core import TrainingRun
+
+        return TrainingRun(
+            network,
+            data,
+            imgsz=self.imgsz,
+            batch=self.batch,
+            device=torch.device(self.device),
+            lr0=self.lr0,
+            weight_decay=self.weight_decay,
+            augmentation=self.augmentation,
+            bf16=self.precision == "bf16",
+            compile=self.compile,
+            seed=seed,
         )
 
 
