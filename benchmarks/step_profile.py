@@ -46,12 +46,22 @@ PROFILED_STEPS = 4
 PROFILE_REPEATS = 2
 
 
-def _synchronised(device: str) -> float:
+def synchronised_time(device: str) -> float:
+    """``time.perf_counter()`` once the device has finished its queued work (CUDA runs asynchronously)."""
     import torch
 
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return time.perf_counter()
+
+
+def generation_data(imgsz: int, images: int, test_size: int):
+    """The benchmarks' rendered generation: ``images`` training scenes and ``test_size`` real test ones."""
+    from collapse_sim.sources.shapes import ShapesSource
+
+    return ShapesSource(pool_size=images, test_size=test_size, image_size=imgsz).load(
+        np.random.default_rng(2026)
+    )
 
 
 def header(benchmark: str, args) -> dict:
@@ -79,14 +89,13 @@ def measure_step(
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from collapse_sim.sources.shapes import ShapesSource
     from collapse_sim.trainers.yolo_fast import YOLOFastTrainer
     from collapse_sim.yolo.network import build_network
     from collapse_sim.yolo.runtime import cpu_threads, ultralytics
 
     ultralytics()
     trainer = YOLOFastTrainer(imgsz=imgsz, batch=batch, device=device, precision=precision)
-    data = ShapesSource(pool_size=images, test_size=1, image_size=imgsz).load(np.random.default_rng(2026))
+    data = generation_data(imgsz, images, test_size=1)
     if trainer.device == "cpu":
         torch.set_num_threads(cpu_threads())
     torch.manual_seed(0)
@@ -108,10 +117,10 @@ def measure_step(
     }
     if timed_epochs:
         run.epoch(0, timed_epochs + 1)  # warm-up: allocator, oneDNN/cuDNN primitive caches
-        began = _synchronised(trainer.device)
+        began = synchronised_time(trainer.device)
         for epoch in range(1, timed_epochs + 1):
             run.epoch(epoch, timed_epochs + 1)
-        out["ms_per_step"] = (_synchronised(trainer.device) - began) / (timed_epochs * steps) * 1e3
+        out["ms_per_step"] = (synchronised_time(trainer.device) - began) / (timed_epochs * steps) * 1e3
         out["step_s_per_generation"] = out["ms_per_step"] * generation_steps / 1e3
         out["gflops"] = out["training_gflop_per_image"] * trainer.batch / out["ms_per_step"] * 1e3
     if profiled:
@@ -202,8 +211,7 @@ def kernel_floor_ms(run, images) -> dict[str, float]:
     def timed(work) -> float:
         def synchronised() -> None:
             work()
-            if run.device.type == "cuda":
-                torch.cuda.synchronize()
+            synchronised_time(run.device.type)
 
         timer = benchmark.Timer("work()", globals={"work": synchronised}, num_threads=torch.get_num_threads())
         return timer.blocked_autorange(min_run_time=1.0).median * 1e3
@@ -213,14 +221,12 @@ def kernel_floor_ms(run, images) -> dict[str, float]:
 
 def _profile_steps(run, on_gpu: bool) -> dict:
     """Per step of one profiled pass over ``run``'s data: part times, convolution time, call counts."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
     with profile(activities=activities) as profiler:
         run.epoch(0, 1)
-        if on_gpu:
-            torch.cuda.synchronize()
+        synchronised_time(run.device.type)
     events = profiler.key_averages()
     steps = math.ceil(len(run.tensors) / run.batch)
     conv_us = sum(

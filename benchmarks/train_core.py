@@ -45,22 +45,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from step_profile import header, measure_step
-
-
-def _data(imgsz: int, images: int, test_size: int):
-    from collapse_sim.sources.shapes import ShapesSource
-
-    return ShapesSource(pool_size=images, test_size=test_size, image_size=imgsz).load(
-        np.random.default_rng(2026)
-    )
-
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+from step_profile import generation_data, header, measure_step, synchronised_time
 
 
 def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, device: str, seed: int) -> dict:
@@ -71,7 +56,7 @@ def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, devi
     from collapse_sim.trainers.yolo import YOLOTrainer
     from collapse_sim.trainers.yolo_fast import YOLOFastTrainer
 
-    real = _data(imgsz, images, test_size=200)
+    real = generation_data(imgsz, images, test_size=200)
     make = YOLOTrainer if kind == "stock" else YOLOFastTrainer
     folder = Path(tempfile.mkdtemp(prefix=f"train_core_{kind}_"))
     warm = make(imgsz=imgsz, epochs=1, batch=batch, device=device)
@@ -81,11 +66,9 @@ def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, devi
     trainer.use_workdir(folder)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    _sync(device)
-    began = time.perf_counter()
+    began = synchronised_time(device)
     detector = trainer.fit(real.train, init=None, rng=np.random.default_rng([seed, 1]), generation=0)
-    _sync(device)
-    wall = time.perf_counter() - began
+    wall = synchronised_time(device) - began
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
     scores = DetectionMetrics().measure(detector, real.train, real)
@@ -115,11 +98,9 @@ def matmul_peak_gflops(device: str) -> float:
     for _ in range(3):
         a @ b  # warm-up
     for _ in range(10):
-        _sync(device)
-        began = time.perf_counter()
+        began = synchronised_time(device)
         a @ b
-        _sync(device)
-        best = max(best, 2 * n**3 / (time.perf_counter() - began) / 1e9)
+        best = max(best, 2 * n**3 / (synchronised_time(device) - began) / 1e9)
     return best
 
 
