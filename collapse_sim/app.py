@@ -2,64 +2,27 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import fcntl
-import json
 import logging
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from omegaconf import DictConfig
 
-from collapse_sim import __version__
-from collapse_sim.api import CONFIG_DIR
-from collapse_sim.build import attach_workdir, build
-from collapse_sim.checkpoints import Checkpoints, atomic_write
-from collapse_sim.config import register_schema, validate
+from collapse_sim.checkpoints import atomic_write
+from collapse_sim.config import CONFIG_DIR, register_schema, validate
 from collapse_sim.errors import ConfigError, exit_with
-from collapse_sim.loop import simulate
 from collapse_sim.preflight import PASS_THROUGH_FLAGS, normalize, preflight
-from collapse_sim.report import plot_run, summarize
-from collapse_sim.store import RunStore, open_run
+from collapse_sim.reporting.run import plot_run, summarize
+from collapse_sim.runner import run_in_directory
+from collapse_sim.store import open_run
 from collapse_sim.sweep import FAILURE_FILE
 
 FAILED_JOBS: list[Path] = []  # filled by SweepOutcome in the process that launched the sweep
 LOG = logging.getLogger("collapse_sim")
-
-
-@contextmanager
-def exclusive(run_dir: Path):
-    """Hold a lock on the run directory: two processes must never write one store."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(
-                "hydra.run.dir",
-                f"another collapse_sim process is writing {run_dir}; wait for it or pick another",
-            ) from None
-        yield
-
-
-def _store_attrs(resolved: dict, hydra_cfg, device: str) -> dict:
-    choices = {k: v for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")}
-    return {
-        "name": resolved["name"],
-        "config": json.loads(json.dumps(resolved)),
-        "config_yaml": OmegaConf.to_yaml(resolved),
-        "choices": choices,
-        "overrides": list(hydra_cfg.overrides.task),
-        "version": __version__,
-        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "device": device,
-    }
 
 
 def run_job(cfg: DictConfig) -> None:
@@ -73,7 +36,8 @@ def run_job(cfg: DictConfig) -> None:
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a rerun starts clean
     try:
-        resolved, store = _simulate(cfg, hydra_cfg, run_dir)
+        resolved = validate(cfg)
+        store = run_in_directory(resolved, hydra_cfg, run_dir)
     except ConfigError as error:
         if not in_sweep:
             exit_with(str(error))
@@ -87,39 +51,6 @@ def run_job(cfg: DictConfig) -> None:
     if resolved["plots"]:
         for path in plot_run(ds, run_dir):
             print(f"plot: {path}")
-
-
-def _simulate(cfg: DictConfig, hydra_cfg, run_dir: Path):
-    resolved = validate(cfg)
-    sim = build(resolved, dict(hydra_cfg.runtime.choices))
-    with exclusive(run_dir):
-        attrs = _store_attrs(resolved, hydra_cfg, getattr(sim.trainer, "device", "cpu"))
-        store, start = RunStore.open_or_create(
-            run_dir, generations=sim.generations, attrs=attrs, url=resolved.get("store_url")
-        )
-        attach_workdir(sim, run_dir)
-        if start == sim.generations:
-            print(f"{run_dir}: all {start} generations are already complete")
-        elif start:
-            print(f"resuming {run_dir} at generation {start} of {sim.generations}")
-        checkpoints = Checkpoints(run_dir, history_window=sim.mixing.history_window)
-        with Progress(
-            TextColumn(f"[bold]{resolved['name']}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("generations"),
-            TimeElapsedColumn(),
-            transient=True,
-        ) as progress:
-            task = progress.add_task("run", total=sim.generations, completed=start)
-            simulate(
-                sim,
-                store,
-                checkpoints,
-                start=start,
-                on_generation=lambda g: progress.update(task, completed=g + 1),
-            )
-    return resolved, store
 
 
 def _record_failure(run_dir: Path, message: str, *, traceback: bool) -> None:

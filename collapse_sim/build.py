@@ -9,6 +9,19 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from collapse_sim.errors import ConfigError
+from collapse_sim.protocols import (
+    ClassCount,
+    FamilyRestricted,
+    FinitePool,
+    ModelFileTrainer,
+    RealPoolLabeller,
+    SamplingGenerator,
+    SamplingModel,
+    SceneLawGenerator,
+    SceneLawSource,
+    UsesRealData,
+    UsesWorkdir,
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,7 @@ def _make(key: str, node: dict) -> Any:
 
 
 def _check_compatible(sim: Simulation, choices: dict[str, str]) -> None:
-    pool = getattr(sim.source, "pool_size", None)
+    pool = sim.source.pool_size if isinstance(sim.source, FinitePool) else None
     if pool is not None and pool < sim.n_samples:
         raise ConfigError(
             "source.pool_size",
@@ -58,7 +71,7 @@ def _check_compatible(sim: Simulation, choices: dict[str, str]) -> None:
                 f"measures {'/'.join(metric.families)} models but source={choices.get('source')} "
                 f"gives {family} data; pick metrics={family if family != 'categorical' else 'classes'}",
             )
-    mixing_families = getattr(sim.mixing, "families", (family,))
+    mixing_families = sim.mixing.families if isinstance(sim.mixing, FamilyRestricted) else (family,)
     if family not in mixing_families:
         raise ConfigError(
             "mixing",
@@ -68,8 +81,10 @@ def _check_compatible(sim: Simulation, choices: dict[str, str]) -> None:
         )
     _check_detection(sim, choices)
     _check_model_classes(sim)
-    supported = getattr(sim.trainer.model_type, "sampling_options", ())
-    for option in getattr(sim.generator, "requested_options", ()):
+    model_type = sim.trainer.model_type
+    supported = model_type.sampling_options if isinstance(model_type, SamplingModel) else ()
+    requested = sim.generator.requested_options if isinstance(sim.generator, SamplingGenerator) else ()
+    for option in requested:
         if option not in supported:
             raise ConfigError(
                 f"generator.{option}",
@@ -79,14 +94,15 @@ def _check_compatible(sim: Simulation, choices: dict[str, str]) -> None:
 
 
 def _check_detection(sim: Simulation, choices: dict[str, str]) -> None:
-    if getattr(sim.generator, "needs_scene_law", False) and not getattr(sim.source, "has_scene_law", False):
+    needs_law = isinstance(sim.generator, SceneLawGenerator) and sim.generator.needs_scene_law
+    if needs_law and not (isinstance(sim.source, SceneLawSource) and sim.source.has_scene_law):
         raise ConfigError(
             "generator",
             f"generator={choices.get('generator')} renders the procedural shapes of source=shapes "
             f"and cannot draw the classes of source={choices.get('source')}; use generator=pseudo_label",
         )
-    labelled = getattr(sim.generator, "labels_real_pool", False)
-    pool = getattr(sim.source, "pool_size", None)
+    labelled = isinstance(sim.generator, RealPoolLabeller) and sim.generator.labels_real_pool
+    pool = sim.source.pool_size if isinstance(sim.source, FinitePool) else None
     if labelled and pool is not None and sim.generator.n > pool:
         raise ConfigError(
             "generator.n",
@@ -97,13 +113,10 @@ def _check_detection(sim: Simulation, choices: dict[str, str]) -> None:
 
 def _check_model_classes(sim: Simulation) -> None:
     """A local ``.pt`` must predict as many classes as the data has (its head is not silently replaced)."""
-    model, classes = getattr(sim.trainer, "model", None), getattr(sim.source, "n_classes", None)
-    if (
-        sim.source.family != "detection"
-        or not isinstance(model, str)
-        or not model.endswith(".pt")
-        or not classes
-    ):
+    if not (isinstance(sim.trainer, ModelFileTrainer) and isinstance(sim.source, ClassCount)):
+        return
+    model, classes = sim.trainer.model, sim.source.n_classes
+    if sim.source.family != "detection" or not isinstance(model, str) or not model.endswith(".pt"):
         return
     from collapse_sim.yolo.network import checkpoint_classes
 
@@ -122,14 +135,14 @@ def _check_model_classes(sim: Simulation) -> None:
 def attach_workdir(sim: Simulation, workdir) -> None:
     """Give components that keep files (YOLO dataset folders, weights) the run directory."""
     for component in (sim.source, sim.generator, sim.mixing, sim.trainer, *sim.metrics.values()):
-        if hasattr(component, "use_workdir"):
+        if isinstance(component, UsesWorkdir):
             component.use_workdir(workdir)
 
 
 def attach_real(sim: Simulation, real) -> None:
     """Give components that score against the fixed real data during training (``use_real``) that data."""
     for component in (sim.generator, sim.mixing, sim.trainer):
-        if hasattr(component, "use_real"):
+        if isinstance(component, UsesRealData):
             component.use_real(real)
 
 

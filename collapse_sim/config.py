@@ -9,6 +9,7 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -16,6 +17,15 @@ from omegaconf import MISSING, DictConfig, MissingMandatoryValue, OmegaConf
 
 from collapse_sim.errors import ConfigError
 
+
+def _config_dir() -> str:
+    # A wheel ships conf/ inside the package (collapse_sim/conf); a checkout keeps it beside the package.
+    package = Path(__file__).resolve().parent
+    inside = package / "conf"
+    return str(inside if (inside / "config.yaml").is_file() else package.parent / "conf")
+
+
+CONFIG_DIR = _config_dir()  # the package's own configs; users add theirs with --config-dir
 COMPONENT_GROUPS = ("source", "generator", "mixing", "trainer")
 GROUPS = COMPONENT_GROUPS + ("metrics",)
 

@@ -7,6 +7,7 @@ Hydra's own errors are rephrased to name the key and the valid choices.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import re
@@ -39,6 +40,8 @@ PASS_THROUGH_FLAGS = {
 }
 # Hydra flags that take a value in the next argument.
 VALUED_FLAGS = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd"}
+CONFIG_DIR_FLAGS = {"--config-dir", "-cd"}  # a user's own config folder, searched after the package's
+SEARCH_PATH = "hydra.searchpath"
 # Groups that the defaults list holds as `null`: Hydra rejects `+experiment=x` for
 # them ("Multiple values"), yet users write it, so it is read as `experiment=x`.
 OPTIONAL_GROUPS = ("experiment", "debug")
@@ -51,19 +54,60 @@ def normalize(args: list[str]) -> list[str]:
 
 
 def _split(args: list[str]) -> tuple[list[str], bool]:
-    overrides, skip = [], False
+    """The overrides of a command line, with ``--config-dir`` added to the search path as Hydra does."""
+    overrides, extra_dirs, pending = [], [], None
     for arg in args:
-        if skip:
-            skip = False
+        if pending is not None:
+            if pending in CONFIG_DIR_FLAGS:
+                extra_dirs.append(arg)
+            pending = None
         elif arg in VALUED_FLAGS:
-            skip = True
+            pending = arg
+        elif "=" in arg and arg.split("=", 1)[0] in CONFIG_DIR_FLAGS:
+            extra_dirs.append(arg.split("=", 1)[1])
         elif not arg.startswith("-"):
             overrides.append(arg)
-    return overrides, ("-m" in args or "--multirun" in args)
+    return with_search_path(overrides, extra_dirs), ("-m" in args or "--multirun" in args)
 
 
-def _options(config_dir: str, group: str) -> list[str]:
-    return sorted(p.stem for p in Path(config_dir, group).glob("*.yaml"))
+def with_search_path(overrides: list[str], extra_dirs: list[str]) -> list[str]:
+    """``overrides`` with user config folders added to ``hydra.searchpath`` (each must exist)."""
+    if not extra_dirs:
+        return overrides
+    entries = []
+    for folder in extra_dirs:
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise ConfigError(
+                "--config-dir",
+                f"{folder} is not a folder; give a folder that holds your own config groups "
+                "(for example experiment/ and generator/ with one YAML file per option)",
+            )
+        entries.append(f"file://{path}")
+    given = [o.partition("=")[2] for o in overrides if o.partition("=")[0] == SEARCH_PATH]
+    entries += [e.strip() for value in given for e in value.strip("[] ").split(",") if e.strip()]
+    kept = [o for o in overrides if o.partition("=")[0] != SEARCH_PATH]
+    return [f"{SEARCH_PATH}=[{','.join(entries)}]", *kept]
+
+
+def search_dirs(config_dir: str, overrides: list[str]) -> list[Path]:
+    """The package's config folder and every ``file://`` or ``pkg://`` folder in ``hydra.searchpath``."""
+    dirs = [Path(config_dir)]
+    for key, _, value in (o.partition("=") for o in overrides):
+        if key != SEARCH_PATH:
+            continue
+        for entry in (e.strip() for e in value.strip("[] ").split(",")):
+            if entry.startswith("file://"):
+                dirs.append(Path(entry.removeprefix("file://")))
+            elif entry.startswith("pkg://"):
+                spec = importlib.util.find_spec(entry.removeprefix("pkg://").replace("/", "."))
+                dirs += [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    return dirs
+
+
+def _options(config_dir: str, group: str, overrides: list[str]) -> list[str]:
+    """Option names of a group across the package's configs and the user's."""
+    return sorted({p.stem for d in search_dirs(config_dir, overrides) for p in d.glob(f"{group}/*.yaml")})
 
 
 def _compose(config_dir: str, overrides: list[str]) -> DictConfig:
@@ -96,7 +140,7 @@ def explain(error: Exception, config_dir: str, overrides: list[str]) -> ConfigEr
         group, option = missing.groups()
         return ConfigError(
             group,
-            f"has no option {option!r}; valid options: {', '.join(_options(config_dir, group))}",
+            f"has no option {option!r}; valid options: {', '.join(_options(config_dir, group, overrides))}",
         )
     unknown = re.search(r"Could not override '([^']+)'", text)
     if unknown:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import xarray as xr
@@ -58,9 +59,10 @@ class Source(Protocol):
 
 
 class Trainer(Protocol):
-    """Fits a model to one generation's data."""
+    """Fits a model to one generation's data; ``model_type`` is the class of what ``fit`` returns."""
 
     family: str
+    model_type: type
 
     def fit(self, data: SampleSet, *, init: Any, rng: np.random.Generator, generation: int) -> Any: ...
 
@@ -97,3 +99,95 @@ class Metric(Protocol):
     families: tuple[str, ...]
 
     def measure(self, model: Any, data: Samples, real: RealData) -> xr.Dataset: ...
+
+
+# Optional abilities. A component declares one by having its attribute or method;
+# build.py and the loop test for them with isinstance, nothing else probes components.
+
+
+@runtime_checkable
+class UsesWorkdir(Protocol):
+    """A component that keeps files (dataset folders, weights) is given the run directory."""
+
+    def use_workdir(self, path: Path) -> None: ...
+
+
+@runtime_checkable
+class UsesRealData(Protocol):
+    """A generator, mixing policy or trainer that needs the real data (a test set to score on, say)."""
+
+    def use_real(self, real: RealData) -> None: ...
+
+
+@runtime_checkable
+class FinitePool(Protocol):
+    """A source whose real pool holds ``pool_size`` samples per replicate (checked against n_samples)."""
+
+    pool_size: int
+
+
+@runtime_checkable
+class ClassCount(Protocol):
+    """A source that knows its number of classes before loading (build checks a ``.pt`` model's head)."""
+
+    n_classes: int
+
+
+@runtime_checkable
+class SceneLawSource(Protocol):
+    """A detection source whose ``RealData.truth.law`` is a scene law that can render new scenes."""
+
+    has_scene_law: bool
+
+
+@runtime_checkable
+class SceneLawGenerator(Protocol):
+    """A generator that renders with the real world's scene law; it needs a ``SceneLawSource``."""
+
+    needs_scene_law: bool
+
+
+@runtime_checkable
+class RealPoolLabeller(Protocol):
+    """A generator that labels ``n`` images drawn from the real pool each generation."""
+
+    labels_real_pool: bool
+    n: int
+
+
+@runtime_checkable
+class SamplingGenerator(Protocol):
+    """A generator with sampling options (temperature, top-k, top-p) set away from neutral.
+
+    Build checks each against the ``sampling_options`` of the trainer's ``model_type``.
+    """
+
+    requested_options: tuple[str, ...]
+
+
+@runtime_checkable
+class SamplingModel(Protocol):
+    """A model type that declares which sampling options it honours."""
+
+    sampling_options: tuple[str, ...]
+
+
+@runtime_checkable
+class FamilyRestricted(Protocol):
+    """A mixing policy that works only for some data families (``verified`` checks detection labels)."""
+
+    families: tuple[str, ...]
+
+
+@runtime_checkable
+class ModelFileTrainer(Protocol):
+    """A trainer that starts from a model file or name (``trainer.model``: a YAML or a local ``.pt``)."""
+
+    model: str
+
+
+@runtime_checkable
+class DeviceTrainer(Protocol):
+    """A trainer that runs on a device (``cpu``, ``cuda:0``); recorded in the store's attrs."""
+
+    device: str

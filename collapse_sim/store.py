@@ -14,6 +14,8 @@ run directory then holds ``store_url.txt``, which ``open_run`` follows.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,7 +82,7 @@ def exists(location: str | Path) -> bool:
 
 
 @contextmanager
-def _quiet_consolidation():
+def quiet_consolidation():
     # Consolidated metadata is what lets a plain ``xr.open_zarr(path)`` open the
     # store without a fallback warning; zarr warns that it is outside the v3 spec.
     with warnings.catch_warnings():
@@ -105,10 +107,16 @@ def with_replicate_coordinate(ds: xr.Dataset) -> xr.Dataset:
 
 
 def as_stored(ds: xr.Dataset) -> xr.Dataset:
-    """Numbers as float64 (NaN marks a missing value); text (hashes, say) as object strings."""
+    """Numbers as float64 (NaN marks a missing value); text (hashes, labels) as object strings.
+
+    Fixed-width ``<U`` text has no zarr v3 spec (zarr warns), so text variables
+    and text coordinates alike are stored as variable-length strings.
+    """
     text = [name for name, var in ds.data_vars.items() if var.dtype.kind in "OUS"]
     numeric = ds.drop_vars(text).astype(float)
-    return xr.merge([numeric, ds[text].astype(object)], combine_attrs="override") if text else numeric
+    stored = xr.merge([numeric, ds[text].astype(object)], combine_attrs="override") if text else numeric
+    labels = {name: coord.astype(object) for name, coord in stored.coords.items() if coord.dtype.kind in "US"}
+    return stored.assign_coords(labels) if labels else stored
 
 
 def config_differences(stored: dict, current: dict) -> list[str]:
@@ -156,13 +164,7 @@ class RunStore:
                 "units": "1",
                 "description": "true once every variable of the generation is written",
             }
-            with _quiet_consolidation():
-                skeleton.to_zarr(
-                    store.path,
-                    mode="w",
-                    consolidated=True,
-                    encoding={"completed": {"chunks": (1,)}},
-                )
+            store._create(skeleton)
             return store, 0
         try:
             existing = xr.open_zarr(store.path, consolidated=True)
@@ -184,6 +186,24 @@ class RunStore:
             )
         incomplete = np.flatnonzero(~completed)
         return store, int(incomplete[0]) if incomplete.size else generations
+
+    def _create(self, skeleton: xr.Dataset) -> None:
+        """Write the empty store; on a local disk whole or not at all (built beside it, then renamed).
+
+        A kill while zarr writes a store leaves its metadata unconsolidated, which
+        no reader accepts; built under another name, such a remnant is never taken
+        for the run's store.
+        """
+        target = self.path if isinstance(self.path, Path) else None
+        where = target.with_name(target.name + ".partial") if target else self.path
+        if target:
+            shutil.rmtree(where, ignore_errors=True)
+        with quiet_consolidation():
+            skeleton.to_zarr(where, mode="w", consolidated=True, encoding={"completed": {"chunks": (1,)}})
+        if target:
+            if target.exists():  # a store without results, which may be replaced
+                shutil.rmtree(target)
+            os.replace(where, target)
 
     def _holds_no_results(self) -> bool:
         """True for a readable store in which no generation completed (safe to replace)."""
@@ -223,7 +243,7 @@ class RunStore:
             template[name] = xr.full_like(var, blank, dtype=object if var.dtype == object else float)
         template.attrs = xr.open_zarr(self.path, consolidated=True).attrs
         encoding = {name: {"chunks": (1,) + var.shape[1:]} for name, var in template.data_vars.items()}
-        with _quiet_consolidation():
+        with quiet_consolidation():
             template.to_zarr(self.path, mode="a", consolidated=True, encoding=encoding)
 
     def _check_coordinates(self, block: xr.Dataset) -> None:

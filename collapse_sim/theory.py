@@ -93,19 +93,34 @@ def linreg_param_error(generations: int, *, n: int, dim: int, noise: float, mixi
     raise ValueError(f"mixing must be 'replace' or 'accumulate', got {mixing!r}")
 
 
-def _target(config: dict, group: str) -> str:
-    return config[group]["_target_"].rsplit(".", 1)[-1]
+def _is(config: dict, group: str, cls: type) -> bool:
+    """Whether the group's ``_target_`` is ``cls`` or a subclass of it (a user's extension counts)."""
+    from collapse_sim.config import import_target
+
+    target = import_target(f"{group}._target_", config[group]["_target_"])
+    return isinstance(target, type) and issubclass(target, cls)
 
 
 def expected_curves(config: dict) -> dict[str, np.ndarray]:
     """The theory curves (expected means over replicates) that apply to a resolved config."""
+    from collapse_sim.generators.refit_sample import RefitSampleGenerator
+    from collapse_sim.generators.relabel import RelabelGenerator
+    from collapse_sim.mixing import AccumulateMixing, FreshMixing, ReplaceMixing
+    from collapse_sim.sources.gaussian import GaussianSource
+    from collapse_sim.sources.linreg import LinearRegressionSource
+    from collapse_sim.sources.zipf import ZipfSource, zipf_probabilities
+    from collapse_sim.trainers.categorical import CategoricalFitTrainer
+    from collapse_sim.trainers.gaussian import GaussianFitTrainer
+    from collapse_sim.trainers.ols import OLSTrainer
+
     g, n = config["generations"], config["n_samples"]
-    src, gen, mix, fit = (_target(config, k) for k in ("source", "generator", "mixing", "trainer"))
     options = config["generator"]
-    if src == "GaussianSource" and fit == "GaussianFitTrainer" and gen == "RefitSampleGenerator":
-        if options.get("top_p") is None and mix in ("ReplaceMixing", "FreshMixing"):
+    refit = _is(config, "generator", RefitSampleGenerator)
+    replace, fresh = _is(config, "mixing", ReplaceMixing), _is(config, "mixing", FreshMixing)
+    if _is(config, "source", GaussianSource) and _is(config, "trainer", GaussianFitTrainer) and refit:
+        if options.get("top_p") is None and (replace or fresh):
             std = np.broadcast_to(np.asarray(config["source"]["std"], float), (config["source"]["dim"],))
-            n_real = round(config["mixing"]["real_fraction"] * n) if mix == "FreshMixing" else 0
+            n_real = round(config["mixing"]["real_fraction"] * n) if fresh else 0
             curves = gaussian_expected(
                 g,
                 n=n,
@@ -125,14 +140,14 @@ def expected_curves(config: dict) -> dict[str, np.ndarray]:
                 )
                 out["variance_geometric_mean"] = np.exp(log_var)
             return out
-    if src == "ZipfSource" and fit == "CategoricalFitTrainer" and mix == "ReplaceMixing":
+    categorical = _is(config, "source", ZipfSource) and _is(config, "trainer", CategoricalFitTrainer)
+    if categorical and refit and replace:
         if options["temperature"] == 1.0 and options.get("top_k") is None and options.get("top_p") is None:
-            from collapse_sim.sources.zipf import zipf_probabilities
-
             probs = zipf_probabilities(config["source"]["n_classes"], config["source"]["exponent"])
             return {"gini_simpson": gini_simpson_expected(g, n=n, probs=probs)}
-    if src == "LinearRegressionSource" and fit == "OLSTrainer" and gen == "RelabelGenerator":
-        name = {"ReplaceMixing": "replace", "AccumulateMixing": "accumulate"}.get(mix)
+    regression = _is(config, "source", LinearRegressionSource) and _is(config, "trainer", OLSTrainer)
+    if regression and _is(config, "generator", RelabelGenerator):
+        name = "replace" if replace else "accumulate" if _is(config, "mixing", AccumulateMixing) else None
         src_cfg = config["source"]
         fixed_design = src_cfg["pool_size"] == n and config["generator"]["noise"] == src_cfg["noise"]
         if name and fixed_design:

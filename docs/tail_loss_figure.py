@@ -1,4 +1,4 @@
-"""Draw docs/tail_loss.png from tail_loss runs: python docs/tail_loss_figure.py RUN_DIR [RUN_DIR ...].
+"""Draw docs/tail_loss.png from tail_loss runs: python docs/tail_loss_figure.py RUN_DIR [...] [--out PNG].
 
 Each run is labelled by its mixing policy (and real fraction); the figure shows the
 rarest quarter of classes: their share of the training labels and their AP50-95 on
@@ -7,7 +7,7 @@ the real test set, generation by generation.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import collapse_sim as cs  # noqa: E402
-from collapse_sim.report_detection import rarest_quarter  # noqa: E402
+from collapse_sim.reporting.detection import rarest_quarter  # noqa: E402
 
 
 def label(ds) -> str:
@@ -61,4 +61,8 @@ def main(runs: list[str], out: Path = Path(__file__).parent / "tail_loss.png") -
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="run directories of tail_loss runs")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "tail_loss.png")
+    args = parser.parse_args()
+    main(args.runs, args.out)

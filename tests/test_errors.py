@@ -138,8 +138,8 @@ def test_run_dir_under_a_file_is_refused(tmp_path):
 
 
 def test_second_writer_of_a_run_dir_is_refused(tmp_path):
-    from collapse_sim.app import exclusive
     from collapse_sim.errors import ConfigError
+    from collapse_sim.runner import exclusive
 
     with exclusive(tmp_path):
         with pytest.raises(ConfigError, match="another collapse_sim process is writing"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 from conftest import TINY_DETECTION, run_cli
 
 import collapse_sim as cs
@@ -69,9 +70,14 @@ def _break(data_yaml, case):
         _label_file(data_yaml).write_text("9 0.5 0.5 0.2 0.2\n")
     elif case == "symlink_loop":
         (root / "images" / "train" / "again").symlink_to(root / "images")
-    elif case == "split_outside_root":
+    elif case == "split_elsewhere_is_empty":
         (root.parent / "elsewhere").mkdir()
         data_yaml.write_text(data_yaml.read_text().replace("train: images/train", "train: ../elsewhere"))
+    elif case == "absolute_split_missing":
+        data_yaml.write_text(data_yaml.read_text().replace("train: images/train", "train: /no/such/split"))
+    elif case == "list_names_a_missing_image":
+        (root / "train.txt").write_text("./images/train/00000.png\n./images/train/missing.png\n")
+        data_yaml.write_text(data_yaml.read_text().replace("train: images/train", "train: train.txt"))
     elif case == "label_is_a_folder":
         _label_file(data_yaml).unlink()
         _label_file(data_yaml).mkdir()
@@ -91,11 +97,41 @@ BAD = {
     "outside": "00000.txt line 1 has coordinates outside [0, 1] (labels must be normalised)",
     "class_id": "00000.txt line 1 has class id 9; valid ids are 0..7 ('names')",
     "symlink_loop": "contains a symbolic-link loop at",
-    "split_outside_root": "train is '../elsewhere', which points outside the dataset root",
+    "split_elsewhere_is_empty": "elsewhere holds no images",
+    "absolute_split_missing": "train folder /no/such/split does not exist",
+    "list_names_a_missing_image": "train list",
     "label_is_a_folder": "00000.txt cannot be read as a text label file (",
     "label_is_binary": "00000.txt cannot be read as a text label file (",
     "dangling_image_link": "zz.png is not a readable image",
 }
+
+
+def test_absolute_splits_elsewhere_and_a_yaml_without_path_load(dataset, tmp_path):
+    """Ultralytics accepts absolute split folders anywhere and yamls without ``path``; so do we."""
+    data_yaml, real = dataset
+    elsewhere = tmp_path / "elsewhere" / "dataset"
+    elsewhere.parent.mkdir()
+    data_yaml.parent.rename(elsewhere)
+    spec = yaml.safe_load((elsewhere / "data.yaml").read_text())
+    own = tmp_path / "mine" / "data.yaml"
+    own.parent.mkdir()
+    own.write_text(
+        yaml.safe_dump(
+            {
+                "train": str(elsewhere / "images" / "train"),
+                "val": [str(elsewhere / "images" / "val")],
+                "names": spec["names"],
+            }
+        )
+    )
+    source = YOLODatasetSource(data=str(own), image_size=64)
+    loaded = source.load(np.random.default_rng(1))
+    assert source.pool_size == 30 and len(loaded.test) == 12
+    np.testing.assert_array_equal(loaded.train.images, real.train.images)
+    listing = own.parent / "train.txt"  # a .txt list of images, one per line, as Ultralytics reads it
+    listing.write_text("".join(f"{p}\n" for p in sorted((elsewhere / "images" / "train").glob("*.png"))[:5]))
+    own.write_text(own.read_text().replace(str(elsewhere / "images" / "train"), "train.txt"))
+    assert YOLODatasetSource(data=str(own), image_size=64).pool_size == 5
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

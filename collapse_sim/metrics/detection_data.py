@@ -7,9 +7,8 @@ import xarray as xr
 from scipy.stats import wasserstein_distance
 
 from collapse_sim.metrics import variable
-from collapse_sim.metrics.detection import box_sizes
 from collapse_sim.protocols import RealData
-from collapse_sim.scenes.dataset import DetectionSet
+from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.scenes.quality import label_quality
 
 

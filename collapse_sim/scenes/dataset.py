@@ -21,6 +21,11 @@ def empty_labels() -> np.ndarray:
     return np.zeros((0, 5), dtype=np.float32)
 
 
+def box_sizes(objects: np.ndarray) -> np.ndarray:
+    """Object size as the geometric mean side, a fraction of the image side."""
+    return np.sqrt(np.clip(objects[:, 3] * objects[:, 4], 0, None))  # degenerate predicted boxes: size 0
+
+
 @dataclass(frozen=True)
 class DetectionSet:
     """Images, their labels, their true objects, and where each label set came from."""

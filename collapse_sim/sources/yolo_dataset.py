@@ -107,21 +107,54 @@ def _walk_images(folder: Path, key: str, source: Path) -> list[Path]:
     return sorted(images)
 
 
+def _split_folder(root: Path, entry: str) -> Path:
+    """Where one split entry points: absolute as given, relative to the root (as Ultralytics reads it)."""
+    folder = Path(entry).expanduser()
+    if folder.is_absolute():
+        return folder
+    resolved = Path(os.path.normpath(root / folder))
+    if not resolved.exists() and entry.startswith("../"):  # Ultralytics' fallback for '../images/...'
+        return Path(os.path.normpath(root / entry[3:]))
+    return resolved
+
+
+def _listed_images(listing: Path, key: str, source: Path) -> list[Path]:
+    """Images named one per line in a ``.txt`` split file; ``./x`` and relative lines are beside the file."""
+    try:
+        lines = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"{source}: {key} list {listing} cannot be read ({error})") from None
+    images = [Path(line) if Path(line).is_absolute() else listing.parent / line for line in lines]
+    missing = next((p for p in images if not p.is_file()), None)
+    if missing is not None:
+        raise _fail(f"{source}: {key} list {listing} names {missing}, which does not exist")
+    return images
+
+
 def list_split(root: Path, spec: dict, key: str, source: Path) -> list[Path]:
-    """Image files of one split, which must be a non-empty folder inside the dataset root."""
-    folder = Path(spec[key]).expanduser()
-    folder = Path(os.path.normpath(folder if folder.is_absolute() else root / folder))
-    if not folder.is_relative_to(os.path.normpath(root)):
-        raise _fail(
-            f"{source}: {key} is {spec[key]!r}, which points outside the dataset root {root} "
-            "('path' in the data.yaml, else its folder); give a split folder inside it, or set 'path' to a "
-            "folder that holds every split"
-        )
-    if not folder.is_dir():
-        raise _fail(f"{source}: {key} folder {folder} does not exist")
-    images = _walk_images(folder, key, source)
+    """Image files of one split: a folder, a ``.txt`` list of images, or a list of either.
+
+    As in Ultralytics, an absolute entry may lie anywhere on disk and a relative
+    one is read from the dataset root (``path``, else the data.yaml's folder).
+    """
+    entries = spec[key] if isinstance(spec[key], list) else [spec[key]]
+    images: list[Path] = []
+    for entry in entries:
+        if not isinstance(entry, str) or not entry:
+            raise _fail(f"{source}: {key} must be a folder, a .txt list of images, or a list of those")
+        target = _split_folder(root, entry)
+        if target.is_file() and target.suffix == ".txt":
+            images += _listed_images(target, key, source)
+        elif target.is_dir():
+            images += _walk_images(target, key, source)
+        else:
+            raise _fail(
+                f"{source}: {key} folder {target} does not exist (relative entries are read from the "
+                f"dataset root {root}: 'path' in the data.yaml, else its folder)"
+            )
     if not images:
-        raise _fail(f"{source}: {key} folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        where = ", ".join(str(_split_folder(root, e)) for e in entries)
+        raise _fail(f"{source}: {key} folder {where} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return images
 
 

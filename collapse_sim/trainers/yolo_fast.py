@@ -22,10 +22,10 @@ import numpy as np
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.sources._checks import positive_int
-from collapse_sim.trainers.yolo import check_probabilities, check_run_settings
 from collapse_sim.yolo.fast_detector import FastDetector
 from collapse_sim.yolo.files import write_dataset
 from collapse_sim.yolo.runtime import cpu_threads, ultralytics
+from collapse_sim.yolo.settings import check_probabilities, check_run_settings
 
 PRECISIONS = ("auto", "fp32", "bf16")
 SAMPLE_IMAGES = 8

@@ -105,8 +105,8 @@ class TrainingRun:
 
     def map50(self, test: DetectionSet) -> float:
         """mAP50 of a fused copy of the EMA weights on ``test`` (the live network is left untouched)."""
-        from collapse_sim.metrics.detection import average_precision, match
         from collapse_sim.yolo.fast_detector import predict_arrays
+        from collapse_sim.yolo.scoring import average_precision, match
 
         network = deepcopy(self.ema.ema).float().fuse(verbose=False).eval()
         predictions = predict_arrays(

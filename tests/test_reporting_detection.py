@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from collapse_sim.report_detection import rare_class_lines, rarest_quarter
+from collapse_sim.reporting.detection import rare_class_lines, rarest_quarter
 
 
 def _results() -> xr.Dataset:

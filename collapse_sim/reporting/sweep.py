@@ -1,6 +1,6 @@
 """A whole sweep at once: its combined Zarr store and plots across the swept settings.
 
-``python -m collapse_sim.report <sweep dir>`` (or ``collapse_sim.sweep_report.main``)
+``python -m collapse_sim.report <sweep dir>`` (or ``collapse-sim-report <sweep dir>``)
 reads every job with ``open_sweep`` (failed or unfinished jobs are NaN, with a
 warning naming them), writes ``<sweep dir>/sweep.zarr`` and, per key
 variable, ``sweep_<variable>.png``: the variable over generations, one line per
@@ -18,8 +18,8 @@ from pathlib import Path
 import xarray as xr
 
 from collapse_sim.errors import exit_with
-from collapse_sim.report import KEY_VARIABLES
-from collapse_sim.store import _quiet_consolidation, as_stored
+from collapse_sim.reporting import KEY_VARIABLES
+from collapse_sim.store import as_stored, quiet_consolidation
 from collapse_sim.sweep import FIXED_DIMS, open_sweep
 
 SWEEP_STORE = "sweep.zarr"
@@ -39,7 +39,7 @@ def write_sweep_store(ds: xr.Dataset, folder: Path) -> Path:
     stored.attrs = {k: v for k, v in ds.attrs.items() if k != "config"}  # per-job configs differ
     for name in stored.variables:
         stored[name].encoding = {}
-    with _quiet_consolidation():
+    with quiet_consolidation():
         stored.to_zarr(partial, mode="w", consolidated=True)
     if path.exists():
         shutil.rmtree(path)

@@ -1,0 +1,27 @@
+"""What runs and sweeps show a person: terminal summaries, PNG plots, the sweep store.
+
+``run`` reports one run, ``sweep`` a whole multirun directory, ``detection`` the
+detection extras (rarest classes, per-class AP, sample images).
+"""
+
+# Variables worth a line in the summary and a panel in the plots, in order.
+KEY_VARIABLES = (
+    "map50_95",
+    "map50",
+    "variance",
+    "mean_shift",
+    "w2",
+    "tail_mass",
+    "surviving_classes",
+    "gini_simpson",
+    "entropy",
+    "missing_mass",
+    "box_size_distance",
+    "box_size_spread",
+    "label_precision",
+    "label_recall",
+    "param_error",
+    "test_mse",
+    "real_fraction",
+    "train_size",
+)
