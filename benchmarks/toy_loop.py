@@ -69,7 +69,7 @@ def vectorised(replicates: int, generations: int, n: int, seed: int) -> tuple[fl
     began = time.perf_counter()
     simulate(sim, store, NoCheckpoints(), on_generation=lambda g: None)
     elapsed = time.perf_counter() - began
-    return elapsed, store.results[generations - 1]["variance"].values
+    return elapsed, store.results[generations - 1, None]["variance"].values
 
 
 def _tail_scipy(m: float, s: float, k: float) -> float:

@@ -9,10 +9,9 @@ import xarray as xr
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 
-from collapse_sim.build import attach_workdir, build
-from collapse_sim.checkpoints import NoCheckpoints
+from collapse_sim.build import build
+from collapse_sim.chains import QuietProgress, run_chains
 from collapse_sim.config import CONFIG_DIR, GROUPS, register_schema, validate
-from collapse_sim.loop import simulate
 from collapse_sim.preflight import explain, normalize, with_search_path
 from collapse_sim.store import MemoryStore
 
@@ -40,6 +39,8 @@ def run(overrides: list[str] | None = None, *, config_dir: str | Path | None = N
     """Simulate in memory and return the results, e.g. ``run(["+experiment=zipf_tail"])``.
 
     ``config_dir`` adds a folder of your own configs, as ``--config-dir`` does.
+    Detection chains run in spawned worker processes (``workers``); a script that
+    calls this needs Python's ``if __name__ == "__main__":`` guard, or ``workers=1``.
 
     Results stay in memory; files a component needs (YOLO dataset folders and
     weights) go to a temporary directory removed afterwards.  Use the command
@@ -49,10 +50,20 @@ def run(overrides: list[str] | None = None, *, config_dir: str | Path | None = N
     resolved = validate(cfg)
     choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
     sim = build(resolved, choices)
-    store = MemoryStore(sim.generations)
+    plan = sim.chains
+    store = MemoryStore(sim.generations, None if plan.vectorised else plan.chains)
     with tempfile.TemporaryDirectory(prefix="collapse_sim_") as workdir:
-        attach_workdir(sim, Path(workdir))
-        simulate(sim, store, NoCheckpoints(), on_generation=lambda g: None)
+        starts = [0] * plan.chains
+        run_chains(
+            resolved,
+            choices,
+            sim,
+            store,
+            Path(workdir),
+            starts=starts,
+            progress=QuietProgress(),
+            checkpoint=False,
+        )
     ds = store.dataset()
     ds.attrs["config"] = resolved
     return ds

@@ -14,11 +14,9 @@ from omegaconf import DictConfig
 
 from collapse_sim.checkpoints import atomic_write
 from collapse_sim.config import CONFIG_DIR, register_schema, validate
-from collapse_sim.errors import ConfigError, exit_with
+from collapse_sim.errors import ConfigError, RunFailure, exit_with
 from collapse_sim.preflight import PASS_THROUGH_FLAGS, normalize, preflight
-from collapse_sim.reporting.run import plot_run, summarize
-from collapse_sim.runner import run_in_directory
-from collapse_sim.store import open_run
+from collapse_sim.runner import report_run, run_in_directory
 from collapse_sim.sweep import FAILURE_FILE
 
 FAILED_JOBS: list[Path] = []  # filled by SweepOutcome in the process that launched the sweep
@@ -37,20 +35,20 @@ def run_job(cfg: DictConfig) -> None:
     (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a rerun starts clean
     try:
         resolved = validate(cfg)
-        store = run_in_directory(resolved, hydra_cfg, run_dir)
+        tracked = run_in_directory(resolved, hydra_cfg, run_dir)
     except ConfigError as error:
         if not in_sweep:
             exit_with(str(error))
+        return _record_failure(run_dir, str(error), traceback=False)
+    except RunFailure as error:
+        if not in_sweep:
+            exit_with(str(error), code=1)
         return _record_failure(run_dir, str(error), traceback=False)
     except Exception as error:
         if not in_sweep:
             raise
         return _record_failure(run_dir, f"{type(error).__name__}: {error}", traceback=True)
-    ds = open_run(store.path)
-    summarize(ds, store.path)
-    if resolved["plots"]:
-        for path in plot_run(ds, run_dir):
-            print(f"plot: {path}")
+    report_run(tracked, run_dir, plots=resolved["plots"])
 
 
 def _record_failure(run_dir: Path, message: str, *, traceback: bool) -> None:

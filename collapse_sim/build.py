@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
+from collapse_sim.capacity import ChainPlan, plan_chains
 from collapse_sim.errors import ConfigError
 from collapse_sim.protocols import (
     ClassCount,
@@ -37,6 +38,8 @@ class Simulation:
     n_samples: int
     seed: int
     warm_start: bool
+    chains: ChainPlan
+    loggers: dict[str, Any] = field(default_factory=dict)
 
 
 def _make(key: str, node: dict) -> Any:
@@ -147,17 +150,17 @@ def attach_real(sim: Simulation, real) -> None:
 
 
 def build(resolved: dict, choices: dict[str, str] | None = None) -> Simulation:
-    """Instantiate every component of a validated, resolved configuration."""
+    """Instantiate every component of a validated, resolved configuration, and plan its chains."""
+    parts = {group: _make(group, resolved[group]) for group in ("source", "generator", "mixing", "trainer")}
     sim = Simulation(
-        source=_make("source", resolved["source"]),
-        generator=_make("generator", resolved["generator"]),
-        mixing=_make("mixing", resolved["mixing"]),
-        trainer=_make("trainer", resolved["trainer"]),
+        **parts,
         metrics={k: _make(f"metrics.{k}", v) for k, v in resolved["metrics"].items()},
         generations=resolved["generations"],
         n_samples=resolved["n_samples"],
         seed=resolved["seed"],
         warm_start=resolved["warm_start"],
+        chains=plan_chains(parts["source"], parts["trainer"], parts["mixing"], resolved),
+        loggers={k: _make(f"logger.{k}", v) for k, v in (resolved.get("logger") or {}).items()},
     )
     _check_compatible(sim, choices or {})
     return sim

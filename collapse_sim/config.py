@@ -27,7 +27,7 @@ def _config_dir() -> str:
 
 CONFIG_DIR = _config_dir()  # the package's own configs; users add theirs with --config-dir
 COMPONENT_GROUPS = ("source", "generator", "mixing", "trainer")
-GROUPS = COMPONENT_GROUPS + ("metrics",)
+GROUPS = COMPONENT_GROUPS + ("metrics", "logger")
 
 
 @dataclass
@@ -37,7 +37,8 @@ class SimulationConfig:
     name: str = "default"
     generations: int = 10
     n_samples: int = 100
-    replicates: int = 100
+    replicates: int = 2
+    workers: Any = "auto"  # chains side by side: "auto" or an integer >= 1
     seed: int = 0
     warm_start: bool = False
     plots: bool = True
@@ -47,6 +48,7 @@ class SimulationConfig:
     mixing: Any = MISSING
     trainer: Any = MISSING
     metrics: Any = field(default_factory=dict)
+    logger: Any = field(default_factory=dict)  # experiment trackers by name (conf/logger/)
 
 
 def register_schema() -> None:
@@ -147,6 +149,15 @@ def validate(cfg: DictConfig) -> dict:
     for key, minimum in MINIMUM.items():
         if resolved[key] < minimum:
             raise ConfigError(key, f"must be an integer >= {minimum}, got {resolved[key]!r}")
+    workers = resolved["workers"]
+    if workers != "auto" and not (
+        isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1
+    ):
+        raise ConfigError(
+            "workers",
+            f"must be auto (one chain per free core) or an integer >= 1 (chains run side by side), "
+            f"got {workers!r}",
+        )
     if resolved.get("store_url") is not None:
         from collapse_sim.store import check_store_url
 
@@ -157,4 +168,12 @@ def validate(cfg: DictConfig) -> dict:
         raise ConfigError("metrics", "must map metric names to components with a _target_")
     for name, node in resolved["metrics"].items():
         check_component(f"metrics.{name}", node)
+    if resolved.get("logger") is None:
+        resolved["logger"] = {}
+    if not isinstance(resolved["logger"], dict):
+        raise ConfigError(
+            "logger", "must map tracker names to components; choose logger=mlflow, tensorboard or none"
+        )
+    for name, node in resolved["logger"].items():
+        check_component(f"logger.{name}", node)
     return resolved

@@ -24,5 +24,25 @@ class ConfigError(ValueError):
 def exit_with(message: str, code: int = EXIT_CONFIG) -> None:
     """Print ``message`` as one wrapped paragraph on stderr and exit."""
     paragraph = " ".join(message.split())
-    sys.stderr.write("collapse_sim: error: " + textwrap.fill(paragraph, width=100) + "\n")
+    # Paths stay whole (copyable): never break at their hyphens or inside them.
+    text = textwrap.fill(paragraph, width=100, break_on_hyphens=False, break_long_words=False)
+    sys.stderr.write("collapse_sim: error: " + text + "\n")
     sys.exit(code)
+
+
+class RunFailure(RuntimeError):
+    """A run stopped by a fault, not by its settings: a chain died, a disk filled. One paragraph; exit 1.
+
+    Every generation completed before the fault stays in the store, and a rerun
+    into the same directory resumes from there.
+    """
+
+
+def describe_fault(error: BaseException) -> str:
+    """One line for an exception; an ``OSError`` names the path and the reason (``ENOSPC``, ``EIO``, ...)."""
+    if isinstance(error, OSError) and error.errno is not None:
+        import errno as codes
+
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror} ({codes.errorcode.get(error.errno, error.errno)})"
+    return f"{type(error).__name__}: {error}"

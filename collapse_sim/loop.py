@@ -14,9 +14,14 @@ from collapse_sim.metrics.bookkeeping import bookkeeping
 PHASES = {"source": 0, "fit": 1, "generate": 2, "mix": 3, "initial": 4}
 
 
-def stream(seed: int, generation: int, phase: str) -> np.random.Generator:
-    """The random stream of one phase of one generation; a resumed run replays it exactly."""
-    return np.random.default_rng([seed, generation, PHASES[phase]])
+def stream(seed: int, generation: int, phase: str, chain: int = 0) -> np.random.Generator:
+    """The random stream of one phase of one generation of one chain; a resumed run replays it exactly.
+
+    Chain 0's streams are ``[seed, generation, phase]`` (a trailing 0 changes
+    nothing in numpy's ``SeedSequence``), so a chain's values never depend on
+    how many chains run beside it.
+    """
+    return np.random.default_rng([seed, generation, PHASES[phase], chain])
 
 
 def measure(sim: Simulation, model, data, real, wall_time_s: float) -> xr.Dataset:
@@ -25,23 +30,28 @@ def measure(sim: Simulation, model, data, real, wall_time_s: float) -> xr.Datase
     return xr.merge([*parts, bookkeeping(data, wall_time_s)], compat="equals")
 
 
-def simulate(sim: Simulation, store, checkpoints, *, start: int = 0, on_generation: Callable = print):
-    """Run generations ``start .. sim.generations - 1``, recording each one before the next."""
-    real = sim.source.load(stream(sim.seed, 0, "source"))  # real data never changes
+def simulate(
+    sim: Simulation, store, checkpoints, *, start: int = 0, chain: int = 0, on_generation: Callable = print
+):
+    """Run generations ``start .. sim.generations - 1`` of one chain, recording each one before the next.
+
+    ``store`` takes ``write(g, results)`` and ``mark_complete(g)`` (a chain's view of the run's store).
+    """
+    real = sim.source.load(stream(sim.seed, 0, "source"))  # the real world, shared by every chain
     attach_real(sim, real)
     window = sim.mixing.history_window
     if start == 0:  # generation 0 sees only real data
         history, model = [], None
-        data = real.train.subsample(sim.n_samples, stream(sim.seed, 0, "initial"))
+        data = real.train.subsample(sim.n_samples, stream(sim.seed, 0, "initial", chain))
     else:  # rebuild exactly what the interrupted run had at the start of `start`
         history = checkpoints.history(start)
         model = checkpoints.model(start - 1) if sim.warm_start else None
-        data = sim.mixing.mix(real, history[-1], history, stream(sim.seed, start - 1, "mix"))
+        data = sim.mixing.mix(real, history[-1], history, stream(sim.seed, start - 1, "mix", chain))
     for g in range(start, sim.generations):
         began = time.perf_counter()
         init = model if sim.warm_start else None
-        model = sim.trainer.fit(data, init=init, rng=stream(sim.seed, g, "fit"), generation=g)
-        synthetic = sim.generator.generate(model, data, g, stream(sim.seed, g, "generate"), real=real)
+        model = sim.trainer.fit(data, init=init, rng=stream(sim.seed, g, "fit", chain), generation=g)
+        synthetic = sim.generator.generate(model, data, g, stream(sim.seed, g, "generate", chain), real=real)
         results = measure(sim, model, data, real, wall_time_s=time.perf_counter() - began)
         # Checkpoint before the completed flag: once g is marked, g + 1 can always resume.
         checkpoints.save(g, synthetic, model if sim.warm_start else None)
@@ -49,5 +59,5 @@ def simulate(sim: Simulation, store, checkpoints, *, start: int = 0, on_generati
         store.mark_complete(g)
         checkpoints.prune(g)
         history = (history + [synthetic])[-window:] if window else history + [synthetic]
-        data = sim.mixing.mix(real, synthetic, history, stream(sim.seed, g, "mix"))
+        data = sim.mixing.mix(real, synthetic, history, stream(sim.seed, g, "mix", chain))
         on_generation(g)

@@ -191,3 +191,32 @@ class DeviceTrainer(Protocol):
     """A trainer that runs on a device (``cpu``, ``cuda:0``); recorded in the store's attrs."""
 
     device: str
+
+
+@runtime_checkable
+class VectorisedSource(Protocol):
+    """A source that draws ``replicates`` independent chains at once (the toy families).
+
+    Its run is one loop over arrays with a leading replicate axis; any other
+    source's run is ``replicates`` separate chains, run side by side.
+    """
+
+    replicates: int
+
+
+@runtime_checkable
+class ThreadedTrainer(Protocol):
+    """A trainer whose CPU results depend on its torch thread count, fixed by ``threads``.
+
+    Chains use exactly this many threads whatever ``workers`` is, so results do
+    not depend on how many chains run at once.
+    """
+
+    threads: int
+
+
+@runtime_checkable
+class ReportsEpochs(Protocol):
+    """A trainer that reports progress inside a generation: ``callback(epoch, epochs)`` after each epoch."""
+
+    def use_progress(self, callback: Callable[[int, int], None]) -> None: ...

@@ -1,4 +1,4 @@
-"""One run on disk: lock its directory, open or resume its store, run the loop with a progress bar."""
+"""One run on disk: lock its directory, open or resume its store, run its chains with a progress display."""
 
 from __future__ import annotations
 
@@ -9,15 +9,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import OmegaConf
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collapse_sim import __version__
-from collapse_sim.build import Simulation, attach_workdir, build
-from collapse_sim.checkpoints import Checkpoints
-from collapse_sim.errors import ConfigError
-from collapse_sim.loop import simulate
+from collapse_sim.build import Simulation, build
+from collapse_sim.chains import run_chains
+from collapse_sim.errors import ConfigError, RunFailure, describe_fault
 from collapse_sim.protocols import DeviceTrainer
-from collapse_sim.store import RunStore
+from collapse_sim.reporting.html import write_run_page
+from collapse_sim.reporting.intervals import plural
+from collapse_sim.reporting.run import plot_run, summarize
+from collapse_sim.store import RunStore, open_run
+from collapse_sim.tracking import TrackedStore
 
 
 @contextmanager
@@ -50,36 +54,96 @@ def store_attrs(resolved: dict, hydra_cfg, sim: Simulation) -> dict:
     }
 
 
-def run_in_directory(resolved: dict, hydra_cfg, run_dir: Path) -> RunStore:
-    """Build the simulation, then create or resume its store in ``run_dir`` and run what is left."""
-    sim = build(resolved, dict(hydra_cfg.runtime.choices))
+class ChainBars:
+    """A rich progress display: chains x generations overall, and the epoch of each running chain.
+
+    It stays silent when output is not a terminal (logs, CI, sweeps to files).
+    """
+
+    def __init__(self, name: str, total: int, done: int) -> None:
+        console = Console()
+        self.display = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self.overall = self.display.add_task(f"{name}: chain-generations", total=total, completed=done)
+        self.chains: dict[int, int] = {}
+
+    def __enter__(self) -> ChainBars:
+        self.display.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.display.__exit__(*exc)
+
+    def epoch(self, chain: int, generation: int, epoch: int, epochs: int) -> None:
+        """The chain's bar shows its generation and epoch."""
+        label = f"chain {chain}, generation {generation}: epochs"
+        if chain not in self.chains:
+            self.chains[chain] = self.display.add_task(label, total=epochs)
+        self.display.update(self.chains[chain], description=label, completed=epoch, total=epochs)
+
+    def generation_done(self, chain: int, generation: int) -> None:
+        """One more chain-generation done."""
+        self.display.advance(self.overall)
+
+    def chain_done(self, chain: int) -> None:
+        """The chain's bar goes."""
+        if chain in self.chains:
+            self.display.remove_task(self.chains.pop(chain))
+
+
+def run_in_directory(resolved: dict, hydra_cfg, run_dir: Path) -> TrackedStore:
+    """Build the simulation, then create or resume its store in ``run_dir`` and run what is left.
+
+    Returns the store with the run's trackers, which are finished once the report exists.
+    """
+    choices = dict(hydra_cfg.runtime.choices)
+    sim = build(resolved, choices)
+    plan = sim.chains
     with exclusive(run_dir):
         store, start = RunStore.open_or_create(
             run_dir,
             generations=sim.generations,
             attrs=store_attrs(resolved, hydra_cfg, sim),
             url=resolved.get("store_url"),
+            chains=None if plan.vectorised else plan.chains,
         )
-        attach_workdir(sim, run_dir)
+        tracked = TrackedStore(store, sim.loggers, run_dir, chains=None if plan.vectorised else plan.chains)
+        tracked.start(
+            run_dir, name=resolved["name"], config=resolved, overrides=list(hydra_cfg.overrides.task)
+        )
+        starts = [start] if plan.vectorised else store.chain_starts()
         if start == sim.generations:
             print(f"{run_dir}: all {start} generations are already complete")
-        elif start:
-            print(f"resuming {run_dir} at generation {start} of {sim.generations}")
-        checkpoints = Checkpoints(run_dir, history_window=sim.mixing.history_window)
-        with Progress(
-            TextColumn(f"[bold]{resolved['name']}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("generations"),
-            TimeElapsedColumn(),
-            transient=True,
-        ) as progress:
-            task = progress.add_task("run", total=sim.generations, completed=start)
-            simulate(
-                sim,
-                store,
-                checkpoints,
-                start=start,
-                on_generation=lambda g: progress.update(task, completed=g + 1),
-            )
-    return store
+        elif any(starts):
+            print(f"resuming {run_dir} at generation {min(starts)} of {sim.generations}")
+        if not plan.vectorised:
+            print(f"{plural(plan.chains, 'chain')}, {plan.workers} at a time")
+        total = plan.chains * sim.generations
+        with ChainBars(resolved["name"], total, sum(starts)) as bars:
+            try:
+                run_chains(resolved, choices, sim, tracked, run_dir, starts=starts, progress=bars)
+            except OSError as error:  # writing the store itself
+                raise RunFailure(
+                    f"{describe_fault(error)}. Every complete generation is kept in the store; "
+                    f"fix the cause and rerun into {run_dir} to resume"
+                ) from None
+    return tracked
+
+
+def report_run(tracked: TrackedStore, run_dir: Path, *, plots: bool) -> None:
+    """The summary on the terminal; the plots and ``report.html`` beside the store; the trackers closed."""
+    ds = open_run(tracked.store.path)
+    summarize(ds, tracked.store.path)
+    files = plot_run(ds, run_dir) if plots else []
+    for path in files:
+        print(f"plot: {path}")
+    files.append(write_run_page(ds, run_dir, files))
+    print(f"report: {files[-1]}")
+    tracked.finish(files)

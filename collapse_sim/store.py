@@ -126,22 +126,38 @@ def config_differences(stored: dict, current: dict) -> list[str]:
 
 
 class RunStore:
-    """The results store of one run directory."""
+    """The results store of one run directory.
 
-    def __init__(self, path: str | Path, generations: int) -> None:
+    With ``chains`` (detection: independent loops run side by side) every
+    variable gets a ``replicate`` slot per chain, ``chain_completed[generation,
+    replicate]`` marks each chain's generation, and ``completed[generation]``
+    is set once every chain has it: readers never see a generation that a
+    chain has not finished.
+    """
+
+    def __init__(self, path: str | Path, generations: int, chains: int | None = None) -> None:
         self.path = path
         self.generations = generations
+        self.chains = chains
         self._handles: dict[str, zarr.Array] | None = None
+        self._chain_done: np.ndarray | None = None
 
     @classmethod
     def open_or_create(
-        cls, run_dir: Path, *, generations: int, attrs: dict, url: str | None = None
+        cls,
+        run_dir: Path,
+        *,
+        generations: int,
+        attrs: dict,
+        url: str | None = None,
+        chains: int | None = None,
     ) -> tuple[RunStore, int]:
         """Create the store, or reopen it for resuming; returns it and the first generation to run.
 
         ``attrs['config']`` is compared with the stored one: a different
         configuration is refused without touching anything. With ``url`` the
-        store lives there and ``run_dir/store_url.txt`` points to it.
+        store lives there and ``run_dir/store_url.txt`` points to it. For
+        chained runs each chain's own first generation is ``chain_starts()``.
         """
         current = store_location(run_dir)
         if url is not None and current != as_location(url) and exists(current):
@@ -153,18 +169,9 @@ class RunStore:
         if url is not None:
             Path(run_dir).mkdir(parents=True, exist_ok=True)
             atomic_write(Path(run_dir) / POINTER, lambda file: file.write(f"{url}\n".encode()))
-        store = cls(as_location(url) if url is not None else Path(run_dir) / STORE_NAME, generations)
+        store = cls(as_location(url) if url is not None else Path(run_dir) / STORE_NAME, generations, chains)
         if not exists(store.path) or store._holds_no_results():
-            skeleton = xr.Dataset(
-                {"completed": ("generation", np.zeros(generations, dtype=bool))},
-                coords={"generation": np.arange(generations)},
-                attrs=attrs,
-            )
-            skeleton["completed"].attrs = {
-                "units": "1",
-                "description": "true once every variable of the generation is written",
-            }
-            store._create(skeleton)
+            store._create(store._skeleton(attrs))
             return store, 0
         try:
             existing = xr.open_zarr(store.path, consolidated=True)
@@ -187,19 +194,47 @@ class RunStore:
         incomplete = np.flatnonzero(~completed)
         return store, int(incomplete[0]) if incomplete.size else generations
 
-    def _create(self, skeleton: xr.Dataset) -> None:
-        """Write the empty store; on a local disk whole or not at all (built beside it, then renamed).
+    def _skeleton(self, attrs: dict) -> xr.Dataset:
+        skeleton = xr.Dataset(
+            {"completed": ("generation", np.zeros(self.generations, dtype=bool))},
+            coords={"generation": np.arange(self.generations)},
+            attrs=attrs,
+        )
+        skeleton["completed"].attrs = {
+            "units": "1",
+            "description": "true once every variable of the generation is written (for every chain)",
+        }
+        if self.chains is not None:
+            skeleton["chain_completed"] = (
+                ("generation", "replicate"),
+                np.zeros((self.generations, self.chains), dtype=bool),
+                {
+                    "units": "1",
+                    "description": "true once the chain's variables of the generation are written",
+                },
+            )
+            skeleton = skeleton.assign_coords(replicate=np.arange(self.chains))
+        return skeleton
 
-        A kill while zarr writes a store leaves its metadata unconsolidated, which
-        no reader accepts; built under another name, such a remnant is never taken
-        for the run's store.
+    def chain_starts(self) -> list[int]:
+        """Each chain's first generation not yet complete (chained runs)."""
+        done = np.asarray(zarr.open_group(str(self.path), mode="r")["chain_completed"][:])
+        return [int(np.argmin(column)) if not column.all() else self.generations for column in done.T]
+
+    def _create(self, dataset: xr.Dataset, encoding: dict | None = None) -> None:
+        """Write a store that holds no results yet; on a local disk whole or not at all.
+
+        A kill while zarr writes leaves the metadata unconsolidated, which no
+        reader accepts; built beside the store and then renamed over it, such a
+        remnant is never taken for the run's store.
         """
+        encoding = encoding or {name: {"chunks": (1,) * dataset[name].ndim} for name in dataset.data_vars}
         target = self.path if isinstance(self.path, Path) else None
         where = target.with_name(target.name + ".partial") if target else self.path
         if target:
             shutil.rmtree(where, ignore_errors=True)
         with quiet_consolidation():
-            skeleton.to_zarr(where, mode="w", consolidated=True, encoding={"completed": {"chunks": (1,)}})
+            dataset.to_zarr(where, mode="w", consolidated=True, encoding=encoding)
         if target:
             if target.exists():  # a store without results, which may be replaced
                 shutil.rmtree(target)
@@ -219,36 +254,52 @@ class RunStore:
             return None
         return {name: group[name] for name in names}
 
-    def write(self, generation: int, results: xr.Dataset) -> None:
-        """Write one generation's variables into their slots (creating them on first use).
+    def write(self, generation: int, results: xr.Dataset, *, chain: int | None = None) -> None:
+        """Write one generation's variables (of one chain, when chained) into their slots.
 
-        Each generation owns its own chunks, so the write cannot touch another
-        generation's data; values go straight to the zarr arrays (xarray's
+        Each generation (and chain) owns its own chunks, so the write cannot
+        touch another's data; values go straight to the zarr arrays (xarray's
         region writes reopen and re-validate the store, ~30 ms per call).
         """
-        block = with_replicate_coordinate(as_stored(results)).expand_dims(generation=[generation])
+        block = as_stored(results)
+        if chain is not None:
+            block = block.expand_dims(replicate=[chain])
+        block = with_replicate_coordinate(block).expand_dims(generation=[generation])
         if self._handles is None:
-            self._handles = self._arrays(list(block.data_vars) + ["completed"])
+            names = list(block.data_vars) + ["completed"] + (["chain_completed"] if chain is not None else [])
+            self._handles = self._arrays(names)
             if self._handles is None:
                 self._create_variables(block)
-                self._handles = self._arrays(list(block.data_vars) + ["completed"])
+                self._handles = self._arrays(names)
             self._check_coordinates(block)
+        slot = (slice(generation, generation + 1),) + (
+            (slice(chain, chain + 1),) if chain is not None else ()
+        )
         for name, var in block.data_vars.items():
-            self._handles[name][generation : generation + 1] = var.values
+            self._handles[name][slot] = var.values
 
     def _create_variables(self, block: xr.Dataset) -> None:
-        template = block.reindex(generation=np.arange(self.generations))
+        """Lay out every variable, empty, at the first write (when no generation is complete yet)."""
+        shape = {"generation": np.arange(self.generations)}
+        if self.chains is not None:
+            shape["replicate"] = np.arange(self.chains)
+        template = block.reindex(shape)
         for name, var in template.data_vars.items():
             blank = "" if var.dtype == object else np.nan
             template[name] = xr.full_like(var, blank, dtype=object if var.dtype == object else float)
-        template.attrs = xr.open_zarr(self.path, consolidated=True).attrs
-        encoding = {name: {"chunks": (1,) + var.shape[1:]} for name, var in template.data_vars.items()}
-        with quiet_consolidation():
-            template.to_zarr(self.path, mode="a", consolidated=True, encoding=encoding)
+        skeleton = self._skeleton(xr.open_zarr(self.path, consolidated=True).attrs)
+        one = 2 if self.chains is not None else 1  # a chunk per generation (and chain)
+        encoding = {name: {"chunks": (1,) * var.ndim} for name, var in skeleton.data_vars.items()}
+        encoding |= {
+            name: {"chunks": (1,) * one + var.shape[one:]} for name, var in template.data_vars.items()
+        }
+        self._create(xr.merge([skeleton, template], combine_attrs="override"), encoding)
 
     def _check_coordinates(self, block: xr.Dataset) -> None:
         stored = xr.open_zarr(self.path, consolidated=True)
         for name, coord in block.coords.items():
+            if name in ("generation", "replicate") and self.chains is not None:
+                continue
             if name != "generation" and not np.array_equal(stored[name].values, coord.values):
                 raise ConfigError(
                     "hydra.run.dir",
@@ -256,9 +307,33 @@ class RunStore:
                     "the store belongs to another configuration",
                 )
 
-    def mark_complete(self, generation: int) -> None:
-        """Flag the generation as fully written; the last write of a generation."""
-        self._handles["completed"][generation] = True
+    def is_complete(self, generation: int) -> bool:
+        """Whether every chain has written the generation."""
+        return bool(self._handles["completed"][generation])
+
+    def read(self, generation: int) -> xr.Dataset:
+        """One generation's stored values (every chain), loaded."""
+        ds = xr.open_zarr(self.path, consolidated=True).isel(generation=generation)
+        return _results_only(ds).drop_vars("completed").load()
+
+    def mark_complete(self, generation: int, *, chain: int | None = None) -> None:
+        """Flag the generation (of one chain) as fully written; the last write of a generation.
+
+        ``completed[generation]`` follows once every chain has the generation.
+        """
+        if chain is None:
+            self._handles["completed"][generation] = True
+            return
+        if self._chain_done is None:
+            self._chain_done = np.asarray(self._handles["chain_completed"][:], dtype=bool)
+        self._handles["chain_completed"][generation, chain] = True
+        self._chain_done[generation, chain] = True
+        if self._chain_done[generation].all():
+            self._handles["completed"][generation] = True
+
+
+def _results_only(ds: xr.Dataset) -> xr.Dataset:
+    return ds.drop_vars("chain_completed", errors="ignore")
 
 
 def open_run(path: str | Path) -> xr.Dataset:
@@ -271,30 +346,37 @@ def open_run(path: str | Path) -> xr.Dataset:
         raise FileNotFoundError(f"no results store at {location}")
     ds = xr.open_zarr(location, consolidated=True)
     done = ds["completed"].values.astype(bool)
-    return ds.isel(generation=np.flatnonzero(done))
+    return _results_only(ds).isel(generation=np.flatnonzero(done))
 
 
 class MemoryStore:
     """A store that keeps results in memory (notebooks, tests, benchmarks); same interface."""
 
-    def __init__(self, generations: int) -> None:
+    def __init__(self, generations: int, chains: int | None = None) -> None:
         self.generations = generations
-        self.results: dict[int, xr.Dataset] = {}
-        self.completed: set[int] = set()
+        self.chains = chains
+        self.results: dict[tuple[int, int | None], xr.Dataset] = {}
+        self.completed: set[tuple[int, int | None]] = set()
 
-    def write(self, generation: int, results: xr.Dataset) -> None:
-        """Keep one generation's variables."""
-        self.results[generation] = results
+    def write(self, generation: int, results: xr.Dataset, *, chain: int | None = None) -> None:
+        """Keep one generation's variables (of one chain)."""
+        self.results[generation, chain] = results
 
-    def mark_complete(self, generation: int) -> None:
-        """Flag the generation as written."""
-        self.completed.add(generation)
+    def mark_complete(self, generation: int, *, chain: int | None = None) -> None:
+        """Flag the generation (of one chain) as written."""
+        self.completed.add((generation, chain))
 
     def dataset(self) -> xr.Dataset:
-        """Complete generations stacked along ``generation``."""
-        done = sorted(g for g in self.completed if g in self.results)
+        """Generations complete in every chain, stacked along ``generation`` (and ``replicate``)."""
+        keys = [None] if self.chains is None else list(range(self.chains))
+        done = [g for g in range(self.generations) if all((g, c) in self.completed for c in keys)]
+
+        def one(g: int) -> xr.Dataset:
+            if self.chains is None:
+                return self.results[g, None]
+            return xr.concat([self.results[g, c] for c in keys], dim="replicate")
+
         stacked = xr.concat(
-            [self.results[g] for g in done],
-            dim=xr.DataArray(done, dims="generation", name="generation"),
+            [one(g) for g in done], dim=xr.DataArray(done, dims="generation", name="generation")
         )
         return with_replicate_coordinate(as_stored(stacked))

@@ -16,7 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import collapse_sim as cs  # noqa: E402
-from collapse_sim.reporting.detection import rarest_quarter  # noqa: E402
+from collapse_sim.reporting.detection import rare_class_series, rarest_quarter  # noqa: E402
+from collapse_sim.reporting.run import draw_band  # noqa: E402
 
 
 def label(ds) -> str:
@@ -29,27 +30,22 @@ def label(ds) -> str:
 def main(runs: list[str], out: Path = Path(__file__).parent / "tail_loss.png") -> None:
     """Plot every run side by side and write ``out``."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for run in runs:
+    for number, run in enumerate(runs):
         ds = cs.open_run(run)
+        series = dict(rare_class_series(ds))
+        colour, name = f"C{number}", f"{label(ds)}, {ds.sizes.get('replicate', 1)} chains"
+        draw_band(left, ds.generation.values, 100 * series["rare_share"], name, color=colour, faint=False)
+        draw_band(right, ds.generation.values, series["rare_ap50_95"], name, color=colour, faint=False)
         rare = rarest_quarter(ds)
-        line = left.plot(
-            ds.generation, 100 * ds.class_frequency.sel({"class": rare}).sum("class"), "o-", label=label(ds)
-        )[0]
-        right.plot(
-            ds.generation,
-            ds.ap50_95.sel({"class": rare}).mean("class"),
-            "o-",
-            color=line.get_color(),
-            label=f"{label(ds)}: rarest quarter",
-        )
-        right.plot(ds.generation, ds.map50_95, ":", color=line.get_color(), label=f"{label(ds)}: all classes")
     left.set(
         xlabel="generation",
         ylabel="% of training labels",
         title=f"rarest quarter of classes ({', '.join(rare)})",
     )
     right.set(
-        xlabel="generation", ylabel="AP50-95 on the real test set", title="YOLO26n on the fixed real test set"
+        xlabel="generation",
+        ylabel="rarest quarter's AP50-95",
+        title="YOLO26n on the fixed real test set (mean, 95 % interval)",
     )
     left.legend(fontsize=8)
     right.legend(fontsize=7)

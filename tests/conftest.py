@@ -12,8 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # The default run is a detection simulation; these choices make it the 1-D Gaussian toy.
 GAUSSIAN = ("source=gaussian", "generator=refit_sample", "trainer=gaussian_fit", "metrics=gaussian")
-# A detection run small enough for a test: a few 64-px images, one epoch.
+# A detection run small enough for a test: one chain, a few 64-px images, one epoch.
 TINY_DETECTION = (
+    "replicates=1",
     "generations=2",
     "n_samples=16",
     "source.test_size=12",

@@ -16,7 +16,7 @@ import collapse_sim as cs
 
 
 def test_default_run_is_a_detection_simulation(tmp_path):
-    result = run_cli(*TINY_DETECTION, cwd=tmp_path)
+    result = run_cli(*(o for o in TINY_DETECTION if not o.startswith("replicates=")), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (run_dir,) = list((tmp_path / "outputs" / "runs" / "default").iterdir())
     assert "map50_95" in result.stdout and "rarest quarter (" in result.stdout
@@ -25,16 +25,21 @@ def test_default_run_is_a_detection_simulation(tmp_path):
         assert (run_dir / plot).stat().st_size > 5_000, plot
     ds = cs.open_run(run_dir)
     assert ds.attrs["choices"]["source"] == "shapes" and ds.attrs["device"] == "cpu"
-    assert ds.class_frequency.dims == ("generation", "class") and ds.sizes["class"] == 8
-    assert ds.ap50_95.dims == ("generation", "class") and ds.ap50_95_by_size.sizes["size_bin"] == 3
+    assert "2 chains" in result.stdout  # the default run has two chains, with intervals in the summary
+    assert ds.class_frequency.dims == ("generation", "replicate", "class") and ds.sizes["class"] == 8
+    assert (
+        ds.ap50_95.dims == ("generation", "replicate", "class") and ds.ap50_95_by_size.sizes["size_bin"] == 3
+    )
     np.testing.assert_allclose(ds.class_frequency.sum("class"), 1.0)
     # Each generation's weights name the training set they learnt from by the stored hash.
-    hashes = [str(h) for h in ds.dataset_hash.values]
-    assert len(set(hashes)) == 2 and all(len(h) == 16 for h in hashes)
-    for g, digest in enumerate(hashes):
-        weights = run_dir / "generations" / f"{g:03d}" / "weights.pt"
-        assert torch.load(weights, weights_only=False)["train_args"]["dataset_version"] == digest
-    assert (run_dir / "Ultralytics" / "settings.json").exists()  # Ultralytics' settings stay in the run
+    for chain in (0, 1):
+        hashes = [str(h) for h in ds.dataset_hash.sel(replicate=chain).values]
+        assert len(set(hashes)) == 2 and all(len(h) == 16 for h in hashes)
+        for g, digest in enumerate(hashes):
+            weights = run_dir / f"chain_{chain:02d}" / "generations" / f"{g:03d}" / "weights.pt"
+            assert torch.load(weights, weights_only=False)["train_args"]["dataset_version"] == digest
+    # Ultralytics' settings stay in the run
+    assert (run_dir / "chain_00" / "Ultralytics" / "settings.json").exists()
 
 
 def test_gaussian_run_writes_store_plots_and_summary(tmp_path):
@@ -117,7 +122,7 @@ def test_joblib_sweep_opens_as_one_dataset(tmp_path):
         "real_fraction": 2,
         "seed": 2,
         "generation": 3,
-        "replicate": 8,
+        "replicate": 2,
         "k": 3,
     }
     assert list(sw.mixing.values) == ["fraction", "fresh"] and list(sw.real_fraction.values) == [

@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 from collapse_sim.build import Simulation
+from collapse_sim.capacity import ChainPlan
 from collapse_sim.checkpoints import Checkpoints
 from collapse_sim.loop import simulate, stream
 from collapse_sim.mixing import AccumulateSubsampleMixing, ReplaceMixing
@@ -65,6 +66,7 @@ def make_sim(log, *, mixing, warm_start, generations=6):
         n_samples=6,
         seed=3,
         warm_start=warm_start,
+        chains=ChainPlan(chains=1, workers=1, vectorised=True),
     )
 
 
@@ -80,7 +82,7 @@ def test_phases_run_in_order_and_generation_zero_is_real():
     assert log[:4] == [("fit", 6, False), ("generate", 0), ("done", 0), ("fit", 6, True)]
     ds = store.dataset()
     assert ds.real_fraction.values.tolist() == [1.0, 0.0, 0.0]
-    assert store.completed == {0, 1, 2}
+    assert store.completed == {(0, None), (1, None), (2, None)}  # (generation, chain); one vectorised chain
 
 
 class _NoSave:

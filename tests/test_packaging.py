@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -179,14 +180,20 @@ def test_run_from_python_takes_the_same_config_dir(lab, monkeypatch):
 @pytest.mark.slow
 def test_a_wheel_alone_runs_from_an_empty_folder(tmp_path):
     """Build the wheel, install it without the checkout into a fresh environment, run app and report."""
-    wheels = tmp_path / "wheels"
+    wheels, source = tmp_path / "wheels", tmp_path / "source"
+    # Built from a clean copy: an in-tree build/ folder could carry modules that no longer exist.
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".git", "build", "outputs", "*.egg-info", "__pycache__", ".*cache"),
+    )
     subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
             "wheel",
-            str(ROOT),
+            str(source),
             "--no-deps",
             "--no-build-isolation",
             "-q",
@@ -208,58 +215,36 @@ def test_a_wheel_alone_runs_from_an_empty_folder(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("YOLO_", "PYTHONPATH"))}
-    where = subprocess.run(
-        [bin_dir / "python", "-c", "import collapse_sim.config as c; print(c.CONFIG_DIR)"],
-        cwd=empty,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
+
+    def installed(program: str, *args: str) -> subprocess.CompletedProcess:
+        """A program of the fresh environment, run from the empty folder."""
+        return subprocess.run([bin_dir / program, *args], cwd=empty, capture_output=True, text=True, env=env)
+
+    where = installed("python", "-c", "import collapse_sim.config as c; print(c.CONFIG_DIR)")
     assert Path(where.stdout.strip()).is_relative_to(env_dir)  # the wheel's own configs, not the checkout's
-    run = subprocess.run(
-        [bin_dir / "collapse-sim", "+experiment=zipf_tail", "+debug=default"],
-        cwd=empty,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    run = installed("collapse-sim", "+experiment=zipf_tail", "+debug=default")
     assert run.returncode == 0, run.stderr
     (run_dir,) = (empty / "outputs" / "runs" / "zipf_tail").iterdir()
     assert (run_dir / "curves.png").is_file()
-    sweep = subprocess.run(
-        [
-            bin_dir / "collapse-sim",
-            "-m",
-            "+experiment=zipf_tail",
-            "+debug=default",
-            "seed=0,1",
-            "plots=false",
-            "hydra.sweep.dir=sweep",
-        ],
-        cwd=empty,
-        capture_output=True,
-        text=True,
-        env=env,
+    sweep = installed(
+        "collapse-sim",
+        "-m",
+        "+experiment=zipf_tail",
+        "+debug=default",
+        "seed=0,1",
+        "plots=false",
+        "hydra.sweep.dir=sweep",
     )
     assert sweep.returncode == 0, sweep.stderr
-    report = subprocess.run(
-        [bin_dir / "collapse-sim-report", "sweep"], cwd=empty, capture_output=True, text=True, env=env
-    )
+    report = installed("collapse-sim-report", "sweep")
     assert report.returncode == 0, report.stderr
     assert "Warning" not in report.stderr
     assert xr.open_zarr(empty / "sweep" / "sweep.zarr").sizes["seed"] == 2
-    in_python = subprocess.run(
-        [
-            bin_dir / "python",
-            "-c",
-            "import collapse_sim as cs; "
-            "print(cs.run(['+experiment=zipf_tail', '+debug=default']).sizes['generation'])",
-        ],
-        cwd=empty,
-        capture_output=True,
-        text=True,
-        env=env,
+    in_python = installed(
+        "python",
+        "-c",
+        "import collapse_sim as cs; ds = cs.run(['+experiment=zipf_tail', '+debug=default']); "
+        "print(ds.sizes['generation'])",
     )
     assert in_python.returncode == 0 and in_python.stdout.strip() == "3", in_python.stderr
 

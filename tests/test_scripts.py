@@ -21,6 +21,16 @@ SCRIPTS = {
         "--baseline-replicates",
         "2",
     ],
+    "benchmarks/chains.py": [
+        "--chains",
+        "2",
+        "--extra",
+        "generations=1",
+        "n_samples=16",
+        "source.test_size=12",
+        "trainer.epochs=1",
+        "trainer.batch=8",
+    ],
     "benchmarks/step_profile.py": ["--imgsz", "32", "--images", "16", "--batch", "8", "--epochs", "1"],
     "benchmarks/train_core.py": [
         "--imgsz",
@@ -61,6 +71,8 @@ def test_benchmark_runs_and_prints_json_last(script):
     assert summary["benchmark"] == script.removeprefix("benchmarks/").removesuffix(".py")
     if script.endswith("toy_loop.py"):
         assert summary["vectorised_s"] > 0 and abs(summary["same_process_z"]) < 5
+    if script.endswith("chains.py"):
+        assert summary["identical_chains"] is True and summary["throughput_ratio"] > 0
 
 
 @pytest.mark.slow

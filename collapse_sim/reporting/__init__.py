@@ -25,3 +25,17 @@ KEY_VARIABLES = (
     "real_fraction",
     "train_size",
 )
+
+# Columns of a sweep's arm comparison (sweep_comparison.csv); any others name the settings held fixed.
+COMPARISON_COLUMNS = (
+    "variable",
+    "arm",
+    "reference",
+    "mean_arm",
+    "mean_reference",
+    "difference",
+    "low",
+    "high",
+    "chains_arm",
+    "chains_reference",
+)

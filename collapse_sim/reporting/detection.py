@@ -12,29 +12,49 @@ from PIL import Image, ImageDraw
 def rarest_quarter(ds: xr.Dataset) -> list[str]:
     """The rarest quarter of classes (at least one) by their share in generation 0's real data."""
     shares = ds["class_frequency"].isel(generation=0)
-    if "replicate" in shares.dims:
-        shares = shares.mean("replicate")
+    shares = shares.mean([d for d in shares.dims if d != "class"])  # over chains (and arms of a sweep)
     k = max(1, int(np.ceil(shares.sizes["class"] / 4)))
     order = np.argsort(shares.values, kind="stable")[:k]
     return [str(c) for c in shares["class"].values[order]]
 
 
-def rare_class_lines(ds: xr.Dataset) -> list[str]:
-    """One line each for the rarest quarter's training share and test AP, first vs last generation."""
+RARE_SERIES = {
+    "rare_share": ("class_frequency", "sum", "share of training labels (together)", "{:.2%}"),
+    "rare_ap50_95": ("ap50_95", "mean", "mean AP50-95 on the real test set", "{:.3f}"),
+}
+
+
+def rare_class_series(ds: xr.Dataset):
+    """(name, per-chain series) for the rarest quarter's share of the training labels and its test AP."""
     if "class_frequency" not in ds or "ap50_95" not in ds:
-        return []
+        return
     rare = rarest_quarter(ds)
+    for name, (variable, combine, description, _) in RARE_SERIES.items():
+        series = getattr(ds[variable].sel({"class": rare}), combine)("class")
+        series = series if "replicate" in series.dims else series.expand_dims(replicate=[0])
+        series.attrs = {"units": "1", "description": f"rarest quarter ({', '.join(rare)}): {description}"}
+        yield name, series
+
+
+def rare_class_lines(ds: xr.Dataset) -> list[str]:
+    """One line each for the rarest quarter's training share and test AP, first vs last generation.
+
+    With several chains each value is their mean with its 95 % interval.
+    """
+    from collapse_sim.reporting.intervals import mean_interval
+
     lines = []
-    for name, label, fmt, combine in (
-        ("class_frequency", "share of training labels (together)", "{:.2%}", "sum"),
-        ("ap50_95", "mean AP50-95 on the real test set", "{:.3f}", "mean"),
-    ):
-        series = getattr(ds[name].sel({"class": rare}), combine)("class")
-        first, last = float(series[0]), float(series[-1])
+    for name, series in rare_class_series(ds):
+        fmt = RARE_SERIES[name][3]
+        values = []
+        for generation in (0, -1):
+            mean, low, high, n = mean_interval(series.isel(generation=generation).values)
+            bounds = f" [{fmt.format(low)}, {fmt.format(high)}]" if np.isfinite(low) else ""
+            values.append((mean, fmt.format(mean) + bounds if np.isfinite(mean) else "n/a"))
+        (first, first_text), (last, last_text) = values
         change = f" ({(last - first) / first:+.0%})" if first and np.isfinite(last) else ""
-        lines.append(
-            f"rarest quarter ({', '.join(rare)}): {label} {fmt.format(first)} -> {fmt.format(last)}{change}"
-        )
+        chains = f", {series.sizes['replicate']} chains" if series.sizes["replicate"] > 1 else ""
+        lines.append(f"{series.attrs['description']} {first_text} -> {last_text}{change}{chains}")
     return lines
 
 
@@ -42,16 +62,20 @@ def plot_class_ap(ds: xr.Dataset, path: Path, plt) -> Path:
     """AP50-95 of every class over generations, the rarest quarter drawn bold."""
     rare = set(rarest_quarter(ds))
     fig, ax = plt.subplots(figsize=(7, 4))
+    ap = ds["ap50_95"].mean("replicate") if "replicate" in ds["ap50_95"].dims else ds["ap50_95"]
+    overall = ds["map50_95"].mean("replicate") if "replicate" in ds["map50_95"].dims else ds["map50_95"]
     for name in ds["class"].values:
-        series = ds["ap50_95"].sel({"class": name})
+        series = ap.sel({"class": name})
         ax.plot(
             ds.generation,
             series,
             lw=2.5 if str(name) in rare else 1,
             label=str(name) + (" (rare)" if str(name) in rare else ""),
         )
-    ax.plot(ds.generation, ds["map50_95"], "k--", label="mAP50-95")
-    ax.set(xlabel="generation", ylabel="AP50-95 on the real test set", ylim=(0, None))
+    ax.plot(ds.generation, overall, "k--", label="mAP50-95")
+    chains = ds.sizes.get("replicate", 1)
+    ylabel = "AP50-95 on the real test set" + (f" (mean of {chains} chains)" if chains > 1 else "")
+    ax.set(xlabel="generation", ylabel=ylabel, ylim=(0, None))
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -98,7 +122,9 @@ def plot_samples(ds: xr.Dataset, run_dir: Path, plt, count: int = 6) -> Path | N
     """Training images of the first and the last generation, with their labels."""
     names = [str(c) for c in ds["class"].values]
     first, last = int(ds.generation[0]), int(ds.generation[-1])
-    folders = [Path(run_dir) / "generations" / f"{g:03d}" for g in (first, last)]
+    root = Path(run_dir) / "chain_00" if "replicate" in ds.dims else Path(run_dir)  # the first chain's images
+    root = root if (root / "generations").is_dir() else Path(run_dir)
+    folders = [root / "generations" / f"{g:03d}" for g in (first, last)]
     # trainer=yolo writes the whole training set; trainer=yolo_fast its first images only
     strips = [
         _tile(next((f / d for d in ("dataset", "sample") if (f / d).is_dir()), f), count, 3, names)

@@ -11,24 +11,25 @@ from rich.markup import escape
 from rich.table import Table
 
 from collapse_sim.reporting import KEY_VARIABLES
-from collapse_sim.reporting.detection import plot_class_ap, plot_samples, rare_class_lines
+from collapse_sim.reporting.detection import plot_class_ap, plot_samples, rare_class_lines, rare_class_series
+from collapse_sim.reporting.intervals import band, format_interval, mean_interval, plural
 from collapse_sim.theory import expected_curves
 
-
-def _per_generation(da: xr.DataArray) -> xr.DataArray:
-    """Average over replicates, and over other dims except ``k`` (kept as separate lines)."""
-    dims = [d for d in da.dims if d not in ("generation", "k")]
-    return da.mean(dims)
+FAINT_CHAINS = 40  # more chains than this are drawn as their band only
 
 
-def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) -> str:
-    """Print (and return) what changed from the first generation to the last."""
-    console = console or Console(stderr=False)
-    table = Table(title=f"{ds.attrs.get('name', 'run')}: generation 0 -> {int(ds.generation[-1])}")
-    replicated = "replicate" in ds.dims
-    columns = ("metric", "first", "last", "change") + (("last median",) if replicated else ())
-    for column in columns:
-        table.add_column(column, justify="right" if column != "metric" else "left")
+def per_chain(da: xr.DataArray, keep: tuple[str, ...] = ()) -> xr.DataArray:
+    """One value per generation and chain (and ``keep`` dims): classes, size bins and the like averaged.
+
+    A variable without a ``replicate`` dimension (one chain) gets one of length 1.
+    """
+    extra = [d for d in da.dims if d not in ("generation", "replicate", *keep)]
+    series = da.mean(extra) if extra else da
+    return series if "replicate" in series.dims else series.expand_dims(replicate=[0])
+
+
+def _summary_rows(ds: xr.Dataset):
+    """(name, per-chain series) for each key variable, ``tail_mass`` at its first ``k``."""
     for name in KEY_VARIABLES:
         if name not in ds:
             continue
@@ -36,11 +37,39 @@ def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) 
         if "k" in da.dims:
             da = da.isel(k=0)
             name = f"{name}[k={float(da.k):g}]"
-        series = _per_generation(da)
-        first, last = float(series[0]), float(series[-1])
-        change = f"{(last - first) / abs(first):+.0%}" if first and np.isfinite(last) else "n/a"
-        median = f"{float(da.isel(generation=-1).median()):.4g}" if "replicate" in da.dims else ""
-        table.add_row(escape(name), f"{first:.4g}", f"{last:.4g}", change, *((median,) if replicated else ()))
+        yield name, per_chain(da)
+    yield from rare_class_series(ds)
+
+
+def summary_table(ds: xr.Dataset) -> list[dict]:
+    """Each key value at the first and last generation: mean, 95 % interval, chains; and the change."""
+    rows = []
+    for name, series in _summary_rows(ds):
+        first = mean_interval(series.isel(generation=0).values)
+        last = mean_interval(series.isel(generation=-1).values)
+        change = (last[0] - first[0]) / abs(first[0]) if first[0] and np.isfinite(last[0]) else np.nan
+        rows.append({"name": name, "first": first[:3], "last": last[:3], "change": change, "chains": last[3]})
+    return rows
+
+
+def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) -> str:
+    """Print (and return) the first and last generation's mean, 95 % interval across chains, and change."""
+    console = console or Console(stderr=False, width=None if Console().is_terminal else 150)
+    chains = ds.sizes.get("replicate", 1)
+    title = (
+        f"{ds.attrs.get('name', 'run')}: generation 0 -> {int(ds.generation[-1])}, {plural(chains, 'chain')}"
+    )
+    table = Table(title=title + (" (mean [95 % interval])" if chains > 1 else ""))
+    for column in ("metric", "first", "last", "change", "chains"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+    for row in summary_table(ds):
+        table.add_row(
+            escape(row["name"]),
+            format_interval(*row["first"]),
+            format_interval(*row["last"]),
+            f"{row['change']:+.0%}" if np.isfinite(row["change"]) else "n/a",
+            str(row["chains"]),
+        )
     with console.capture() as captured:
         console.print(table)
     extra = "".join(f"{line}\n" for line in rare_class_lines(ds))
@@ -49,46 +78,72 @@ def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) 
     return text
 
 
+def _varies(series: xr.DataArray) -> bool:
+    values = np.asarray(series.values, dtype=float)
+    finite = values[np.isfinite(values)]
+    return finite.size > 0 and float(finite.max() - finite.min()) > 1e-12 * max(1.0, abs(float(finite.max())))
+
+
+def draw_band(ax, gens, series: xr.DataArray, label: str, color=None, faint: bool = True) -> None:
+    """Each chain faintly (up to ``FAINT_CHAINS``), the mean, and its 95 % band across chains."""
+    values = series.transpose("generation", "replicate").values
+    if faint and values.shape[1] > 1:
+        ax.plot(gens, values[:, :FAINT_CHAINS], color=color or "C0", alpha=0.25, lw=0.7)
+    mean, low, high = band(series)
+    line = ax.plot(gens, mean, color=color, lw=1.8, label=f"{label}: mean" if values.shape[1] > 1 else label)[
+        0
+    ]
+    if values.shape[1] > 1:
+        ax.fill_between(gens, low, high, color=line.get_color(), alpha=0.2, label="95 % interval")
+
+
 def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
-    """PNG plots of the key curves: replicate mean and median, 10-90 % band, theory where known."""
+    """PNG plots: a grid of the key curves (chains faint, mean and 95 % band, theory where known).
+
+    Panels whose values never change in the run (the label precision of
+    rendered scenes, say) are left out.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     theory = expected_curves(ds.attrs["config"]) if "config" in ds.attrs else {}
-    names = [n for n in KEY_VARIABLES if n in ds and n != "train_size"]
-    fig, axes = plt.subplots(len(names), 1, figsize=(7, 2.6 * len(names)), squeeze=False, sharex=True)
+    panels = [(n, ds[n]) for n in KEY_VARIABLES if n in ds and n != "train_size"]
+    panels += [(name, series) for name, series in rare_class_series(ds)]
+    panels = [(n, da) for n, da in panels if _varies(da)]
+    if not panels:
+        return []
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.3 * columns, 2.9 * rows), squeeze=False, sharex=True)
     gens = ds.generation.values
-    for ax, name in zip(axes[:, 0], names, strict=True):
-        da = ds[name]
-        for label, series in _lines(da):
-            if "replicate" not in series.dims:
-                ax.plot(gens, series, label=label)
-                continue
-            line = ax.plot(gens, series.mean("replicate"), label=f"{label} mean")[0]
-            if series.sizes["replicate"] > 1:
-                ax.plot(
-                    gens,
-                    series.median("replicate"),
-                    ":",
-                    color=line.get_color(),
-                    label=f"{label} median",
-                )
-                low, high = series.quantile([0.1, 0.9], dim="replicate").values
-                ax.fill_between(gens, low, high, color=line.get_color(), alpha=0.15)
+    chains = ds.sizes.get("replicate", 1)
+    for ax, (name, da) in zip(axes.flat, panels, strict=False):
+        if "k" in da.dims:
+            for i, k in enumerate(da.k.values):
+                draw_band(ax, gens, per_chain(da.sel(k=k)), f"k={float(k):g}", color=f"C{i}", faint=False)
+        else:
+            draw_band(ax, gens, per_chain(da), "simulated", color="C0")
         if name in theory:
             ax.plot(gens, theory[name][gens], "k--", label="theory: expected value")
         if f"{name}_geometric_mean" in theory:
             ax.plot(gens, theory[f"{name}_geometric_mean"][gens], "k:", label="theory: typical chain")
-        ax.set_ylabel(f"{name} [{da.attrs.get('units', '')}]")
-        ax.legend(fontsize=7)
-    axes[-1, 0].set_xlabel("generation")
-    what = "mean, median and 10-90 % of replicates" if "replicate" in ds.dims else "one chain"
+        units = da.attrs.get("units", "")
+        ax.set_title(f"{name} [{units}]" if units else name, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("generation", fontsize=8)
+    what = f"{chains} chains: each faint, mean and 95 % interval" if chains > 1 else "one chain"
     fig.suptitle(f"{ds.attrs.get('name', 'run')}: {what}", fontsize=10)
     fig.tight_layout()
     written = [Path(folder) / "curves.png"]
-    fig.savefig(written[0], dpi=110)
+    fig.savefig(written[0], dpi=100)
     plt.close(fig)
     if "class_frequency" in ds:
         written.append(_class_heatmap(ds, Path(folder) / "class_frequency.png", plt))
@@ -99,19 +154,19 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
     return written
 
 
-def _lines(da: xr.DataArray):
-    """One series per ``k`` for tail masses, else the variable itself (class dims averaged)."""
-    if "k" in da.dims:
-        return [(f"k={float(k):g}", da.sel(k=k)) for k in da.k]
-    extra = [d for d in da.dims if d not in ("generation", "replicate")]
-    return [("simulated", da.mean(extra) if extra else da)]
-
-
 def _class_heatmap(ds: xr.Dataset, path: Path, plt) -> Path:
     freq = ds["class_frequency"]
     freq = (freq.mean("replicate") if "replicate" in freq.dims else freq).transpose("class", "generation")
     fig, ax = plt.subplots(figsize=(8, max(3, 0.15 * freq.sizes["class"])))
-    image = ax.imshow(np.log10(freq.values + 1e-6), aspect="auto", origin="lower", cmap="viridis")
+    gens = freq.generation.values
+    image = ax.imshow(
+        np.log10(freq.values + 1e-6),
+        aspect="auto",
+        origin="lower",
+        cmap="viridis",
+        extent=(gens[0] - 0.5, gens[-1] + 0.5, -0.5, freq.sizes["class"] - 0.5),
+    )
+    ax.set_xticks(gens[:: max(1, len(gens) // 12)])
     ax.set_yticks(range(freq.sizes["class"]), [str(c) for c in freq["class"].values], fontsize=5)
     ax.set_xlabel("generation")
     fig.colorbar(image, label="log10 class share in training data")

@@ -1,28 +1,40 @@
 """A whole sweep at once: its combined Zarr store and plots across the swept settings.
 
-``python -m collapse_sim.report <sweep dir>`` (or ``collapse-sim-report <sweep dir>``)
+``collapse-sim-report <sweep dir>`` (or ``python -m collapse_sim.report``)
 reads every job with ``open_sweep`` (failed or unfinished jobs are NaN, with a
-warning naming them), writes ``<sweep dir>/sweep.zarr`` and, per key
-variable, ``sweep_<variable>.png``: the variable over generations, one line per
-value of the first swept setting, one panel per combination of the others.
+warning naming them) and pools ``seed`` with ``replicate`` (both independent
+chains). It prints, per key variable at the last generation, each arm of the
+first swept setting minus the first arm with a 95 % Welch interval and the
+chains per arm (also in ``sweep_comparison.csv`` and the store's ``comparison``
+attribute), writes ``<sweep dir>/sweep.zarr`` and, per key variable,
+``sweep_<variable>.png``: mean and 95 % band per arm, one panel per
+combination of the other settings.
 """
 
 from __future__ import annotations
 
+import csv
 import itertools
+import json
 import shutil
 import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
+from rich.console import Console
+from rich.table import Table
 
 from collapse_sim.errors import exit_with
-from collapse_sim.reporting import KEY_VARIABLES
+from collapse_sim.reporting import COMPARISON_COLUMNS, KEY_VARIABLES
+from collapse_sim.reporting.html import write_sweep_page
+from collapse_sim.reporting.intervals import format_interval, mean_interval, welch_difference
 from collapse_sim.store import as_stored, quiet_consolidation
 from collapse_sim.sweep import FIXED_DIMS, open_sweep
 
 SWEEP_STORE = "sweep.zarr"
+COMPARISON_FILE = "sweep_comparison.csv"
 
 
 def swept_dims(ds: xr.Dataset) -> list[str]:
@@ -47,35 +59,134 @@ def write_sweep_store(ds: xr.Dataset, folder: Path) -> Path:
     return path
 
 
-def _series(da: xr.DataArray) -> xr.DataArray:
-    """Mean over replicates and classes: one value per generation."""
-    return da.mean([d for d in da.dims if d in ("replicate", "class", "k", "size_bin")])
+def pooled(ds: xr.Dataset) -> xr.Dataset:
+    """The sweep with ``seed`` folded into ``replicate``: both are independent chains of one arm."""
+    if "seed" not in ds.dims:
+        return ds
+    if "replicate" not in ds.dims:
+        return (
+            ds.rename({"seed": "replicate"})
+            .drop_vars("replicate")
+            .assign_coords(replicate=np.arange(ds.sizes["seed"]))
+        )
+    stacked = ds.stack(chain=("seed", "replicate")).drop_vars(["chain", "seed", "replicate"])
+    stacked = stacked.rename(chain="replicate")
+    return stacked.assign_coords(replicate=np.arange(stacked.sizes["replicate"]))
+
+
+def _variables(ds: xr.Dataset):
+    """(name, per-chain series per arm) of every key variable and the rarest quarter's share and AP."""
+    from collapse_sim.reporting.detection import rare_class_series
+    from collapse_sim.reporting.run import per_chain
+
+    swept = tuple(swept_dims(ds))
+    for name in KEY_VARIABLES:
+        if name in ds and name != "train_size":
+            da = ds[name].isel(k=0) if "k" in ds[name].dims else ds[name]
+            yield name, per_chain(da, keep=swept)
+    yield from rare_class_series(ds)
+
+
+def comparisons(ds: xr.Dataset) -> list[dict]:
+    """Each arm of the first swept setting against its first arm, at the last generation.
+
+    Seeds are pooled with replicates (both independent chains); the difference
+    of means has a 95 % Welch interval. Other swept settings are held fixed,
+    one block per combination.
+    """
+    ds = pooled(ds)
+    dims = [d for d in swept_dims(ds) if d != "replicate"]
+    if not dims:
+        return []
+    arm_dim, others = dims[0], dims[1:]
+    arms = list(ds[arm_dim].values)
+    rows = []
+    last = ds.isel(generation=-1)
+    for combo in itertools.product(*(ds[d].values for d in others)) or [()]:
+        fixed = dict(zip(others, combo, strict=True))
+        for name, series in _variables(last.sel(fixed) if fixed else last):
+            reference = series.sel({arm_dim: arms[0]}).values
+            for arm in arms[1:]:
+                values = series.sel({arm_dim: arm}).values
+                difference, low, high = welch_difference(values, reference)
+                rows.append(
+                    {
+                        "variable": name,
+                        **{d: _plain(v) for d, v in fixed.items()},
+                        "arm": f"{arm_dim}={_plain(arm)}",
+                        "reference": f"{arm_dim}={_plain(arms[0])}",
+                        "mean_arm": mean_interval(values)[0],
+                        "mean_reference": mean_interval(reference)[0],
+                        "difference": difference,
+                        "low": low,
+                        "high": high,
+                        "chains_arm": int(np.isfinite(values).sum()),
+                        "chains_reference": int(np.isfinite(reference).sum()),
+                    }
+                )
+    return rows
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def print_comparisons(rows: list[dict], generation: int) -> None:
+    """The comparison table on the terminal."""
+    if not rows:
+        return
+    fixed = [k for k in rows[0] if k not in COMPARISON_COLUMNS]
+    table = Table(title=f"generation {generation}: each arm minus the reference, 95 % Welch interval")
+    for column in ["variable", *fixed, "arm", "reference", "difference [95 %]", "chains"]:
+        table.add_column(column, justify="left" if column in ("variable", "arm", "reference") else "right")
+    for row in rows:
+        interval = format_interval(row["difference"], row["low"], row["high"], digits=3)
+        table.add_row(
+            row["variable"],
+            *(str(row[k]) for k in fixed),
+            row["arm"],
+            row["reference"],
+            interval,
+            f"{row['chains_arm']} vs {row['chains_reference']}",
+        )
+    Console(width=None if Console().is_terminal else 150).print(table)
 
 
 def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
-    """One PNG per key variable: lines per value of the first swept setting, panels for the rest."""
+    """One PNG per key variable: mean and 95 % band per arm of the first swept setting (seeds pooled),
+    one panel per combination of the other settings."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dims = swept_dims(ds)
+    from collapse_sim.reporting.run import draw_band
+
+    ds = pooled(ds)
+    dims = [d for d in swept_dims(ds) if d != "replicate"]
     hue, panels = (dims[0], dims[1:]) if dims else (None, [])
     combos = list(itertools.product(*(ds[d].values for d in panels))) or [()]
     written = []
-    for name in (n for n in KEY_VARIABLES if n in ds and n != "train_size"):
-        fig, axes = plt.subplots(1, len(combos), figsize=(4.2 * len(combos), 3.2), squeeze=False, sharey=True)
+    for name, series in _variables(ds):
+        fig, axes = plt.subplots(1, len(combos), figsize=(4.4 * len(combos), 3.3), squeeze=False, sharey=True)
         for ax, combo in zip(axes[0], combos, strict=True):
-            da = _series(ds[name].sel(dict(zip(panels, combo, strict=True))))
-            for value in ds[hue].values if hue else [None]:
+            da = series.sel(dict(zip(panels, combo, strict=True)))
+            for i, value in enumerate(ds[hue].values if hue else [None]):
                 line = da.sel({hue: value}) if hue else da
-                ax.plot(
-                    ds.generation.values, line.values, marker=".", label=f"{hue}={value}" if hue else name
+                draw_band(
+                    ax,
+                    ds.generation.values,
+                    line,
+                    f"{hue}={value}" if hue else name,
+                    color=f"C{i}",
+                    faint=False,
                 )
             ax.set_title(", ".join(f"{d}={v}" for d, v in zip(panels, combo, strict=True)), fontsize=8)
             ax.set_xlabel("generation")
-        axes[0, 0].set_ylabel(f"{name} [{ds[name].attrs.get('units', '')}]")
-        axes[0, -1].legend(fontsize=7)
+        chains = series.sizes.get("replicate", 1)
+        axes[0, 0].set_ylabel(f"{name} [{series.attrs.get('units', '')}]")
+        axes[0, -1].legend(fontsize=6)
+        fig.suptitle(f"{name}: mean and 95 % interval of {chains} chains per arm", fontsize=9)
         fig.tight_layout()
         path = Path(folder) / f"sweep_{name}.png"
         fig.savefig(path, dpi=100)
@@ -84,11 +195,23 @@ def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
     return written
 
 
+def write_comparisons(rows: list[dict], folder: Path) -> Path | None:
+    """The comparison table as ``sweep_comparison.csv`` beside the sweep store."""
+    if not rows:
+        return None
+    path = Path(folder) / COMPARISON_FILE
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m collapse_sim.report SWEEP_DIR``: combined store and plots of a multirun."""
+    """``collapse-sim-report SWEEP_DIR``: combined store, arm comparisons and plots of a multirun."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0].startswith("-"):
-        exit_with("usage: python -m collapse_sim.report SWEEP_DIR (a Hydra multirun directory)")
+        exit_with("usage: collapse-sim-report SWEEP_DIR (a Hydra multirun directory)")
     folder = Path(args[0])
     if not folder.is_dir():
         exit_with(
@@ -103,6 +226,14 @@ def main(argv: list[str] | None = None) -> None:
         exit_with(str(error))
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
+    rows = comparisons(ds)
+    print_comparisons(rows, int(ds.generation[-1]))
+    ds.attrs["comparison"] = json.dumps(rows)
     print(f"store: {write_sweep_store(ds, folder)}")
-    for path in plot_sweep(ds, folder):
+    table = write_comparisons(rows, folder)
+    if table:
+        print(f"table: {table}")
+    plots = plot_sweep(ds, folder)
+    for path in plots:
         print(f"plot: {path}")
+    print(f"report: {write_sweep_page(ds, folder, rows, plots)}")

@@ -35,6 +35,7 @@ class GaussianSource(ModelSource):
             np.tile(mu, (replicates, 1)), np.tile(np.diag(sigma**2), (replicates, 1, 1))
         )
         super().__init__(truth, pool_size=pool_size, test_size=test_size)
+        self.replicates = replicates
 
 
 class GMMSource(ModelSource):
@@ -72,3 +73,4 @@ class GMMSource(ModelSource):
             np.tile(np.diag(sigma**2), (replicates, k, 1, 1)),
         )
         super().__init__(truth, pool_size=pool_size, test_size=test_size)
+        self.replicates = replicates

@@ -39,6 +39,7 @@ class ZipfSource(ModelSource):
         n_classes = positive_int("n_classes", n_classes, minimum=2)
         if not exponent >= 0:
             raise ConfigError("exponent", f"must be >= 0 (0 = uniform classes), got {exponent!r}")
-        probs = np.tile(zipf_probabilities(n_classes, exponent), (positive_int("replicates", replicates), 1))
+        self.replicates = positive_int("replicates", replicates)
+        probs = np.tile(zipf_probabilities(n_classes, exponent), (self.replicates, 1))
         truth = CategoricalModel(probs, class_names(n_classes))
         super().__init__(truth, pool_size=pool_size, test_size=test_size)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,11 +54,14 @@ class YOLOTrainer:
         hsv_v: float = 0.2,
         amp: bool = True,
         val_images: int = 16,
+        threads: int = 1,
     ) -> None:
         self.model, self.device, self.epochs, self.imgsz, self.batch = check_run_settings(
             model, device, epochs, imgsz, batch
         )
         self.val_images = positive_int("val_images", val_images)
+        self.threads = positive_int("threads", threads)
+        self.progress: Callable[[int, int], None] | None = None
         augment = check_probabilities(
             dict(mosaic=mosaic, fliplr=fliplr, scale=scale, hsv_h=hsv_h, hsv_s=hsv_s, hsv_v=hsv_v)
         )
@@ -75,6 +79,10 @@ class YOLOTrainer:
     def use_workdir(self, path: Path) -> None:
         """Where generation folders go (the run directory)."""
         self.workdir = Path(path)
+
+    def use_progress(self, callback: Callable[[int, int], None]) -> None:
+        """Called with (epoch, epochs) after every epoch, so a long generation shows it moves."""
+        self.progress = callback
 
     def fit(
         self, data: DetectionSet, *, init: Detector | None, rng: np.random.Generator, generation: int
@@ -96,6 +104,8 @@ class YOLOTrainer:
             batch=self.batch,
             device=self.device,
             seed=int(rng.integers(2**31)),
+            threads=self.threads,
+            on_epoch=self.progress,
             hyperparameters=self.hyperparameters,
         )
         last.with_name("best.pt").unlink(missing_ok=True)  # selected on training images: not worth the disk

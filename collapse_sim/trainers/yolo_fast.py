@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.sources._checks import positive_int
 from collapse_sim.yolo.fast_detector import FastDetector
 from collapse_sim.yolo.files import write_dataset
-from collapse_sim.yolo.runtime import cpu_threads, ultralytics
+from collapse_sim.yolo.runtime import ultralytics, use_threads
 from collapse_sim.yolo.settings import check_probabilities, check_run_settings
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -61,6 +62,7 @@ class YOLOFastTrainer:
         precision: str = "auto",
         compile: bool = False,
         eval_every: int = 0,
+        threads: int = 1,
     ) -> None:
         self.model, self.device, self.epochs, self.imgsz, self.batch = check_run_settings(
             model, device, epochs, imgsz, batch
@@ -70,6 +72,8 @@ class YOLOFastTrainer:
                 "imgsz", f"must be a multiple of 32 (the network's largest stride), got {imgsz}"
             )
         self.eval_every = positive_int("eval_every", eval_every, minimum=0)
+        self.threads = positive_int("threads", threads)
+        self.progress: Callable[[int, int], None] | None = None
         self.augmentation = check_probabilities(
             dict(fliplr=fliplr, scale=scale, translate=translate, hsv_s=hsv_s, hsv_v=hsv_v)
         )
@@ -89,6 +93,10 @@ class YOLOFastTrainer:
         """Where generation folders go (the run directory)."""
         self.workdir = Path(path)
 
+    def use_progress(self, callback: Callable[[int, int], None]) -> None:
+        """Called with (epoch, epochs) after every epoch, so a long generation shows it moves."""
+        self.progress = callback
+
     def use_real(self, real) -> None:
         """The fixed real test set, scored every ``eval_every`` epochs when asked."""
         self.test = real.test
@@ -107,7 +115,7 @@ class YOLOFastTrainer:
         folder = self.workdir / "generations" / f"{generation:03d}"
         seed = int(rng.integers(2**31))
         if self.device == "cpu":
-            torch.set_num_threads(cpu_threads())
+            use_threads(self.threads)
         torch.manual_seed(seed)  # the new head's initial weights
         hyperparameters = dict(
             epochs=self.epochs, imgsz=self.imgsz, batch=self.batch, lr0=self.lr0, seed=seed
@@ -128,6 +136,8 @@ class YOLOFastTrainer:
             if self.eval_every and self.test is not None and (epoch + 1) % self.eval_every == 0:
                 row["map50"] = run.map50(self.test)
             log.append(row)
+            if self.progress is not None:
+                self.progress(epoch + 1, self.epochs)
         # The weights name the data they learnt from: the store's dataset_hash[generation].
         train_args = {**vars(network.args), "dataset_version": data.content_hash()}
         save_network(folder / "weights.pt", run.ema.ema, train_args=train_args)

@@ -38,6 +38,21 @@ def cpu_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def use_threads(threads: int) -> None:
+    """Train with exactly ``threads`` torch threads (Ultralytics' own device set-up applies the same number).
+
+    On a CPU the result of training depends on the thread count, so a chain's
+    thread count is a setting (``trainer.threads``), never the machine's.
+    """
+    import torch
+
+    ultralytics()
+    from ultralytics.utils import torch_utils
+
+    torch_utils.NUM_THREADS = threads
+    torch.set_num_threads(threads)
+
+
 def ultralytics(config_dir: Path | None = None) -> ModuleType:
     """The ``ultralytics`` module, imported offline on first use."""
     global _module

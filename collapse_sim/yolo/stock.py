@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from collapse_sim.yolo.runtime import ultralytics
+from collapse_sim.yolo.runtime import ultralytics, use_threads
 
 
 def train_stock(
@@ -19,14 +20,20 @@ def train_stock(
     batch: int,
     device: str,
     seed: int,
+    threads: int,
     hyperparameters: dict,
+    on_epoch: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Train ``model`` on ``data_yaml`` into ``folder/train``; returns the last epoch's weights.
 
     Deterministic for a seed, no gradient accumulation (``nbs`` = batch), no
     per-epoch validation, plots or checkpoints: the run keeps its own records.
     """
-    yolo = ultralytics(workdir).YOLO(model, task="detect")
+    ultralytics(workdir)
+    use_threads(threads)  # Ultralytics' device set-up applies it on a CPU
+    yolo = ultralytics().YOLO(model, task="detect")
+    if on_epoch is not None:
+        yolo.add_callback("on_train_epoch_end", lambda trainer: on_epoch(trainer.epoch + 1, trainer.epochs))
     yolo.train(
         data=str(data_yaml),
         epochs=epochs,

@@ -1,0 +1,51 @@
+"""Experiment trackers a run reports to (``logger=mlflow``, ``logger=tensorboard``, or both as a list).
+
+Each is imported only when chosen. The run's parent process, the one writer of
+the store, drives them: ``start`` once (a resumed run continues the same
+tracker run), ``log`` for each generation once every chain has finished it,
+``finish`` with the plots and the HTML report at the end.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import numpy as np
+import xarray as xr
+
+from collapse_sim.errors import ConfigError
+
+TRACKERS_EXTRA = 'pip install -e ".[trackers]"'
+
+
+def require(module: str, key: str, what: str) -> None:
+    """Stop before any work, naming the extra to install, when ``module`` is not installed.
+
+    ``key`` is relative to the logger's own node (``""`` names the logger itself).
+    """
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(
+            key, f"needs {what}, which is not installed; install the trackers extra: {TRACKERS_EXTRA}"
+        )
+
+
+def scalars(ds: xr.Dataset, *, per_chain: bool) -> dict[str, float]:
+    """A generation's numeric scalars: per chain (``chain_00/map50``) and their mean (``mean/map50``).
+
+    Variables with other dimensions (classes, size bins) stay in the store and
+    the report; vectorised toy runs log means only (hundreds of replicates).
+    """
+    out: dict[str, float] = {}
+    for name, da in ds.data_vars.items():
+        if da.dtype.kind not in "fiub" or name == "completed" or set(da.dims) - {"replicate"}:
+            continue
+        values = np.atleast_1d(np.asarray(da.values, dtype=float))
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            out[f"mean/{name}"] = float(finite.mean())
+        if per_chain and "replicate" in da.dims:
+            for chain, value in enumerate(values):
+                if math.isfinite(value):
+                    out[f"chain_{chain:02d}/{name}"] = float(value)
+    return out

@@ -1,0 +1,105 @@
+"""Report a run to MLflow: one MLflow run per collapse_sim run, in the experiment named by ``name``.
+
+Chains are metric prefixes of that one run (``chain_00/map50``, ``mean/map50``):
+MLflow users compare runs (settings), and a run's chains are one setting's
+replicates, best read side by side in one chart. ``step`` is the generation.
+The tracking URI is ``logger.mlflow.tracking_uri``, else ``MLFLOW_TRACKING_URI``,
+else a SQLite database inside the run directory (``mlflow.db``, artefacts in
+``mlartifacts/``), which works offline. A resumed run continues the same
+MLflow run (its id is kept in ``mlflow_run_id.txt``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from collapse_sim.checkpoints import atomic_write
+from collapse_sim.errors import ConfigError
+from collapse_sim.loggers import require
+
+RUN_ID_FILE = "mlflow_run_id.txt"
+PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch
+
+
+def _flatten(tree, prefix: str = "") -> dict[str, str]:
+    if isinstance(tree, dict):
+        out: dict[str, str] = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): json.dumps(tree) if not isinstance(tree, str) else tree}
+
+
+def check_local_uri(key: str, uri: str) -> None:
+    """A ``sqlite:///`` or ``file://`` tracking URI must point into a folder this process can write."""
+    for scheme in ("sqlite:///", "file://"):
+        if uri.startswith(scheme):
+            path = Path("/" + uri.removeprefix(scheme).lstrip("/"))
+            folder = path.parent if scheme == "sqlite:///" else path
+            existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+            if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+                raise ConfigError(
+                    key,
+                    f"{uri} cannot be written ({existing} is not a writable folder); give a tracking URI "
+                    "in a folder you can write to, or leave it unset for a database inside the run directory",
+                )
+
+
+class MLflowLogger:
+    """Log every generation's scalars, the resolved config and overrides, and the plots and report."""
+
+    def __init__(self, *, tracking_uri: str | None = None) -> None:
+        require("mlflow", "", "MLflow (mlflow-skinny with sqlalchemy and alembic)")
+        self.tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+        if self.tracking_uri:
+            check_local_uri("tracking_uri", self.tracking_uri)
+        self.client = self.run_id = None
+
+    def start(self, run_dir: Path, *, name: str, config: dict, overrides: list[str]) -> None:
+        """Open (or, resuming, reopen) this run's MLflow run and record its settings."""
+        from mlflow.entities import Param
+        from mlflow.tracking import MlflowClient
+
+        run_dir = Path(run_dir)
+        uri = self.tracking_uri or f"sqlite:///{run_dir.resolve() / 'mlflow.db'}"
+        self.client = MlflowClient(tracking_uri=uri)
+        experiment = self.client.get_experiment_by_name(name)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else self.client.create_experiment(
+                name, artifact_location=(run_dir / "mlartifacts").resolve().as_uri()
+            )
+        )
+        kept = run_dir / RUN_ID_FILE
+        if kept.exists():
+            self.run_id = kept.read_text().strip()
+            self.client.update_run(self.run_id, status="RUNNING")
+            return
+        run = self.client.create_run(
+            experiment_id, run_name=run_dir.name, tags={"collapse_sim.run_dir": str(run_dir.resolve())}
+        )
+        self.run_id = run.info.run_id
+        atomic_write(kept, lambda file: file.write(f"{self.run_id}\n".encode()))
+        params = [Param(k[:250], v[:6000]) for k, v in _flatten(config).items()]
+        params.append(Param("overrides", " ".join(overrides)[:6000] or "(none)"))
+        for start in range(0, len(params), PARAMS_PER_BATCH):
+            self.client.log_batch(self.run_id, params=params[start : start + PARAMS_PER_BATCH])
+
+    def log(self, generation: int, values: dict[str, float]) -> None:
+        """One point per metric at step ``generation``."""
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        metrics = [Metric(key, value, stamp, generation) for key, value in values.items()]
+        for start in range(0, len(metrics), 1000):
+            self.client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
+
+    def finish(self, files: list[Path]) -> None:
+        """Attach the plots and the report, and mark the run finished."""
+        for path in files:
+            self.client.log_artifact(self.run_id, str(path))
+        self.client.set_terminated(self.run_id)

@@ -1,0 +1,131 @@
+"""Self-contained HTML pages: ``report.html`` beside every run's store, ``sweep.html`` beside a sweep's.
+
+Rendered with jinja2 from ``reporting/templates``; images are inlined as
+base64 PNG, there is no script and no external reference, so a page can be
+mailed, archived or opened offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from collapse_sim.reporting import COMPARISON_COLUMNS
+from collapse_sim.reporting.detection import rarest_quarter
+from collapse_sim.reporting.intervals import format_interval, mean_interval
+from collapse_sim.reporting.run import summary_table
+
+RUN_PAGE, SWEEP_PAGE = "report.html", "sweep.html"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("collapse_sim.reporting", "templates"), autoescape=select_autoescape()
+    )
+    env.filters["interval"] = lambda triple: format_interval(*triple)
+    env.filters["percent"] = lambda x: f"{x:+.0%}" if np.isfinite(x) else "n/a"
+    env.filters["number"] = lambda x: f"{x:.4g}" if isinstance(x, float | int) and np.isfinite(x) else "n/a"
+    return env
+
+
+def inline_png(path: Path) -> dict:
+    """An image as a ``data:`` URI with its title."""
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return {"title": Path(path).stem.replace("_", " "), "uri": f"data:image/png;base64,{data}"}
+
+
+def reproduce_command(ds: xr.Dataset, run_dir: Path) -> str:
+    """The command line that reruns (or resumes) this run into the same directory."""
+    overrides = [str(o) for o in ds.attrs.get("overrides", []) if not str(o).startswith("hydra.run.dir=")]
+    return shlex.join(["collapse-sim", *overrides, f"hydra.run.dir={Path(run_dir).resolve()}"])
+
+
+def drift_table(ds: xr.Dataset) -> dict | None:
+    """Per generation, what the detector trained on: its version, real share, and drift from the real pool."""
+    if "dataset_hash" not in ds or "class_frequency" not in ds:
+        return None
+    chained = "replicate" in ds.dims
+    per = (lambda da: da) if chained else (lambda da: da.expand_dims(replicate=[0]))
+    shares = per(ds["class_frequency"])
+    real = shares.isel(generation=0)
+    distance = 0.5 * abs(shares - real).sum("class")  # total variation from generation 0's real data
+    rows = []
+    for i, generation in enumerate(ds.generation.values):
+        row = {
+            "generation": int(generation),
+            "hashes": [str(h) for h in np.atleast_1d(per(ds["dataset_hash"]).isel(generation=i).values)],
+            "real_share": mean_interval(per(ds["real_fraction"]).isel(generation=i).values)[:3],
+            "class_distance": mean_interval(distance.isel(generation=i).values)[:3],
+        }
+        for name in ("box_size_distance", "label_precision", "label_recall"):
+            if name in ds:
+                row[name] = mean_interval(per(ds[name]).isel(generation=i).values)[:3]
+        rows.append(row)
+    vanished = []
+    for name in ds["class"].values:
+        gone = (shares.sel({"class": name}) == 0).values  # (generation, replicate)
+        firsts = [int(ds.generation.values[np.argmax(col)]) if col.any() else None for col in gone.T]
+        vanished.append({"name": str(name), "firsts": firsts})
+    return {
+        "rows": rows,
+        "vanished": vanished,
+        "rare": rarest_quarter(ds),
+        "columns": [c for c in ("box_size_distance", "label_precision", "label_recall") if c in ds],
+    }
+
+
+def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
+    """``report.html`` in the run directory: summary with intervals, plots, data drift, config, command."""
+    run_dir = Path(run_dir)
+    pngs = [p for p in plots if Path(p).suffix == ".png" and Path(p).exists()]
+    page = (
+        _environment()
+        .get_template("run.html.j2")
+        .render(
+            name=ds.attrs.get("name", "run"),
+            chains=ds.sizes.get("replicate", 1),
+            generations=int(ds.sizes["generation"]),
+            started=ds.attrs.get("started", ""),
+            version=ds.attrs.get("version", ""),
+            device=ds.attrs.get("device", ""),
+            choices={k: v for k, v in (ds.attrs.get("choices") or {}).items() if v},
+            summary=summary_table(ds),
+            plots=[inline_png(p) for p in pngs if Path(p).name != "samples.png"],
+            samples=[inline_png(p) for p in pngs if Path(p).name == "samples.png"],
+            drift=drift_table(ds),
+            config_yaml=ds.attrs.get("config_yaml", ""),
+            command=reproduce_command(ds, run_dir),
+        )
+    )
+    path = run_dir / RUN_PAGE
+    path.write_text(page)
+    return path
+
+
+def write_sweep_page(ds: xr.Dataset, folder: Path, comparisons: list[dict], plots: list[Path]) -> Path:
+    """``sweep.html`` in the sweep directory: the per-arm difference table and the sweep plots."""
+    fixed = [k for k in (comparisons[0] if comparisons else {}) if k not in COMPARISON_COLUMNS]
+    page = (
+        _environment()
+        .get_template("sweep.html.j2")
+        .render(
+            folder=str(Path(folder).resolve()),
+            generation=int(ds.generation.values[-1]),
+            dims={
+                d: [str(v) for v in ds[d].values]
+                for d in ds.dims
+                if d not in ("generation", "class", "k", "size_bin")
+            },
+            rows=comparisons,
+            fixed=fixed,
+            plots=[inline_png(p) for p in plots if Path(p).exists()],
+        )
+    )
+    path = Path(folder) / SWEEP_PAGE
+    path.write_text(page)
+    return path

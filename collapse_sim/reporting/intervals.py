@@ -1,0 +1,60 @@
+"""95 % intervals across independent chains: Student t for a mean, Welch for a difference of two means."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+CONFIDENCE = 0.95
+
+
+def mean_interval(values) -> tuple[float, float, float, int]:
+    """Mean, lower and upper 95 % bound (Student t) and the number of finite values; NaN bounds for n < 2."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    n = v.size
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    mean = float(v.mean())
+    if n < 2:
+        return mean, np.nan, np.nan, n
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    return mean, mean - half, mean + half, n
+
+
+def band(da: xr.DataArray, dim: str = "replicate") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over ``dim`` and its 95 % interval, per remaining coordinate (generation)."""
+    values = np.moveaxis(np.asarray(da.transpose(..., dim).values, dtype=float), -1, 0)
+    rows = [mean_interval(values[:, i]) for i in range(values.shape[1])] if values.ndim == 2 else []
+    mean, low, high = (np.array([r[j] for r in rows]) for j in range(3))
+    return mean, low, high
+
+
+def welch_difference(arm, reference) -> tuple[float, float, float]:
+    """Difference of means ``arm - reference`` with its 95 % Welch interval (NaN where either has < 2)."""
+    a = np.asarray(arm, dtype=float).ravel()
+    b = np.asarray(reference, dtype=float).ravel()
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if a.size == 0 or b.size == 0:
+        return np.nan, np.nan, np.nan
+    difference = float(a.mean() - b.mean())
+    if a.size < 2 or b.size < 2 or (a.std() == 0 and b.std() == 0):
+        return difference, np.nan, np.nan
+    result = stats.ttest_ind(a, b, equal_var=False)
+    low, high = result.confidence_interval(CONFIDENCE)
+    return difference, float(low), float(high)
+
+
+def format_interval(mean: float, low: float, high: float, digits: int = 4) -> str:
+    """``0.512 [0.48, 0.54]``, or the mean alone where there is no interval."""
+    if not np.isfinite(mean):
+        return "n/a"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{mean:.{digits}g}"
+    return f"{mean:.{digits}g} [{low:.3g}, {high:.3g}]"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 chain``, ``2 chains``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -1,0 +1,271 @@
+"""Replicated detection chains: independent, identical whatever their number or the workers, crash-safe."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import psutil
+import pytest
+from conftest import GAUSSIAN, ROOT, TINY_DETECTION, assert_same_results, run_cli
+
+import collapse_sim as cs
+from collapse_sim.api import compose_config
+from collapse_sim.build import build
+from collapse_sim.chains import run_chains
+from collapse_sim.config import GROUPS, validate
+from collapse_sim.store import MemoryStore
+
+CHAINS = [
+    *(o for o in TINY_DETECTION if not o.startswith(("replicates=", "generations="))),
+    "generations=3",
+    "warm_start=true",
+    "plots=false",
+]
+
+FAULTS = '''
+"""Injected write faults for collapse_sim tests: FAULT=<where>:<ERRNO>:<nth> (every process, workers too)."""
+import errno, os
+
+spec = os.environ.get("COLLAPSE_SIM_FAULT")
+if spec:
+    where, code, nth = spec.split(":")
+    calls = [0]
+
+    def _fault(path):
+        calls[0] += 1
+        if calls[0] == int(nth):
+            raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)), str(path))
+
+    if where == "store":  # a chunk of the results store
+        import zarr.storage
+
+        original_set = zarr.storage.LocalStore.set
+
+        async def set(self, key, value):
+            if "/c/" in key:
+                _fault(os.path.join(str(self.root), key))
+            return await original_set(self, key, value)
+
+        zarr.storage.LocalStore.set = set
+    else:  # a file renamed into place: weights.pt, synthetic_*.pkl, model_*.pkl
+        original_replace = os.replace
+
+        def replace(src, dst, *args, **kwargs):
+            if where in os.fspath(dst):
+                _fault(dst)
+            return original_replace(src, dst, *args, **kwargs)
+
+        os.replace = replace
+'''
+
+
+def _run(overrides):
+    cfg = compose_config(overrides)
+    resolved = validate(cfg)
+    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
+    return resolved, choices, build(resolved, choices)
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+    """An uninterrupted 2-chain run, the reference for every resumed one."""
+    run_dir = tmp_path_factory.mktemp("whole") / "run"
+    result = run_cli(*CHAINS, "replicates=2", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    return cs.open_run(run_dir)
+
+
+def test_a_chain_is_the_same_whatever_the_number_of_chains_or_workers(whole):
+    three = cs.run([*CHAINS, "replicates=3", "workers=1"])
+    assert three.sizes["replicate"] == 3 and "replicate" in three.map50_95.dims
+    assert three.ap50_95.dims == ("generation", "replicate", "class")
+    # Chains differ in every draw after the shared real world: their training sets differ.
+    hashes = three.dataset_hash.isel(generation=-1).values
+    assert len(set(hashes)) == 3
+    for name in ("map50_95", "class_frequency", "box_size_distance", "dataset_hash", "recall"):
+        np.testing.assert_array_equal(
+            three[name].isel(replicate=[0, 1]).values, whole[name].values, err_msg=name
+        )
+    two_workers = cs.run([*CHAINS, "replicates=3", "workers=2"])
+    for name in three.data_vars:
+        if name != "wall_time_s":
+            np.testing.assert_array_equal(two_workers[name].values, three[name].values, err_msg=name)
+
+
+def test_each_chain_keeps_its_files_in_its_own_folder(whole, tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli(*CHAINS, "replicates=2", "generations=1", f"hydra.run.dir={run_dir}").returncode == 0
+    for chain in (0, 1):
+        folder = run_dir / f"chain_{chain:02d}"
+        assert (folder / "generations" / "000" / "weights.pt").is_file()
+        assert (folder / "generations" / "000" / "train_log.csv").is_file()
+    assert not (run_dir / "generations").exists()
+
+
+def test_progress_hears_every_epoch_and_generation_of_every_chain():
+    class Recorder:
+        def __init__(self):
+            self.epochs, self.generations, self.chains = [], [], []
+
+        def epoch(self, chain, generation, epoch, epochs):
+            self.epochs.append((chain, generation, epoch, epochs))
+
+        def generation_done(self, chain, generation):
+            self.generations.append((chain, generation))
+
+        def chain_done(self, chain):
+            self.chains.append(chain)
+
+    for workers in (1, 2):
+        resolved, choices, sim = _run(
+            [*CHAINS, "replicates=2", "generations=2", "trainer.epochs=2", f"workers={workers}"]
+        )
+        recorder = Recorder()
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as folder:
+            store = MemoryStore(2, 2)
+            run_chains(resolved, choices, sim, store, Path(folder), starts=[0, 0], progress=recorder)
+        assert sorted(recorder.generations) == [(c, g) for c in (0, 1) for g in (0, 1)]
+        assert sorted(recorder.epochs) == [(c, g, e, 2) for c in (0, 1) for g in (0, 1) for e in (1, 2)]
+        assert sorted(recorder.chains) == [0, 1]
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+        return [p for p in children if "spawn_main" in " ".join(p.cmdline())]  # not the resource tracker
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.mark.slow
+def test_killed_twice_at_random_moments_a_run_resumes_to_the_uninterrupted_values(whole, tmp_path):
+    """SIGKILL a worker once and the parent once, at random moments; open_run never shows half of one."""
+    run_dir, moments = tmp_path / "killed", random.Random(12)
+    args = [
+        sys.executable,
+        "-m",
+        "collapse_sim",
+        *CHAINS,
+        "replicates=2",
+        "workers=2",
+        f"hydra.run.dir={run_dir}",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
+    for victim in ("worker", "parent"):
+        proc = subprocess.Popen(
+            args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
+        )
+        started = time.time()
+        while not _children(proc.pid) and proc.poll() is None and time.time() - started < 60:
+            time.sleep(0.05)
+        time.sleep(moments.uniform(0.5, 3.0))  # start-up, training, checkpoints or store writes
+        workers = _children(proc.pid)
+        assert proc.poll() is None and len(workers) == 2, "the run ended before it could be killed"
+        if victim == "worker":
+            workers[moments.randrange(2)].send_signal(signal.SIGKILL)
+            _, stderr = proc.communicate(timeout=120)
+            assert proc.returncode == 1, stderr
+            message = " ".join(stderr.split())
+            assert "stopped during generation" in message and "(killed by SIGKILL)" in message
+            assert "Traceback" not in stderr and f"Rerun into {run_dir} to resume" in message
+        else:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            time.sleep(0.5)
+            assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+        if (run_dir / "results.zarr").exists():
+            partial = cs.open_run(run_dir)
+            assert bool(partial.completed.all())
+            assert partial.sizes["generation"] == 0 or np.isfinite(partial.map50.values).all()
+    finished = run_cli(*CHAINS, "replicates=2", "workers=2", f"hydra.run.dir={run_dir}")
+    assert finished.returncode == 0, finished.stderr
+    assert_same_results(cs.open_run(run_dir), whole)
+    assert not list(run_dir.rglob("*.tmp"))
+
+
+def _faulty_run(tmp_path, run_dir, fault: str, workers: int):
+    (tmp_path / "faults").mkdir(exist_ok=True)
+    (tmp_path / "faults" / "sitecustomize.py").write_text(FAULTS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
+    env["PYTHONPATH"] = str(tmp_path / "faults")
+    env["COLLAPSE_SIM_FAULT"] = fault
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "collapse_sim",
+            *CHAINS,
+            "replicates=2",
+            f"workers={workers}",
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "workers", "named"),
+    [
+        ("synthetic_:ENOSPC:3", 1, "synthetic_00002.pkl: No space left on device (ENOSPC)"),
+        ("weights.pt:EIO:2", 2, "weights.pt: Input/output error (EIO)"),
+        ("store:ENOSPC:40", 1, "results.zarr/"),
+    ],
+)
+def test_a_full_disk_or_io_error_is_reported_and_a_rerun_resumes(whole, tmp_path, fault, workers, named):
+    run_dir = tmp_path / "run"
+    failed = _faulty_run(tmp_path, run_dir, fault, workers)
+    message = " ".join(failed.stderr.split())
+    assert failed.returncode == 1, failed.stderr
+    assert "Traceback" not in failed.stderr, failed.stderr
+    assert named in message
+    assert "Every complete generation" in message or "every generation complete" in message.lower()
+    partial = cs.open_run(run_dir)  # readable, complete generations only
+    assert bool(partial.completed.all()) and partial.sizes["generation"] < 3
+    for name in ("map50_95", "dataset_hash"):
+        np.testing.assert_array_equal(
+            partial[name].values, whole[name].isel(generation=slice(0, partial.sizes["generation"])).values
+        )
+    resumed = run_cli(*CHAINS, "replicates=2", f"workers={workers}", f"hydra.run.dir={run_dir}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_results(cs.open_run(run_dir), whole)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["workers=0"], "workers: must be auto (one chain per free core) or an integer >= 1"),
+        (["replicates=2", "workers=3"], "workers: is 3 but the run has only replicates=2 chains"),
+        (["replicates=64", "workers=64"], "workers: is 64, and each chain trains with trainer.threads=1"),
+        ([*GAUSSIAN, "workers=2"], "runs its 2 replicates vectorised in one process"),
+    ],
+)
+def test_bad_chain_settings_stop_before_any_work(tmp_path, overrides, expected):
+    run_dir = tmp_path / "run"
+    result = run_cli(*overrides, f"hydra.run.dir={run_dir}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert expected in " ".join(result.stderr.split())
+    assert not run_dir.exists()
+
+
+def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch):
+    import collapse_sim.capacity as capacity
+    from collapse_sim.errors import ConfigError
+
+    monkeypatch.setattr(capacity, "available_memory", lambda: int(2e9))
+    with pytest.raises(ConfigError, match=r"workers: 2 chains at once need about 2\.\d GB of memory"):
+        _run([*CHAINS, "replicates=4", "workers=2"])
+    with pytest.raises(ConfigError, match=r"replicates: replicates=100000 needs about .* GB of memory"):
+        _run([*GAUSSIAN, "replicates=100000", "n_samples=1000"])

@@ -1,0 +1,114 @@
+"""Intervals wherever a number is reported: run summaries, sweep comparisons, plots."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import run_cli
+from rich.console import Console
+from scipy import stats
+
+from collapse_sim.reporting.intervals import mean_interval, welch_difference
+from collapse_sim.reporting.run import plot_run, summarize
+from collapse_sim.reporting.sweep import pooled
+
+
+def test_mean_interval_is_students_t():
+    values = np.random.default_rng(0).normal(3.0, 2.0, 12)
+    mean, low, high, n = mean_interval(values)
+    expected = stats.t.interval(0.95, 11, loc=values.mean(), scale=stats.sem(values))
+    assert n == 12 and mean == pytest.approx(values.mean())
+    assert (low, high) == pytest.approx(expected)
+    assert np.isnan(mean_interval([1.0])[1]) and mean_interval([np.nan, 2.0, 4.0])[3] == 2
+
+
+def test_welch_difference_matches_the_unequal_variance_formula():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(1.0, 1.0, 8), rng.normal(0.0, 3.0, 20)
+    difference, low, high = welch_difference(a, b)
+    va, vb = a.var(ddof=1) / 8, b.var(ddof=1) / 20
+    dof = (va + vb) ** 2 / (va**2 / 7 + vb**2 / 19)
+    half = stats.t.ppf(0.975, dof) * np.sqrt(va + vb)
+    assert difference == pytest.approx(a.mean() - b.mean())
+    assert (low, high) == pytest.approx((difference - half, difference + half))
+
+
+def _chains(values: np.ndarray) -> xr.Dataset:
+    """A detection-like store: map50 and rarest-quarter shares for several chains."""
+    generations, chains = values.shape
+    shares = np.tile(np.array([0.5, 0.3, 0.15, 0.05]), (generations, chains, 1))
+    return xr.Dataset(
+        {
+            "map50": (("generation", "replicate"), values, {"units": "1"}),
+            "map50_95": (("generation", "replicate"), values / 2, {"units": "1"}),
+            "label_precision": (("generation", "replicate"), np.ones_like(values), {"units": "1"}),
+            "class_frequency": (("generation", "replicate", "class"), shares),
+            "ap50_95": (("generation", "replicate", "class"), shares * 2),
+        },
+        coords={"generation": np.arange(generations), "class": ["a", "b", "c", "d"]},
+        attrs={"name": "chains"},
+    )
+
+
+def test_summary_gives_mean_interval_and_chain_count(tmp_path):
+    values = np.array([[0.5, 0.6, 0.55, 0.65], [0.3, 0.35, 0.25, 0.3]])
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=200)
+    text = summarize(_chains(values), tmp_path / "results.zarr", console)
+    mean, low, high, _ = mean_interval(values[1])
+    row = next(line for line in text.splitlines() if "map50 " in line)
+    assert f"{mean:.4g} [{low:.3g}, {high:.3g}]" in row and "-48%" in row and row.rstrip(" │").endswith("4")
+    assert "4 chains" in text
+    assert "rarest quarter (d): share of training labels (together) 5.00% [5.00%, 5.00%]" in text
+
+
+def test_run_plots_leave_out_what_never_moves(tmp_path):
+    values = np.array([[0.5, 0.6, 0.55], [0.3, 0.35, 0.25], [0.2, 0.3, 0.1]])
+    (curves, *_) = plot_run(_chains(values), tmp_path)
+    from PIL import Image
+
+    width, height = Image.open(curves).size
+    assert height < 1200 and width < 1400  # a grid that fits a screen, not a column of panels
+    # map50 moves; label precision (always 1) and the constant rarest-quarter share and AP do not.
+    ds = _chains(values)
+    from collapse_sim.reporting.run import _varies
+
+    assert _varies(ds.map50) and not _varies(ds.label_precision)
+
+
+def test_pooling_seeds_with_replicates_keeps_every_chain():
+    ds = xr.Dataset(
+        {"map50": (("seed", "mixing", "generation", "replicate"), np.arange(24.0).reshape(2, 2, 3, 2))},
+        coords={"seed": [0, 1], "mixing": ["accumulate", "replace"], "generation": [0, 1, 2]},
+    )
+    pool = pooled(ds)
+    assert dict(pool.sizes) == {"mixing": 2, "generation": 3, "replicate": 4}
+    assert sorted(pool.map50.sel(mixing="replace", generation=2).values) == [10.0, 11.0, 22.0, 23.0]
+
+
+@pytest.mark.slow
+def test_a_sweep_report_compares_arms_with_intervals_and_chain_counts(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["-m", "+experiment=zipf_tail", "+debug=default", "mixing=replace,accumulate", "seed=0,1"]
+    result = run_cli(*args, "plots=false", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr
+    report = subprocess.run(
+        [sys.executable, "-m", "collapse_sim.report", str(sweep)], capture_output=True, text=True
+    )
+    assert report.returncode == 0, report.stderr
+    assert "each arm minus the reference, 95 % Welch interval" in report.stdout
+    assert "mixing=replace" in report.stdout and "4 vs 4" in report.stdout
+    rows = list(csv.DictReader(open(sweep / "sweep_comparison.csv")))
+    store = xr.open_zarr(sweep / "sweep.zarr")
+    last = pooled(store).isel(generation=-1)
+    row = next(r for r in rows if r["variable"] == "entropy")
+    expected = welch_difference(
+        last.entropy.sel(mixing="replace").values, last.entropy.sel(mixing="accumulate").values
+    )
+    assert [float(row[k]) for k in ("difference", "low", "high")] == pytest.approx(expected)
+    assert row["chains_arm"] == row["chains_reference"] == "4"
+    assert "comparison" in store.attrs

@@ -1,0 +1,224 @@
+"""Trackers (MLflow, TensorBoard) read back what a run logged; every run and sweep has a standalone page."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import GAUSSIAN, TINY_DETECTION, kill_after, run_cli
+from PIL import Image
+
+import collapse_sim as cs
+from collapse_sim.reporting.intervals import format_interval, mean_interval
+
+ZIPF = ["+experiment=zipf_tail", "+debug=default"]
+
+
+class Page(HTMLParser):
+    """The parts of a page the tests check: images, links, scripts, table cells by table id."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.images, self.references, self.scripts, self.tables = [], [], 0, {}
+        self._table, self._cell = None, None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag == "script":
+            self.scripts += 1
+        for key in ("href", "src"):
+            if key in attrs and not str(attrs[key]).startswith("data:"):
+                self.references.append(attrs[key])
+        if tag == "table":
+            self._table = attrs.get("id")
+            self.tables[self._table] = []
+        if tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        if tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self._table:
+            self.tables[self._table][-1].append(" ".join(self._cell.split()))
+            self._cell = None
+        if tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def _check_self_contained(page: Page) -> None:
+    assert page.scripts == 0 and page.references == []
+    assert page.images
+    for uri in page.images:
+        assert uri.startswith("data:image/png;base64,")
+        Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).verify()  # every image decodes
+
+
+def test_mlflow_logs_every_generation_and_a_resumed_run_continues_it(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    run_dir = tmp_path / "run"
+    first = run_cli(*ZIPF, "generations=2", "logger=mlflow", f"hydra.run.dir={run_dir}")
+    assert first.returncode == 0, first.stderr
+    run_id = (run_dir / "mlflow_run_id.txt").read_text().strip()
+    client = MlflowClient(f"sqlite:///{run_dir / 'mlflow.db'}")
+    run = client.get_run(run_id)
+    assert client.get_experiment(run.info.experiment_id).name == "zipf_tail"
+    assert run.data.params["generations"] == "2" and "logger=mlflow" in run.data.params["overrides"]
+    history = client.get_metric_history(run_id, "mean/entropy")
+    ds = cs.open_run(run_dir)
+    assert [m.step for m in history] == [0, 1]
+    np.testing.assert_allclose([m.value for m in history], ds.entropy.mean("replicate").values)
+    assert {a.path for a in client.list_artifacts(run_id)} >= {"curves.png", "report.html"}
+
+
+def test_a_killed_run_resumes_into_the_same_mlflow_run_without_gaps_or_repeats(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    run_dir = tmp_path / "run"
+    args = [*GAUSSIAN, "replicates=20000", "n_samples=500", "generations=30", "plots=false", "logger=mlflow"]
+    done = kill_after(args, run_dir, 5)
+    assert 5 <= done < 30
+    run_id = (run_dir / "mlflow_run_id.txt").read_text().strip()
+    resumed = run_cli(*args, f"hydra.run.dir={run_dir}")
+    assert resumed.returncode == 0, resumed.stderr
+    client = MlflowClient(f"sqlite:///{run_dir / 'mlflow.db'}")
+    assert (run_dir / "mlflow_run_id.txt").read_text().strip() == run_id
+    assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == 1
+    steps = [m.step for m in client.get_metric_history(run_id, "mean/variance")]
+    assert sorted(steps) == list(range(30))  # every generation once, across the kill
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_tensorboard_and_mlflow_together_log_three_generations_per_metric(tmp_path):
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    result = run_cli(*ZIPF, "logger=[mlflow,tensorboard]", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    scalars = events.Tags()["scalars"]
+    assert {"mean/entropy", "mean/gini_simpson", "mean/surviving_classes"} <= set(scalars)
+    for tag in scalars:
+        assert [e.step for e in events.Scalars(tag)] == [0, 1, 2], tag
+    assert "plots/curves" in events.Tags()["images"]
+    client = MlflowClient(f"sqlite:///{run_dir / 'mlflow.db'}")
+    run_id = (run_dir / "mlflow_run_id.txt").read_text().strip()
+    for key in client.get_run(run_id).data.metrics:
+        assert len(client.get_metric_history(run_id, key)) >= 3, key
+
+
+def test_detection_chains_are_logged_per_chain_and_as_their_mean(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    args = [o for o in TINY_DETECTION if not o.startswith("replicates=")]
+    result = run_cli(*args, "replicates=2", "logger=tensorboard", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"chain_00/map50", "chain_01/map50", "mean/map50"} <= tags
+    ds = cs.open_run(run_dir)
+    logged = [e.value for e in events.Scalars("chain_01/box_size_distance")]
+    np.testing.assert_allclose(logged, ds.box_size_distance.sel(replicate=1).values, rtol=1e-6)
+    _detection_page_matches_the_store(run_dir, ds)
+
+
+def _detection_page_matches_the_store(run_dir: Path, ds) -> None:
+    page = Page((run_dir / "report.html").read_text())
+    _check_self_contained(page)
+    summary = {row[0]: row for row in page.tables["summary"][1:]}
+    for name in ("map50_95", "surviving_classes", "box_size_distance"):
+        series = ds[name]
+        first, last = (mean_interval(series.isel(generation=g).values) for g in (0, -1))
+        assert summary[name][1] == format_interval(*first[:3]) and summary[name][2] == format_interval(
+            *last[:3]
+        )
+        assert summary[name][4] == str(last[3])
+    drift = page.tables["drift"]
+    assert [row[0] for row in drift[1:]] == [str(g) for g in ds.generation.values]
+    assert drift[1][1].split() == [str(h) for h in ds.dataset_hash.isel(generation=0).values]
+    assert len(page.tables["vanished"]) == ds.sizes["class"] + 1
+    text = (run_dir / "report.html").read_text()
+    assert "collapse-sim " in text and f"hydra.run.dir={run_dir.resolve()}" in text
+
+
+def test_every_run_has_its_page(tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli(*GAUSSIAN, "+debug=default", f"hydra.run.dir={run_dir}").returncode == 0
+    page = Page((run_dir / "report.html").read_text())
+    _check_self_contained(page)
+    assert "drift" not in page.tables and len(page.tables["summary"]) > 3
+
+
+@pytest.mark.slow
+def test_a_reported_sweep_has_its_page(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli("-m", *ZIPF, "mixing=replace,accumulate", "plots=false", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr
+    report = subprocess.run(
+        [sys.executable, "-m", "collapse_sim.report", str(sweep)], capture_output=True, text=True
+    )
+    assert report.returncode == 0, report.stderr
+    page = Page((sweep / "sweep.html").read_text())
+    _check_self_contained(page)
+    rows = page.tables["comparison"]
+    assert rows[0][:3] == ["variable", "arm", "reference"]
+    entropy = next(row for row in rows if row[0] == "entropy")
+    assert entropy[1:3] == ["mixing=replace", "mixing=accumulate"] and entropy[-1] == "2 vs 2"
+    assert re.fullmatch(r"-?[\d.e+-]+ \[-?[\d.e+-]+, -?[\d.e+-]+\]", entropy[5])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["logger=wandb"], "logger: has no option 'wandb'; valid options: mlflow, none, tensorboard"),
+        (
+            ["logger=mlflow", "logger.mlflow.tracking_uri=sqlite:///TMP/a_file/mlflow.db"],
+            "logger.mlflow.tracking_uri: sqlite:///TMP/a_file/mlflow.db cannot be written",
+        ),
+    ],
+)
+def test_bad_logger_settings_stop_before_any_work(tmp_path, overrides, expected):
+    run_dir = tmp_path / "run"
+    (tmp_path / "a_file").write_text("not a folder")  # nothing can be written below a file, even as root
+    overrides = [o.replace("TMP", str(tmp_path)) for o in overrides]
+    expected = expected.replace("TMP", str(tmp_path))
+    result = run_cli(*ZIPF, *overrides, f"hydra.run.dir={run_dir}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert expected in " ".join(result.stderr.split())
+    assert not run_dir.exists()
+
+
+def test_a_tracker_that_is_not_installed_names_the_extra(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import importlib.util\n_find = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name == 'mlflow' else _find(name, *a)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "collapse_sim", *ZIPF, "logger=mlflow", f"hydra.run.dir={tmp_path / 'run'}"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(blocker), "PATH": "/usr/bin:/bin"},
+    )
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "logger.mlflow: needs MLflow" in message and 'pip install -e ".[trackers]"' in message
