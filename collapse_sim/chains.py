@@ -85,12 +85,23 @@ def run_chains(
     """Run every chain from its own first incomplete generation (``starts``) to the end."""
     plan = sim.chains
     pending = [chain for chain in range(plan.chains) if starts[chain] < sim.generations]
-    if plan.workers == 1 or len(pending) <= 1:
+    if plan.workers == 1 or len(pending) <= 1 or not _can_spawn():
         for number, chain in enumerate(pending):
             here = sim if number == 0 else build(resolved, choices)  # components keep per-chain state
             _run_here(here, store, run_dir, chain, starts[chain], progress, checkpoint)
         return
     _run_in_workers(resolved, choices, store, run_dir, pending, starts, plan.workers, progress, checkpoint)
+
+
+def _can_spawn() -> bool:
+    """Whether this process may start chain workers.
+
+    A daemonic process may not; inside a joblib (loky) worker a spawned child
+    cannot restore loky's start method. There the chains run one after another
+    in this process instead, to the same values.
+    """
+    method = multiprocessing.get_start_method(allow_none=True)
+    return not multiprocessing.current_process().daemon and method in (None, "fork", "spawn", "forkserver")
 
 
 def _checkpoints(sim: Simulation, folder: Path, checkpoint: bool):

@@ -6,6 +6,8 @@ Real samples always come first, so generators that reuse the training inputs
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from collapse_sim.errors import ConfigError
@@ -93,36 +95,67 @@ class FreshMixing(_RealShareMixing):
 
 
 class VerifiedMixing:
-    """A verifier screens each synthetic image before it is trained on (Feng et al., 2025).
+    """A verifier checks synthetic images before they are trained on (Feng et al., 2025).
 
-    An image whose labels are exactly its true objects (every object found
-    with the right class at IoU >= ``iou``, nothing extra) is kept with
-    probability ``phi``, any other with probability ``psi``: ``phi=1, psi=0``
-    is a perfect human check, ``phi=psi`` a verifier that cannot tell.  The
-    next training set is ``real_fraction`` of ``n`` from the real pool plus up
-    to the rest from the kept images; it shrinks when too few pass.
+    ``budget`` images of each synthetic set are checked (null: all). With
+    ``mode=select`` a checked image whose labels are exactly its true objects
+    (every object found with the right class at IoU >= ``iou``, nothing extra)
+    is kept with probability ``phi``, any other with probability ``psi``:
+    ``phi=1, psi=0`` is a perfect screen, ``phi=psi`` one that cannot tell.
+    With ``mode=correct`` a human fixes the labels of the checked images (wrong
+    boxes removed, missed objects added from the true objects) and keeps them
+    all. Unchecked images pass as they are. The next training set is
+    ``real_fraction`` of ``n`` from the real pool plus up to the rest from the
+    images that passed; it shrinks when too few pass.
     """
 
     history_window = 1
     families = ("detection",)
+    MODES = ("select", "correct")
 
     def __init__(
-        self, *, n: int, phi: float = 1.0, psi: float = 0.0, real_fraction: float = 0.0, iou: float = 0.5
+        self,
+        *,
+        n: int,
+        phi: float = 1.0,
+        psi: float = 0.0,
+        real_fraction: float = 0.0,
+        iou: float = 0.5,
+        mode: str = "select",
+        budget: int | None = None,
     ) -> None:
         for key, value in {"phi": phi, "psi": psi, "iou": iou}.items():
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(key, f"must be a probability in [0, 1], got {value!r}")
+        if mode not in self.MODES:
+            raise ConfigError(
+                "mode", f"must be select (keep or drop checked images) or correct, got {mode!r}"
+            )
+        if budget is not None and not (isinstance(budget, int) and budget >= 0):
+            raise ConfigError(
+                "budget", f"must be null (check every image) or an integer >= 0, got {budget!r}"
+            )
         self.n, self.phi, self.psi, self.iou = n, float(phi), float(psi), float(iou)
+        self.mode, self.budget = mode, budget
         self.real_fraction = _check_fraction(real_fraction)
 
     def mix(self, real: RealData, synthetic, history, rng: np.random.Generator):
-        """Real share first, then the synthetic images the verifier let through."""
+        """Real share first, then the synthetic images that passed the check (or were never checked)."""
         from collapse_sim.scenes.quality import images_correct
 
-        keep = rng.random(len(synthetic)) < np.where(
-            images_correct(synthetic, iou=self.iou), self.phi, self.psi
-        )
-        passed = synthetic.take(np.flatnonzero(keep))
+        checked = np.ones(len(synthetic), dtype=bool)
+        if self.budget is not None and self.budget < len(synthetic):  # which images the checker gets to
+            checked[:] = False
+            checked[rng.permutation(len(synthetic))[: self.budget]] = True
+        if self.mode == "correct":
+            pairs = zip(synthetic.labels, synthetic.truth, checked, strict=True)
+            labels = tuple(truth if check else label for label, truth, check in pairs)
+            passed = dataclasses.replace(synthetic, labels=labels)
+        else:
+            keep = rng.random(len(synthetic)) < np.where(
+                images_correct(synthetic, iou=self.iou), self.phi, self.psi
+            )
+            passed = synthetic.take(np.flatnonzero(keep | ~checked))
         n_real = round(self.real_fraction * self.n)
         parts = [real.train.subsample(n_real, rng), passed.subsample(min(len(passed), self.n - n_real), rng)]
         mixed = synthetic.concat(parts)

@@ -269,3 +269,18 @@ def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch):
         _run([*CHAINS, "replicates=4", "workers=2"])
     with pytest.raises(ConfigError, match=r"replicates: replicates=100000 needs about .* GB of memory"):
         _run([*GAUSSIAN, "replicates=100000", "n_samples=1000"])
+
+
+@pytest.mark.slow
+def test_chains_inside_a_joblib_sweep_run_in_the_job_to_the_same_values(tmp_path):
+    """joblib's (loky) workers cannot spawn chain workers; the chains then run in the job itself."""
+    one = [o for o in CHAINS if not o.startswith("generations=")] + ["generations=1", "replicates=2"]
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *one, "seed=0,1", f"hydra.sweep.dir={sweep}"
+    )
+    assert result.returncode == 0, result.stderr
+    in_job = cs.open_run(sweep / "0")
+    spawned = cs.run([*one, "seed=0", "workers=2"])
+    for name in ("map50_95", "dataset_hash", "class_frequency"):
+        np.testing.assert_array_equal(in_job[name].values, spawned[name].values, err_msg=name)

@@ -9,13 +9,14 @@ from scipy.stats import wasserstein_distance
 from collapse_sim.metrics import variable
 from collapse_sim.protocols import RealData
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
-from collapse_sim.scenes.quality import label_quality
+from collapse_sim.scenes.quality import label_quality, label_quality_by_class
 
 
 class DetectionDataMetrics:
     """``class_frequency[class]``, ``surviving_classes``, ``entropy``, ``gini_simpson``,
     ``missing_mass``, ``objects_per_image``, ``box_size_distance``, ``box_size_spread``,
-    ``label_precision``, ``label_recall`` and ``dataset_hash`` of the training data."""
+    ``label_precision``, ``label_recall`` (overall and ``_by_class``) and ``dataset_hash`` of the
+    training data."""
 
     families = ("detection",)
 
@@ -26,6 +27,10 @@ class DetectionDataMetrics:
         nonzero = freq[freq > 0]
         sizes, real_sizes = box_sizes(data.objects()), box_sizes(real.train.objects())
         hits, n_labels, n_truth = label_quality(data)
+        class_hits, class_labels, class_truth = label_quality_by_class(data, len(data.names))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision_by_class = np.where(class_labels > 0, class_hits / class_labels, np.nan)
+            recall_by_class = np.where(class_truth > 0, class_hits / class_truth, np.nan)
         values = {
             "class_frequency": (("class",), freq, "1", "share of each class among the training labels"),
             "surviving_classes": (
@@ -76,6 +81,18 @@ class DetectionDataMetrics:
                 hits.sum() / n_truth.sum() if n_truth.sum() else np.nan,
                 "1",
                 "share of true objects in the training images that carry a correct label",
+            ),
+            "label_precision_by_class": (
+                ("class",),
+                precision_by_class,
+                "1",
+                "label_precision per class (NaN where the class has no labels)",
+            ),
+            "label_recall_by_class": (
+                ("class",),
+                recall_by_class,
+                "1",
+                "label_recall per class: which classes the labeller drops (NaN where none is present)",
             ),
         }
         ds = xr.Dataset(

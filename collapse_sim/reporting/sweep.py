@@ -159,6 +159,7 @@ def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from collapse_sim.reporting.run import draw_band
 
@@ -183,6 +184,7 @@ def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
                 )
             ax.set_title(", ".join(f"{d}={v}" for d, v in zip(panels, combo, strict=True)), fontsize=8)
             ax.set_xlabel("generation")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         chains = series.sizes.get("replicate", 1)
         axes[0, 0].set_ylabel(f"{name} [{series.attrs.get('units', '')}]")
         axes[0, -1].legend(fontsize=6)
