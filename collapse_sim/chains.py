@@ -108,34 +108,44 @@ def _checkpoints(sim: Simulation, folder: Path, checkpoint: bool):
     return Checkpoints(folder, history_window=sim.mixing.history_window) if checkpoint else NoCheckpoints()
 
 
-def _follow_epochs(sim: Simulation, report) -> dict:
-    """Route the trainer's per-epoch reports to ``report(generation, epoch, epochs)``."""
-    current = {"generation": 0}
-    if isinstance(sim.trainer, ReportsEpochs):
-        sim.trainer.use_progress(lambda epoch, epochs: report(current["generation"], epoch, epochs))
-    return current
+class _ChainRun:
+    """One chain's loop, in this process or a worker: its files, its epoch reports, and the generation
+    it is in (which a failure names)."""
+
+    def __init__(self, sim: Simulation, run_dir: Path, chain: int, start: int, checkpoint: bool) -> None:
+        self.sim, self.chain, self.generation = sim, chain, start
+        self.folder = chain_dir(run_dir, chain, vectorised=sim.chains.vectorised)
+        self.checkpoints = _checkpoints(sim, self.folder, checkpoint)
+        attach_workdir(sim, self.folder)
+
+    def run(self, sink, *, on_epoch, on_generation) -> None:
+        """Simulate the chain's remaining generations into ``sink``, reporting epochs and generations."""
+        if isinstance(self.sim.trainer, ReportsEpochs):
+            self.sim.trainer.use_progress(lambda epoch, epochs: on_epoch(self.generation, epoch, epochs))
+
+        def done(generation: int) -> None:
+            self.generation = generation + 1
+            on_generation(generation)
+
+        simulate(
+            self.sim, sink, self.checkpoints, start=self.generation, chain=self.chain, on_generation=done
+        )
 
 
 def _run_here(sim, store, run_dir, chain, start, progress: ChainProgress, checkpoint: bool) -> None:
     vectorised = sim.chains.vectorised
-    folder = chain_dir(run_dir, chain, vectorised=vectorised)
-    attach_workdir(sim, folder)
-    current = _follow_epochs(sim, lambda g, e, n: progress.epoch(chain, g, e, n))
-    current["generation"] = start
-
-    def done(generation: int) -> None:
-        current["generation"] = generation + 1
-        progress.generation_done(chain, generation)
-
+    run = _ChainRun(sim, run_dir, chain, start, checkpoint)
     sink = store if vectorised else ChainView(store, chain)
     try:
-        simulate(
-            sim, sink, _checkpoints(sim, folder, checkpoint), start=start, chain=chain, on_generation=done
+        run.run(
+            sink,
+            on_epoch=lambda g, e, n: progress.epoch(chain, g, e, n),
+            on_generation=lambda g: progress.generation_done(chain, g),
         )
     except OSError as error:
         where = "" if vectorised else f"chain {chain} "
         raise RunFailure(
-            f"{where}stopped in generation {current['generation']}: {describe_fault(error)}. Every complete "
+            f"{where}stopped in generation {run.generation}: {describe_fault(error)}. Every complete "
             f"generation is kept in the store; fix the cause and rerun into {run_dir} to resume"
         ) from None
     progress.chain_done(chain)
@@ -172,30 +182,20 @@ def _worker(
 ) -> None:
     """A worker process: run one chain, sending its generations (and epochs) to the parent."""
     _die_with_parent()
-    current = {"generation": start}
+    run = None
     try:
-        sim = build(resolved, choices)
-        folder = chain_dir(Path(run_dir), chain, vectorised=False)
-        attach_workdir(sim, folder)
-        current = _follow_epochs(sim, lambda g, e, n: conn.send(("epoch", g, e, n)))
-        current["generation"] = start
-
-        def done(generation: int) -> None:
-            current["generation"] = generation + 1
-
-        simulate(
-            sim,
+        run = _ChainRun(build(resolved, choices), Path(run_dir), chain, start, checkpoint)
+        run.run(
             _RemoteView(conn),
-            _checkpoints(sim, folder, checkpoint),
-            start=start,
-            chain=chain,
-            on_generation=done,
+            on_epoch=lambda g, e, n: conn.send(("epoch", g, e, n)),
+            on_generation=lambda g: None,  # the parent counts generations as it writes them
         )
         conn.send(("done",))
     except (EOFError, BrokenPipeError):  # the parent is gone
         os._exit(1)
     except BaseException as error:  # reported by the parent, which names the chain
-        conn.send(("error", current["generation"], describe_fault(error), traceback.format_exc()))
+        generation = run.generation if run is not None else start
+        conn.send(("error", generation, describe_fault(error), traceback.format_exc()))
         os._exit(1)
 
 

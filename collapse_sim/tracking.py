@@ -28,6 +28,8 @@ class TrackedStore:
 
     def start(self, run_dir: Path, *, name: str, config: dict, overrides: list[str]) -> None:
         """Start (or continue) every tracker's run and log completed generations not yet logged."""
+        if not self.loggers:  # no tracker: nothing to read back
+            return
         for logger in self.loggers:
             logger.start(run_dir, name=name, config=config, overrides=overrides)
         logged = self._logged()
