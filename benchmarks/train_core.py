@@ -26,10 +26,13 @@ the step runs these kernels as eager PyTorch runs them, no rewrite of the
 rest of the step gives a ratio above it. (``torch.compile`` may generate its
 own batch-norm kernels; on this CPU it trained no faster, see README.md.)
 
-    python benchmarks/train_core.py                  # CPU: 200 images, imgsz 64 and 128, 2 seeds (~4 min)
+    python benchmarks/train_core.py                  # CPU: 200 images, imgsz 64 and 128, 4 seeds (~8 min)
     python benchmarks/train_core.py --device cuda    # on a GPU
 
 Prints one JSON line last; its top-level figures are for the first imgsz.
+``map50_difference`` is the training core's mAP50 minus stock's, paired by
+seed, with its 95 % Student-t interval: an interval that holds zero means the
+two trainers learn equally well at that size, as far as these seeds can tell.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from pathlib import Path
 
 import numpy as np
 from step_profile import generation_data, header, measure_step, synchronised_time
+
+from collapse_sim.reporting.intervals import mean_interval
 
 
 def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, device: str, seed: int) -> dict:
@@ -133,6 +138,11 @@ def compare(imgsz: int, args, peak: float) -> dict:
         if args.device.startswith("cuda"):
             out[f"peak_gpu_mb_{kind}"] = max(r["peak_gpu_mb"] for r in rows)
         out[f"gflops_{kind}"] = flops * trained / wall / 1e9
+    # Both trainers fit the same data from the same seed, so the difference is paired by seed.
+    paired = [f["map50"] - s["map50"] for f, s in zip(runs["fast"], runs["stock"], strict=True)]
+    mean, low, high, _ = mean_interval(paired)
+    interval = [low, high] if np.isfinite(low) else None  # one seed has no interval
+    out["map50_difference"] = {"mean": mean, "ci95": interval, "per_seed": paired}
     out["speedup"] = out["wall_s_stock"] / out["wall_s_fast"]
     out["flops_fraction"] = out["gflops_fast"] / peak
     steps = math.ceil(args.images / args.batch) * args.epochs
@@ -149,7 +159,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200, help="training images in the generation")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--seeds", type=int, default=2, help="training seeds per trainer (mAP is noisy)")
+    parser.add_argument("--seeds", type=int, default=4, help="training seeds per trainer (mAP is noisy)")
     args = parser.parse_args()
     began = time.perf_counter()
     peak = _in_fresh_process(matmul_peak_gflops, args.device)
@@ -165,6 +175,7 @@ def main() -> None:
         "speedup_bound": first["speedup_bound"],
         "map50_fast": first["map50_fast"],
         "map50_stock": first["map50_stock"],
+        "map50_difference": first["map50_difference"],
         "sizes": sizes,
         "benchmark_wall_s": time.perf_counter() - began,
     }

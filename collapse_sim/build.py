@@ -14,12 +14,14 @@ from collapse_sim.protocols import (
     ClassCount,
     FamilyRestricted,
     FinitePool,
+    FitsImageSize,
     ModelFileTrainer,
     RealPoolLabeller,
     SamplingGenerator,
     SamplingModel,
     SceneLawGenerator,
     SceneLawSource,
+    SquareImages,
     UsesRealData,
     UsesWorkdir,
 )
@@ -104,6 +106,8 @@ def _check_detection(sim: Simulation, choices: dict[str, str]) -> None:
             f"generator={choices.get('generator')} renders the procedural shapes of source=shapes "
             f"and cannot draw the classes of source={choices.get('source')}; use generator=pseudo_label",
         )
+    if isinstance(sim.generator, FitsImageSize) and isinstance(sim.source, SquareImages):
+        sim.generator.check_image_size(sim.source.image_size)
     labelled = isinstance(sim.generator, RealPoolLabeller) and sim.generator.labels_real_pool
     pool = sim.source.pool_size if isinstance(sim.source, FinitePool) else None
     if labelled and pool is not None and sim.generator.n > pool:

@@ -104,14 +104,15 @@ class VerifiedMixing:
     ``phi=1, psi=0`` is a perfect screen, ``phi=psi`` one that cannot tell.
     With ``mode=correct`` a human fixes the labels of the checked images (wrong
     boxes removed, missed objects added from the true objects) and keeps them
-    all. Unchecked images pass as they are. The next training set is
+    all. ``mode=none`` is nobody checking: every image passes as labelled (the
+    control both are measured against). Unchecked images pass as they are. The next training set is
     ``real_fraction`` of ``n`` from the real pool plus up to the rest from the
     images that passed; it shrinks when too few pass.
     """
 
     history_window = 1
     families = ("detection",)
-    MODES = ("select", "correct")
+    MODES = ("none", "select", "correct")
 
     def __init__(
         self,
@@ -129,7 +130,9 @@ class VerifiedMixing:
                 raise ConfigError(key, f"must be a probability in [0, 1], got {value!r}")
         if mode not in self.MODES:
             raise ConfigError(
-                "mode", f"must be select (keep or drop checked images) or correct, got {mode!r}"
+                "mode",
+                "must be none (no check), select (keep or drop checked images) or correct (fix their "
+                f"labels), got {mode!r}",
             )
         if budget is not None and not (isinstance(budget, int) and budget >= 0):
             raise ConfigError(
@@ -143,8 +146,8 @@ class VerifiedMixing:
         """Real share first, then the synthetic images that passed the check (or were never checked)."""
         from collapse_sim.scenes.quality import images_correct
 
-        checked = np.ones(len(synthetic), dtype=bool)
-        if self.budget is not None and self.budget < len(synthetic):  # which images the checker gets to
+        checked = np.full(len(synthetic), self.mode != "none")  # none: nobody checks, every image passes
+        if checked.any() and self.budget is not None and self.budget < len(synthetic):  # the checker's images
             checked[:] = False
             checked[rng.permutation(len(synthetic))[: self.budget]] = True
         if self.mode == "correct":

@@ -148,6 +148,20 @@ class SceneLawGenerator(Protocol):
 
 
 @runtime_checkable
+class SquareImages(Protocol):
+    """A source of square images ``image_size`` pixels a side."""
+
+    image_size: int
+
+
+@runtime_checkable
+class FitsImageSize(Protocol):
+    """A generator whose settings must fit the source's images (sprites no larger than an object)."""
+
+    def check_image_size(self, image_size: int) -> None: ...
+
+
+@runtime_checkable
 class RealPoolLabeller(Protocol):
     """A generator that labels ``n`` images drawn from the real pool each generation."""
 

@@ -112,10 +112,12 @@ def as_stored(ds: xr.Dataset) -> xr.Dataset:
     Fixed-width ``<U`` text has no zarr v3 spec (zarr warns), so text variables
     and text coordinates alike are stored as variable-length strings.
     """
-    text = [name for name, var in ds.data_vars.items() if var.dtype.kind in "OUS"]
+    text = [name for name, var in ds.data_vars.items() if var.dtype.kind in "OUST"]  # T: numpy's StringDType
     numeric = ds.drop_vars(text).astype(float)
     stored = xr.merge([numeric, ds[text].astype(object)], combine_attrs="override") if text else numeric
-    labels = {name: coord.astype(object) for name, coord in stored.coords.items() if coord.dtype.kind in "US"}
+    labels = {
+        name: coord.astype(object) for name, coord in stored.coords.items() if coord.dtype.kind in "UST"
+    }
     return stored.assign_coords(labels) if labels else stored
 
 

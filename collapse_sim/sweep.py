@@ -118,8 +118,13 @@ def open_sweep(sweep_dir: str | Path) -> xr.Dataset:
     dims = [names[k] for k in swept]
     if not dims:
         return combined.isel(job=0, drop=True)
+    # Numbers in order; options (mode=none,select,correct) as the jobs list them: the first is the control.
+    listed = {d: list(dict.fromkeys(combined[d].values.tolist())) for d in dims}
     if len(dims) == 1:
-        combined = combined.swap_dims(job=dims[0]).sortby(dims[0])
+        combined = combined.swap_dims(job=dims[0])
+        combined = combined.sortby(dims[0]) if combined[dims[0]].dtype.kind in "iuf" else combined
     else:
         combined = combined.set_index(job=dims).unstack("job")
+        options = {d: order for d, order in listed.items() if combined[d].dtype.kind not in "iuf"}
+        combined = combined.reindex(options) if options else combined
     return combined.transpose(*dims, ...)

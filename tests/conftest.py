@@ -98,3 +98,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+def refused_in_process(args: list[str], monkeypatch, capsys) -> str:
+    """The command line's error paragraph, from ``app.main`` run in this process (no interpreter start-up)."""
+    from collapse_sim import app
+
+    def reached_hydra(*_, **__):
+        raise AssertionError("the configuration passed every check and would have started work")
+
+    monkeypatch.setattr(app.hydra, "main", reached_hydra)
+    monkeypatch.setattr("sys.argv", ["collapse_sim", *args])
+    with pytest.raises(SystemExit) as stopped:
+        app.main()
+    stderr = capsys.readouterr().err
+    assert stopped.value.code == 2, stderr
+    assert stderr.count("collapse_sim: error:") == 1 and "Traceback" not in stderr
+    return " ".join(stderr.split())

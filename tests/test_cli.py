@@ -150,7 +150,8 @@ def test_experiment_sweep_and_missing_job_become_nan(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     sw = cs.open_sweep(tmp_path)
-    assert list(sw.mixing.values) == ["accumulate", "accumulate_subsample", "replace"]
+    # Options keep the sweep's order (replace, the control, first), as the experiment lists them.
+    assert list(sw.mixing.values) == ["replace", "accumulate", "accumulate_subsample"]
     lost = next(
         p
         for p in tmp_path.iterdir()

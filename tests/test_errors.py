@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import GAUSSIAN, run_cli
+from conftest import GAUSSIAN, refused_in_process, run_cli
 
 TOY_CASES = [
     (
@@ -79,7 +79,7 @@ DETECTION_CASES = [
     (["source=yolo_dataset"], "source.data: is required and has no default; set it, e.g. source.data=..."),
     (
         ["generator=pseudo_label", "generator.n=500"],
-        "generator.n: asks to label 500 real images per generation but source.pool_size is 200",
+        "generator.n: asks to label 500 real images per generation but source.pool_size is 300",
     ),
     (
         ["generator=pseudo_label", "generator.conf=1.5"],
@@ -98,6 +98,26 @@ DETECTION_CASES = [
         ["metrics=classes"],
         "metrics.classes: measures categorical models but source=shapes gives detection data",
     ),
+    (
+        ["generator.fit_images=0"],
+        "generator.fit_images: must be null (fit to every image) or an integer >= 1, got 0",
+    ),
+    (
+        ["generator=sprite_vae", "generator.sprite_size=40"],
+        "generator.sprite_size: is 40 pixels but the largest object in source.image_size=64 images spans 38",
+    ),
+    (
+        ["generator=sprite_vae", "generator.latent_dim=0"],
+        "generator.latent_dim: must be an integer >= 1, got 0",
+    ),
+    (
+        [*GAUSSIAN, "metrics=images"],
+        "metrics.detection: measures detection models but source=gaussian gives gaussian data",
+    ),
+    (
+        ["mixing=verified", "mixing.mode=fix"],
+        "mixing.mode: must be none (no check), select (keep or drop checked images) or correct",
+    ),
 ]
 CASES = [([*GAUSSIAN, *args], message) for args, message in TOY_CASES] + DETECTION_CASES
 
@@ -110,7 +130,16 @@ def _one_paragraph_error(result) -> str:
 
 
 @pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a) for a, _ in CASES])
-def test_bad_config_is_refused_before_work(tmp_path, args, message):
+def test_bad_config_is_refused_before_work(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)  # relative paths (trainer.model=missing.pt) are read from here
+    refused = refused_in_process([*args, f"hydra.run.dir={tmp_path / 'run'}"], monkeypatch, capsys)
+    assert message in refused
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, message", [CASES[0], DETECTION_CASES[-1]], ids=["toy", "detection"])
+def test_bad_config_exits_2_from_the_command_line(tmp_path, args, message):
+    """The same refusal as a user meets it: a fresh interpreter, exit code 2, one paragraph."""
     result = run_cli(*args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert message in _one_paragraph_error(result)
     assert not (tmp_path / "run").exists()

@@ -15,7 +15,7 @@ from scipy import stats
 
 from collapse_sim.reporting.intervals import mean_interval, welch_difference
 from collapse_sim.reporting.run import plot_run, summarize
-from collapse_sim.reporting.sweep import pooled
+from collapse_sim.reporting.sweep import comparisons, pooled
 
 
 def test_mean_interval_is_students_t():
@@ -90,6 +90,26 @@ def test_pooling_seeds_with_replicates_keeps_every_chain():
     assert sorted(pool.map50.sel(mixing="replace", generation=2).values) == [10.0, 11.0, 22.0, 23.0]
 
 
+def test_a_detection_sweep_compares_the_rarest_quarter_chosen_at_generation_0():
+    rng = np.random.default_rng(0)
+    shares = np.array([0.5, 0.3, 0.15, 0.05])  # the rarest quarter: class d
+    frequency = np.broadcast_to(shares, (2, 3, 4, 4)).copy()  # mode, generation, replicate, class
+    frequency[:, -1, :, 3] = 0.0  # gone by the last generation, so only generation 0 can name it
+    ap = rng.uniform(0.4, 0.6, (2, 3, 4, 4))
+    ap[1, -1, :, 3] += 0.3
+    ds = xr.Dataset(
+        {
+            "class_frequency": (("mode", "generation", "replicate", "class"), frequency),
+            "ap50_95": (("mode", "generation", "replicate", "class"), ap),
+        },
+        coords={"mode": ["none", "correct"], "generation": [0, 1, 2], "class": list("abcd")},
+    )
+    row = next(r for r in comparisons(ds) if r["variable"] == "rare_ap50_95")
+    expected = welch_difference(ap[1, -1, :, 3], ap[0, -1, :, 3])
+    assert row["arm"] == "mode=correct" and row["chains_arm"] == 4
+    assert [row["difference"], row["low"], row["high"]] == pytest.approx(expected)
+
+
 @pytest.mark.slow
 def test_a_sweep_report_compares_arms_with_intervals_and_chain_counts(tmp_path):
     sweep = tmp_path / "sweep"
@@ -101,13 +121,14 @@ def test_a_sweep_report_compares_arms_with_intervals_and_chain_counts(tmp_path):
     )
     assert report.returncode == 0, report.stderr
     assert "each arm minus the reference, 95 % Welch interval" in report.stdout
-    assert "mixing=replace" in report.stdout and "4 vs 4" in report.stdout
+    assert "mixing=accumulate" in report.stdout and "4 vs 4" in report.stdout
     rows = list(csv.DictReader(open(sweep / "sweep_comparison.csv")))
     store = xr.open_zarr(sweep / "sweep.zarr")
     last = pooled(store).isel(generation=-1)
     row = next(r for r in rows if r["variable"] == "entropy")
+    assert row["reference"] == "mixing=replace"  # options keep the command's order: first = reference
     expected = welch_difference(
-        last.entropy.sel(mixing="replace").values, last.entropy.sel(mixing="accumulate").values
+        last.entropy.sel(mixing="accumulate").values, last.entropy.sel(mixing="replace").values
     )
     assert [float(row[k]) for k in ("difference", "low", "high")] == pytest.approx(expected)
     assert row["chains_arm"] == row["chains_reference"] == "4"

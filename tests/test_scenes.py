@@ -73,6 +73,18 @@ def test_a_class_without_objects_stays_extinct_after_a_refit(real):
     assert not any((lab[:, 0] == 7).any() for lab in labels)
 
 
+def test_the_scene_model_refits_to_fit_images_of_the_generation(real):
+    from collapse_sim.generators.scene_model import SceneModelGenerator
+
+    single = [i for i, lab in enumerate(real.train.labels) if len(lab) and len(set(lab[:, 0])) == 1][:30]
+    data = real.train.take(single)  # every image holds objects of one class only
+    assert len(set(data.objects()[:, 0])) > 2
+    one = SceneModelGenerator(n=60, fit_images=1).generate(None, data, 0, rng(4), real=real)
+    every = SceneModelGenerator(n=60).generate(None, data, 0, rng(4), real=real)
+    assert len(set(one.objects()[:, 0])) == 1  # refitted from one image: one class left
+    assert len(set(every.objects()[:, 0])) > 2
+
+
 def test_temperature_sharpens_class_shares_and_top_p_truncates(real):
     law = real.truth.law
     sharp = law.sharpened(0.5)

@@ -45,7 +45,12 @@ SCRIPTS = {
         "1",
     ],
 }
-DOCS_SCRIPTS = ("docs/tail_loss_figure.py",)
+DOCS_SCRIPTS = (  # crops_figure's smoke test is in test_sprites (it needs a sprite run)
+    "docs/arms_figure.py",
+    "docs/crops_figure.py",
+    "docs/gaussian_figure.py",
+    "docs/scene_law_drift.py",
+)
 
 
 def _run(script: str, *args: str) -> subprocess.CompletedProcess:
@@ -76,11 +81,47 @@ def test_benchmark_runs_and_prints_json_last(script):
 
 
 @pytest.mark.slow
-def test_tail_loss_figure_draws_from_run_directories(tmp_path):
+def test_arms_figure_draws_from_run_directories(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli("+experiment=tail_loss", *TINY_DETECTION, "plots=false", f"hydra.run.dir={run_dir}")
+    result = run_cli(
+        "+experiment=tail_loss", *TINY_DETECTION, "replicates=2", "plots=false", f"hydra.run.dir={run_dir}"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = tmp_path / "figure.png"
-    drawn = _run("docs/tail_loss_figure.py", str(run_dir), str(run_dir), "--out", str(out))
+    args = ("--out", str(out), "--metrics", "map50", "rare_recall", "--labels", "replace", "again")
+    drawn = _run("docs/arms_figure.py", str(run_dir), str(run_dir), *args)
     assert drawn.returncode == 0, drawn.stderr[-3000:]
     assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads(drawn.stdout.strip().splitlines()[-1])
+    assert list(summary["arms"]) == ["replace", "again"]
+    first, again = summary["arms"]["replace"], summary["arms"]["again"]
+    assert first["chains"] == 2 and len(first["map50"]["relative_change_per_chain"]) == 2
+    assert again["rare_recall"]["last_minus_first_arm"][0] == 0.0  # the same run against itself
+
+    unnamed = _run("docs/arms_figure.py", str(run_dir), "--out", str(out), "--metrics", "ap50_95")
+    assert unnamed.returncode != 0 and "ap50_95 has dimensions" in unnamed.stderr
+
+
+def test_scene_law_drift_prints_every_generation_as_json():
+    result = _run("docs/scene_law_drift.py", "--chains", "2", "--generations", "2", "--images", "30")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [row["generation"] for row in summary["generations"]] == [0, 1]
+    first = summary["generations"][0]
+    # Generation 0 refits the real images: every chain reads the same colours, so the interval is a point.
+    assert first["colour_error_rarest"][1] == pytest.approx(first["colour_error_rarest"][2])
+    assert first["colour_spread_commonest"][0] > 0
+
+
+def test_gaussian_figure_draws_the_run_beside_theory(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ("+experiment=gaussian_collapse", "+debug=default", "plots=false", f"hydra.run.dir={run_dir}")
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "gaussian.png"
+    drawn = _run("docs/gaussian_figure.py", str(run_dir), "--out", str(out))
+    assert drawn.returncode == 0, drawn.stderr[-3000:]
+    summary = json.loads(drawn.stdout.strip().splitlines()[-1])
+    assert summary["chains"] == 2 and summary["generations"] == 3
+    assert summary["theory_mean_last"] == pytest.approx(1.0)  # unbiased refits keep E[variance]
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

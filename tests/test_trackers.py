@@ -181,7 +181,7 @@ def test_a_reported_sweep_has_its_page(tmp_path):
     rows = page.tables["comparison"]
     assert rows[0][:3] == ["variable", "arm", "reference"]
     entropy = next(row for row in rows if row[0] == "entropy")
-    assert entropy[1:3] == ["mixing=replace", "mixing=accumulate"] and entropy[-1] == "2 vs 2"
+    assert entropy[1:3] == ["mixing=accumulate", "mixing=replace"] and entropy[-1] == "2 vs 2"
     assert re.fullmatch(r"-?[\d.e+-]+ \[-?[\d.e+-]+, -?[\d.e+-]+\]", entropy[5])
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import TINY_DETECTION
 
+import collapse_sim as cs
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics.detection_data import DetectionDataMetrics
 from collapse_sim.mixing import VerifiedMixing
@@ -72,6 +74,14 @@ def test_a_budget_limits_what_is_checked():
     assert (~images_correct(screened)).sum() == (~right).sum() - dropped > 0
 
 
+def test_nobody_checking_passes_every_image_as_labelled():
+    data = _pseudo_labelled(12)
+    mixed = VerifiedMixing(n=12, mode="none", budget=4).mix(_real(4), data, [data], np.random.default_rng(1))
+    assert len(mixed) == 12
+    assert sorted(map(len, mixed.labels)) == sorted(map(len, data.labels))
+    assert images_correct(mixed).sum() == images_correct(data).sum() == 4
+
+
 def test_select_without_a_budget_keeps_todays_randomness():
     data = _pseudo_labelled(12)
     kept = VerifiedMixing(n=12).mix(_real(4), data, [data], np.random.default_rng(3))
@@ -88,3 +98,12 @@ def test_bad_verification_settings_name_the_key(settings, key):
     with pytest.raises(ConfigError) as error:
         VerifiedMixing(n=10, **settings)
     assert error.value.key == key
+
+
+def test_the_verified_data_experiment_corrects_every_checked_label():
+    tiny = [*TINY_DETECTION, "source.pool_size=32", "generator.n=24", "mixing.budget=null"]
+    corrected = cs.run(["+experiment=verified_data", *tiny, "mixing.mode=correct"]).isel(replicate=0)
+    unchecked = cs.run(["+experiment=verified_data", *tiny, "mixing.mode=none"]).isel(replicate=0)
+    # A one-epoch detector labels badly; a human who fixes every image leaves only true labels.
+    assert float(corrected.label_precision[1]) == float(corrected.label_recall[1]) == 1.0
+    assert float(unchecked.label_recall[1]) < 0.5

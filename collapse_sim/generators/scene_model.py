@@ -18,20 +18,28 @@ class SceneModelGenerator:
     renders ``n`` images.  ``temperature`` T samples from p^(1/T): class
     shares sharpen and spreads shrink (variance times T) for T < 1;
     ``top_p`` drops the rarest classes outside the top ``top_p`` mass.
-    Images are rendered with the real world's outlines, so it needs a source
-    that has them (``source=shapes``).
+    ``fit_images`` refits the law to that many images drawn at random from
+    the generation's data (null: all of it), for a generator that learns from
+    fewer examples than the detector sees.  Images are rendered with the
+    real world's outlines, so it needs a source that has them (``source=shapes``).
     """
 
     needs_scene_law = True
 
-    def __init__(self, *, n: int, temperature: float = 1.0, top_p: float | None = None) -> None:
+    def __init__(
+        self, *, n: int, temperature: float = 1.0, top_p: float | None = None, fit_images: int | None = None
+    ) -> None:
         if not (isinstance(n, int) and n >= 1):
             raise ConfigError("n", f"must be an integer >= 1 (it defaults to n_samples), got {n!r}")
         if not temperature > 0:
             raise ConfigError("temperature", f"must be > 0 (1 = faithful sampling), got {temperature!r}")
         if top_p is not None and not 0 < top_p <= 1:
             raise ConfigError("top_p", f"must be null or in (0, 1], got {top_p!r}")
-        self.n, self.temperature, self.top_p = n, temperature, top_p
+        if fit_images is not None and not (isinstance(fit_images, int) and fit_images >= 1):
+            raise ConfigError(
+                "fit_images", f"must be null (fit to every image) or an integer >= 1, got {fit_images!r}"
+            )
+        self.n, self.temperature, self.top_p, self.fit_images = n, temperature, top_p, fit_images
 
     def generate(
         self, model, data: DetectionSet, generation: int, rng: np.random.Generator, *, real
@@ -44,6 +52,8 @@ class SceneModelGenerator:
                 "scene_model renders the procedural shapes of source=shapes and cannot draw this source's "
                 "classes; use generator=pseudo_label with source=yolo_dataset",
             )
+        if self.fit_images is not None and self.fit_images < len(data):
+            data = data.take(np.sort(rng.choice(len(data), self.fit_images, replace=False)))
         fitted = fit_law(data.images, data.labels, law.shapes).sharpened(self.temperature, self.top_p)
         images, labels = fitted.render(self.n, data.image_size, rng)
         return DetectionSet.made_by(generation, images, labels, labels, data.names)

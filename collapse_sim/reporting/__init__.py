@@ -8,6 +8,10 @@ detection extras (rarest classes, per-class AP, sample images).
 KEY_VARIABLES = (
     "map50_95",
     "map50",
+    "kid",
+    "sharpness",
+    "colour_shift",
+    "recognisability",
     "variance",
     "mean_shift",
     "w2",

@@ -21,6 +21,7 @@ def rarest_quarter(ds: xr.Dataset) -> list[str]:
 RARE_SERIES = {
     "rare_share": ("class_frequency", "sum", "share of training labels (together)", "{:.2%}"),
     "rare_ap50_95": ("ap50_95", "mean", "mean AP50-95 on the real test set", "{:.3f}"),
+    "rare_recall": ("recall", "mean", "mean recall on the real test set", "{:.3f}"),
 }
 
 
@@ -30,6 +31,8 @@ def rare_class_series(ds: xr.Dataset):
         return
     rare = rarest_quarter(ds)
     for name, (variable, combine, description, _) in RARE_SERIES.items():
+        if variable not in ds:
+            continue
         series = getattr(ds[variable].sel({"class": rare}), combine)("class")
         series = series if "replicate" in series.dims else series.expand_dims(replicate=[0])
         series.attrs = {"units": "1", "description": f"rarest quarter ({', '.join(rare)}): {description}"}

@@ -22,6 +22,8 @@ from collapse_sim.reporting.run import summary_table
 
 RUN_PAGE, SWEEP_PAGE = "report.html", "sweep.html"
 
+PICTURES = ("samples.png", "crops.png")  # images of the data, shown apart from the curves
+
 
 def _environment() -> Environment:
     env = Environment(
@@ -95,8 +97,8 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
             device=ds.attrs.get("device", ""),
             choices={k: v for k, v in (ds.attrs.get("choices") or {}).items() if v},
             summary=summary_table(ds),
-            plots=[inline_png(p) for p in pngs if Path(p).name != "samples.png"],
-            samples=[inline_png(p) for p in pngs if Path(p).name == "samples.png"],
+            plots=[inline_png(p) for p in pngs if Path(p).name not in PICTURES],
+            samples=[inline_png(p) for p in pngs if Path(p).name in PICTURES],
             drift=drift_table(ds),
             config_yaml=ds.attrs.get("config_yaml", ""),
             command=reproduce_command(ds, run_dir),

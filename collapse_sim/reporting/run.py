@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from collapse_sim.reporting import KEY_VARIABLES
+from collapse_sim.reporting.crops import plot_crops
 from collapse_sim.reporting.detection import plot_class_ap, plot_samples, rare_class_lines, rare_class_series
 from collapse_sim.reporting.intervals import band, format_interval, mean_interval, plural
 from collapse_sim.theory import expected_curves
@@ -150,7 +151,8 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
     if "ap50_95" in ds:
         written.append(plot_class_ap(ds, Path(folder) / "ap_per_class.png", plt))
         samples = plot_samples(ds, Path(folder), plt)
-        written += [samples] if samples else []
+        crops = plot_crops(ds, Path(folder), plt)
+        written += [picture for picture in (samples, crops) if picture]
     return written
 
 

@@ -84,7 +84,13 @@ def _variables(ds: xr.Dataset):
         if name in ds and name != "train_size":
             da = ds[name].isel(k=0) if "k" in ds[name].dims else ds[name]
             yield name, per_chain(da, keep=swept)
-    yield from rare_class_series(ds)
+    yield from rare_class_series(ds)  # needs every generation: the rarest quarter is generation 0's
+
+
+def _last_generation(ds: xr.Dataset):
+    """``_variables`` at the last generation."""
+    for name, series in _variables(ds):
+        yield name, series.isel(generation=-1)
 
 
 def comparisons(ds: xr.Dataset) -> list[dict]:
@@ -101,10 +107,9 @@ def comparisons(ds: xr.Dataset) -> list[dict]:
     arm_dim, others = dims[0], dims[1:]
     arms = list(ds[arm_dim].values)
     rows = []
-    last = ds.isel(generation=-1)
     for combo in itertools.product(*(ds[d].values for d in others)) or [()]:
         fixed = dict(zip(others, combo, strict=True))
-        for name, series in _variables(last.sel(fixed) if fixed else last):
+        for name, series in _last_generation(ds.sel(fixed) if fixed else ds):
             reference = series.sel({arm_dim: arms[0]}).values
             for arm in arms[1:]:
                 values = series.sel({arm_dim: arm}).values

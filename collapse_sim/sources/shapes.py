@@ -78,9 +78,9 @@ class ShapesSource:
         pool_size: int,
         test_size: int = 200,
         n_classes: int = 8,
-        exponent: float = 1.7,
+        exponent: float = 1.0,
         image_size: int = 64,
-        objects_per_image: float = 3.5,
+        objects_per_image: float = 4.0,
     ) -> None:
         self.n_classes = positive_int("n_classes", n_classes, minimum=2)
         if n_classes > len(SHAPES):
