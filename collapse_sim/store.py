@@ -90,11 +90,12 @@ def quiet_consolidation():
         yield
 
 
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+def flatten_config(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested configuration as ``{"mixing.real_fraction": 0.2, ...}``: dotted keys, leaf values."""
     if isinstance(tree, dict):
         out: dict[str, Any] = {}
         for key, value in tree.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
+            out.update(flatten_config(value, f"{prefix}{key}."))
         return out
     return {prefix.rstrip("."): tree}
 
@@ -123,7 +124,7 @@ def as_stored(ds: xr.Dataset) -> xr.Dataset:
 
 def config_differences(stored: dict, current: dict) -> list[str]:
     """Dotted keys whose values differ between two configuration trees."""
-    a, b = _flatten(stored), _flatten(current)
+    a, b = flatten_config(stored), flatten_config(current)
     return sorted(k for k in a.keys() | b.keys() if json.dumps(a.get(k)) != json.dumps(b.get(k)))
 
 

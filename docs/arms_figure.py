@@ -26,6 +26,7 @@ import collapse_sim as cs  # noqa: E402
 from collapse_sim.reporting.detection import rare_class_series  # noqa: E402
 from collapse_sim.reporting.intervals import format_interval, mean_interval, welch_difference  # noqa: E402
 from collapse_sim.reporting.run import draw_band  # noqa: E402
+from collapse_sim.store import flatten_config  # noqa: E402
 
 IGNORED = ("name", "hydra", "store_url", "plots", "workers")  # settings that do not change results
 BOUNDED = ("map", "rare_ap", "rare_recall", "label_")
@@ -40,16 +41,6 @@ TITLES = {
 }
 
 
-def _flat(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def labels(datasets: list) -> list[str]:
     """Each run's settings that differ between the runs (``mixing=fraction, mixing.real_fraction=0.2``)."""
     flat = []
@@ -60,7 +51,7 @@ def labels(datasets: list) -> list[str]:
         choices = ast.literal_eval(choices) if isinstance(choices, str) else choices
         settings = {
             k: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
-            for k, v in _flat(config).items()
+            for k, v in flatten_config(config).items()
             if not k.startswith(IGNORED)
         }
         settings.update({group: f"<{choice}>" for group, choice in choices.items() if choice is not None})

@@ -31,7 +31,7 @@ class SpritePasteGenerator:
     """Crop every labelled object, then paste crops of the same class into scenes from the refitted law."""
 
     needs_scene_law = True
-    EXAMPLES_PER_CLASS = 6  # crops kept per class and generation for the run's sprites.png
+    EXAMPLES_PER_CLASS = 6  # crops kept per class and generation for the run's crops.png
 
     def __init__(self, *, n: int, sprite_size: int = 16) -> None:
         self.workdir: Path | None = None

@@ -19,18 +19,10 @@ from pathlib import Path
 from collapse_sim.checkpoints import atomic_write
 from collapse_sim.errors import ConfigError
 from collapse_sim.loggers import require
+from collapse_sim.store import flatten_config
 
 RUN_ID_FILE = "mlflow_run_id.txt"
 PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch
-
-
-def _flatten(tree, prefix: str = "") -> dict[str, str]:
-    if isinstance(tree, dict):
-        out: dict[str, str] = {}
-        for key, value in tree.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): json.dumps(tree) if not isinstance(tree, str) else tree}
 
 
 def check_local_uri(key: str, uri: str) -> None:
@@ -84,7 +76,8 @@ class MLflowLogger:
         )
         self.run_id = run.info.run_id
         atomic_write(kept, lambda file: file.write(f"{self.run_id}\n".encode()))
-        params = [Param(k[:250], v[:6000]) for k, v in _flatten(config).items()]
+        flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in flatten_config(config).items()}
+        params = [Param(k[:250], v[:6000]) for k, v in flat.items()]
         params.append(Param("overrides", " ".join(overrides)[:6000] or "(none)"))
         for start in range(0, len(params), PARAMS_PER_BATCH):
             self.client.log_batch(self.run_id, params=params[start : start + PARAMS_PER_BATCH])

@@ -55,7 +55,7 @@ def colour_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class CropClassifier:
-    """A small CNN that tells the classes' crops apart; ``features`` is its frozen penultimate layer."""
+    """A small CNN that tells the classes' crops apart; ``body`` (its last hidden layer) feeds KID."""
 
     def __init__(self, crops: np.ndarray, classes: np.ndarray, n_classes: int, epochs: int = 20) -> None:
         import torch
@@ -131,19 +131,18 @@ class ImageMetrics:
         self.crop_size, self.min_crops = crop_size, min_crops
         self._reference: dict[str, tuple] = {}
 
-    def reference(self, real: RealData) -> tuple[np.ndarray, np.ndarray, CropClassifier]:
+    def reference(self, real: RealData) -> tuple[np.ndarray, CropClassifier]:
         """Crops of the real test set and the frozen classifier, built once per real world."""
         key = real.test.content_hash()
         if key not in self._reference:
             pool, pool_classes = object_crops(real.train, self.crop_size)
-            test, test_classes = object_crops(real.test, self.crop_size)
-            classifier = CropClassifier(pool, pool_classes, len(real.train.names))
-            self._reference[key] = (test, test_classes, classifier)
+            test, _ = object_crops(real.test, self.crop_size)
+            self._reference[key] = (test, CropClassifier(pool, pool_classes, len(real.train.names)))
         return self._reference[key]
 
     def measure(self, model, data: DetectionSet, real: RealData) -> xr.Dataset:
         """Score the object crops of ``data`` (the generation's training images)."""
-        reference, _, classifier = self.reference(real)
+        reference, classifier = self.reference(real)
         crops, classes = object_crops(data, self.crop_size)
         k = len(data.names)
         enough = len(crops) >= self.min_crops
