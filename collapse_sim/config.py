@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import json
 import types
 import typing
 from collections.abc import Sequence
@@ -58,6 +59,22 @@ def register_schema() -> None:
 
 TOP_LEVEL = tuple(f.name for f in dataclasses.fields(SimulationConfig))
 MINIMUM = {"generations": 1, "n_samples": 1, "replicates": 1, "seed": 0}
+
+
+def flatten_config(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested configuration as ``{"mixing.real_fraction": 0.2, ...}``: dotted keys, leaf values."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(flatten_config(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): tree}
+
+
+def config_differences(stored: dict, current: dict) -> list[str]:
+    """Dotted keys whose values differ between two configuration trees."""
+    a, b = flatten_config(stored), flatten_config(current)
+    return sorted(k for k in a.keys() | b.keys() if json.dumps(a.get(k)) != json.dumps(b.get(k)))
 
 
 def import_target(key: str, target: Any) -> type:
@@ -159,7 +176,7 @@ def validate(cfg: DictConfig) -> dict:
             f"got {workers!r}",
         )
     if resolved.get("store_url") is not None:
-        from collapse_sim.store import check_store_url
+        from collapse_sim.locations import check_store_url
 
         check_store_url(resolved["store_url"])
     for group in COMPONENT_GROUPS:

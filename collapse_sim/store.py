@@ -13,119 +13,17 @@ run directory then holds ``store_url.txt``, which ``open_run`` follows.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import xarray as xr
 import zarr
 
 from collapse_sim.checkpoints import atomic_write
+from collapse_sim.config import config_differences
 from collapse_sim.errors import ConfigError
-
-STORE_NAME = "results.zarr"
-POINTER = "store_url.txt"  # in a run directory whose store lives at a URL
-
-
-def check_store_url(url: str) -> str:
-    """An fsspec URL whose protocol this machine can use; else a ConfigError naming what would work."""
-    import fsspec
-
-    protocol, sep, _ = url.partition("://")
-    if not sep or not protocol:
-        raise ConfigError(
-            "store_url",
-            f"must be a URL such as file:///shared/runs/a.zarr or memory://a.zarr, got {url!r}; "
-            "leave it unset to keep the store in the run directory",
-        )
-    try:
-        fsspec.get_filesystem_class(protocol)
-    except (ValueError, ImportError) as error:
-        raise ConfigError(
-            "store_url",
-            f"{protocol}:// cannot be used here ({str(error).splitlines()[0]}); file:// and memory:// "
-            "always work, s3:// and gs:// need the s3fs or gcsfs package",
-        ) from None
-    return url
-
-
-def as_location(url: str) -> str | Path:
-    """A ``file://`` URL as a local path (zarr's local store makes folders as it goes); others as given."""
-    return Path(url.removeprefix("file://")) if url.startswith("file://") else url
-
-
-def store_location(path: str | Path) -> str | Path:
-    """The store of a run: a URL as given, a ``.zarr`` path as given, else the run directory's store."""
-    if "://" in str(path):
-        return as_location(str(path))
-    path = Path(path)
-    if path.suffix == ".zarr":
-        return path
-    if (path / POINTER).is_file():
-        return as_location((path / POINTER).read_text().strip())
-    return path / STORE_NAME
-
-
-def exists(location: str | Path) -> bool:
-    """Whether a store path or URL exists."""
-    if isinstance(location, Path):
-        return location.exists()
-    import fsspec
-
-    filesystem, root = fsspec.core.url_to_fs(location)
-    return filesystem.exists(root)
-
-
-@contextmanager
-def quiet_consolidation():
-    # Consolidated metadata is what lets a plain ``xr.open_zarr(path)`` open the
-    # store without a fallback warning; zarr warns that it is outside the v3 spec.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        yield
-
-
-def flatten_config(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested configuration as ``{"mixing.real_fraction": 0.2, ...}``: dotted keys, leaf values."""
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(flatten_config(value, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): tree}
-
-
-def with_replicate_coordinate(ds: xr.Dataset) -> xr.Dataset:
-    """Label the ``replicate`` dimension 0..R-1 where there is one."""
-    if "replicate" in ds.dims and "replicate" not in ds.coords:
-        return ds.assign_coords(replicate=np.arange(ds.sizes["replicate"]))
-    return ds
-
-
-def as_stored(ds: xr.Dataset) -> xr.Dataset:
-    """Numbers as float64 (NaN marks a missing value); text (hashes, labels) as object strings.
-
-    Fixed-width ``<U`` text has no zarr v3 spec (zarr warns), so text variables
-    and text coordinates alike are stored as variable-length strings.
-    """
-    text = [name for name, var in ds.data_vars.items() if var.dtype.kind in "OUST"]  # T: numpy's StringDType
-    numeric = ds.drop_vars(text).astype(float)
-    stored = xr.merge([numeric, ds[text].astype(object)], combine_attrs="override") if text else numeric
-    labels = {
-        name: coord.astype(object) for name, coord in stored.coords.items() if coord.dtype.kind in "UST"
-    }
-    return stored.assign_coords(labels) if labels else stored
-
-
-def config_differences(stored: dict, current: dict) -> list[str]:
-    """Dotted keys whose values differ between two configuration trees."""
-    a, b = flatten_config(stored), flatten_config(current)
-    return sorted(k for k in a.keys() | b.keys() if json.dumps(a.get(k)) != json.dumps(b.get(k)))
+from collapse_sim.locations import POINTER, STORE_NAME, as_location, exists, store_location
+from collapse_sim.zarr_io import as_stored, with_replicate_coordinate, write_whole
 
 
 class RunStore:
@@ -225,23 +123,9 @@ class RunStore:
         return [int(np.argmin(column)) if not column.all() else self.generations for column in done.T]
 
     def _create(self, dataset: xr.Dataset, encoding: dict | None = None) -> None:
-        """Write a store that holds no results yet; on a local disk whole or not at all.
-
-        A kill while zarr writes leaves the metadata unconsolidated, which no
-        reader accepts; built beside the store and then renamed over it, such a
-        remnant is never taken for the run's store.
-        """
+        """Write a store that holds no results yet; on a local disk whole or not at all."""
         encoding = encoding or {name: {"chunks": (1,) * dataset[name].ndim} for name in dataset.data_vars}
-        target = self.path if isinstance(self.path, Path) else None
-        where = target.with_name(target.name + ".partial") if target else self.path
-        if target:
-            shutil.rmtree(where, ignore_errors=True)
-        with quiet_consolidation():
-            dataset.to_zarr(where, mode="w", consolidated=True, encoding=encoding)
-        if target:
-            if target.exists():  # a store without results, which may be replaced
-                shutil.rmtree(target)
-            os.replace(where, target)
+        write_whole(dataset, self.path, encoding)
 
     def _holds_no_results(self) -> bool:
         """True for a readable store in which no generation completed (safe to replace)."""

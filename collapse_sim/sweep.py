@@ -11,7 +11,8 @@ import xarray as xr
 import yaml
 
 from collapse_sim.config import GROUPS
-from collapse_sim.store import STORE_NAME, exists, open_run, store_location
+from collapse_sim.locations import STORE_NAME, exists, store_location
+from collapse_sim.store import open_run
 
 FIXED_DIMS = ("generation", "replicate", "class", "k", "job")
 FAILURE_FILE = "error.txt"  # written by a sweep job that failed (collapse_sim.app)

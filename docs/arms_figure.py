@@ -23,10 +23,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import collapse_sim as cs  # noqa: E402
+from collapse_sim.config import flatten_config  # noqa: E402
 from collapse_sim.reporting.detection import rare_class_series  # noqa: E402
 from collapse_sim.reporting.intervals import format_interval, mean_interval, welch_difference  # noqa: E402
 from collapse_sim.reporting.run import draw_band  # noqa: E402
-from collapse_sim.store import flatten_config  # noqa: E402
 
 IGNORED = ("name", "hydra", "store_url", "plots", "workers")  # settings that do not change results
 BOUNDED = ("map", "rare_ap", "rare_recall", "label_")

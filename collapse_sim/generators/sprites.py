@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.samples import REAL
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.law import MAX_SIZE, fit_law
 from collapse_sim.scenes.render import background
 from collapse_sim.scenes.sprites import object_crops, paste
-from collapse_sim.sources._checks import positive_int
 
 EXAMPLE_IMAGES = 120  # images cropped for the picture: enough to find most classes
 

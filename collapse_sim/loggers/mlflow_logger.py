@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from collapse_sim.checkpoints import atomic_write
+from collapse_sim.config import flatten_config
 from collapse_sim.errors import ConfigError
 from collapse_sim.loggers import require
-from collapse_sim.store import flatten_config
 
 RUN_ID_FILE = "mlflow_run_id.txt"
 PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -30,8 +29,8 @@ from collapse_sim.errors import exit_with
 from collapse_sim.reporting import COMPARISON_COLUMNS, KEY_VARIABLES
 from collapse_sim.reporting.html import write_sweep_page
 from collapse_sim.reporting.intervals import format_interval, mean_interval, welch_difference
-from collapse_sim.store import as_stored, quiet_consolidation
 from collapse_sim.sweep import FIXED_DIMS, open_sweep
+from collapse_sim.zarr_io import as_stored, write_whole
 
 SWEEP_STORE = "sweep.zarr"
 COMPARISON_FILE = "sweep_comparison.csv"
@@ -45,17 +44,11 @@ def swept_dims(ds: xr.Dataset) -> list[str]:
 def write_sweep_store(ds: xr.Dataset, folder: Path) -> Path:
     """Write the sweep as ``folder/sweep.zarr``; an older one is replaced only once the new one is whole."""
     path = Path(folder) / SWEEP_STORE
-    partial = path.with_name(SWEEP_STORE + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     stored = as_stored(ds)
     stored.attrs = {k: v for k, v in ds.attrs.items() if k != "config"}  # per-job configs differ
     for name in stored.variables:
         stored[name].encoding = {}
-    with quiet_consolidation():
-        stored.to_zarr(partial, mode="w", consolidated=True)
-    if path.exists():
-        shutil.rmtree(path)
-    partial.rename(path)
+    write_whole(stored, path)
     return path
 
 

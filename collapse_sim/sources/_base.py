@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from collapse_sim.checks import positive_int
 from collapse_sim.protocols import RealData
 from collapse_sim.samples import Samples
-from collapse_sim.sources._checks import positive_int
 
 
 class ModelSource:

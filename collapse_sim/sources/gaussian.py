@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from collapse_sim.checks import per_dimension, positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.gaussian import GaussianMixtureModel
 from collapse_sim.sources._base import ModelSource
-from collapse_sim.sources._checks import per_dimension, positive_int
 
 
 class GaussianSource(ModelSource):

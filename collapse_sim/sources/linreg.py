@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.linear import LinearModel
 from collapse_sim.protocols import RealData
 from collapse_sim.samples import Samples
-from collapse_sim.sources._checks import positive_int
 
 
 class LinearRegressionSource:

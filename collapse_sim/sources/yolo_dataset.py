@@ -16,10 +16,10 @@ import numpy as np
 import yaml
 from PIL import Image, UnidentifiedImageError
 
+from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.protocols import RealData
 from collapse_sim.scenes.dataset import DetectionSet, empty_labels
-from collapse_sim.sources._checks import positive_int
 from collapse_sim.sources.shapes import DetectionTruth
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}

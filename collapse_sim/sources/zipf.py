@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.categorical import CategoricalModel
 from collapse_sim.sources._base import ModelSource
-from collapse_sim.sources._checks import positive_int
 
 
 def class_names(n_classes: int) -> tuple[str, ...]:

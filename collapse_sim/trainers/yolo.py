@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet
-from collapse_sim.sources._checks import positive_int
 from collapse_sim.yolo.detector import Detector
 from collapse_sim.yolo.files import write_dataset
 from collapse_sim.yolo.settings import check_probabilities, check_run_settings

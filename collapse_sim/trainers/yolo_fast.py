@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet
-from collapse_sim.sources._checks import positive_int
 from collapse_sim.yolo.fast_detector import FastDetector
 from collapse_sim.yolo.files import write_dataset
 from collapse_sim.yolo.runtime import ultralytics, use_threads

@@ -6,8 +6,8 @@ import importlib.util
 import re
 from pathlib import Path
 
+from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
-from collapse_sim.sources._checks import positive_int
 
 
 def builtin_model_yamls() -> dict[str, Path]:

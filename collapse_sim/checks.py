@@ -1,4 +1,4 @@
-"""Range checks shared by the sources' constructors."""
+"""Range checks shared by components' constructors (sources, generators, trainers)."""
 
 from __future__ import annotations
 
