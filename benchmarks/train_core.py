@@ -58,6 +58,7 @@ def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, devi
     import torch
 
     from collapse_sim.metrics.detection import DetectionMetrics
+    from collapse_sim.protocols import RunContext
     from collapse_sim.trainers.yolo import YOLOTrainer
     from collapse_sim.trainers.yolo_fast import YOLOFastTrainer
 
@@ -65,10 +66,10 @@ def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, devi
     make = YOLOTrainer if kind == "stock" else YOLOFastTrainer
     folder = Path(tempfile.mkdtemp(prefix=f"train_core_{kind}_"))
     warm = make(imgsz=imgsz, epochs=1, batch=batch, device=device)
-    warm.use_workdir(folder / "warm-up")
+    warm.setup(RunContext(folder / "warm-up", 0, real=real))
     warm.fit(real.train.take(range(2 * batch)), init=None, rng=np.random.default_rng(0), generation=0)
     trainer = make(imgsz=imgsz, epochs=epochs, batch=batch, device=device)
-    trainer.use_workdir(folder)
+    trainer.setup(RunContext(folder, 0, real=real))
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     began = synchronised_time(device)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 import hydra
@@ -13,18 +14,18 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from collapse_sim.checkpoints import atomic_write
-from collapse_sim.config import CONFIG_DIR, register_schema, validate
-from collapse_sim.errors import ConfigError, RunFailure, exit_with
-from collapse_sim.preflight import PASS_THROUGH_FLAGS, normalize, preflight
+from collapse_sim.config import CONFIG_DIR, register_schema
+from collapse_sim.errors import ConfigError, RunFailure, describe_fault, exit_with, log_details
+from collapse_sim.preflight import checked, normalize, preflight
 from collapse_sim.runner import report_run, run_in_directory
 from collapse_sim.sweep import FAILURE_FILE
 
 FAILED_JOBS: list[Path] = []  # filled by SweepOutcome in the process that launched the sweep
-LOG = logging.getLogger("collapse_sim")
 
 
 def run_job(cfg: DictConfig) -> None:
-    """One simulation: check, build, resume or create the store, loop, report.
+    """One simulation: check and build (or take what preflight built), resume or create the store, loop,
+    report.
 
     In a sweep a failing job does not end the sweep: its error goes to its own
     log and ``error.txt``, and the other jobs go on (``SweepOutcome`` reports it).
@@ -34,30 +35,34 @@ def run_job(cfg: DictConfig) -> None:
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a rerun starts clean
     try:
-        resolved = validate(cfg)
-        tracked = run_in_directory(resolved, hydra_cfg, run_dir)
+        job = checked(cfg, hydra_cfg)
+        store, trackers = run_in_directory(job.sim, job.loggers, job.resolved, hydra_cfg, run_dir)
+        report_run(store, trackers, run_dir, plots=job.resolved["plots"])
     except ConfigError as error:
         if not in_sweep:
             exit_with(str(error))
-        return _record_failure(run_dir, str(error), traceback=False)
+        return _record_failure(run_dir, str(error))
     except RunFailure as error:
         if not in_sweep:
             exit_with(str(error), code=1)
-        return _record_failure(run_dir, str(error), traceback=False)
+        return _record_failure(run_dir, str(error))
     except Exception as error:
         if not in_sweep:
             raise
-        return _record_failure(run_dir, f"{type(error).__name__}: {error}", traceback=True)
-    report_run(tracked, run_dir, plots=resolved["plots"])
+        log_details(traceback.format_exc())
+        return _record_failure(run_dir, f"{type(error).__name__}: {error}")
 
 
-def _record_failure(run_dir: Path, message: str, *, traceback: bool) -> None:
-    """Log a failed sweep job in its own log and ``error.txt`` (written whole or not at all)."""
-    LOG.error("job failed: %s", message, exc_info=traceback)
+def _record_failure(run_dir: Path, message: str) -> None:
+    """A failed sweep job: one line on the terminal and in ``error.txt`` (written whole or not at all)."""
     line = " ".join(message.split())
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(run_dir / FAILURE_FILE, lambda file: file.write(f"{line}\n".encode()))
+    log_details(f"job failed: {line}")
     sys.stderr.write(f"collapse_sim: job {run_dir} failed: {line}\n")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / FAILURE_FILE, lambda file: file.write(f"{line}\n".encode()))
+    except OSError as error:  # a full disk: the line above is all that can be said
+        sys.stderr.write(f"collapse_sim: could not write {run_dir / FAILURE_FILE}: {describe_fault(error)}\n")
 
 
 class SweepOutcome(Callback):
@@ -85,13 +90,13 @@ def main() -> None:
     """Entry point: check every job's configuration, then hand over to Hydra."""
     register_schema()
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # no font-cache chatter in run logs
+    logging.raiseExceptions = False  # a log file on a full disk is no second error after the first
     args = normalize(sys.argv[1:])
     sys.argv[1:] = args
-    if not any(a.split("=")[0] in PASS_THROUGH_FLAGS for a in args):
-        try:
-            preflight(CONFIG_DIR, args)
-        except ConfigError as error:
-            exit_with(str(error))
+    try:
+        preflight(args)
+    except ConfigError as error:
+        exit_with(str(error))
     hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")(run_job)()
     if FAILED_JOBS:
         sys.exit(1)

@@ -1,29 +1,30 @@
-"""The one place that turns a validated configuration into components."""
+"""The one place that turns a validated configuration into components, and checks that they fit together."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from collapse_sim.capacity import ChainPlan, plan_chains
+from collapse_sim.config import COMPONENT_GROUPS, CONFIG_DIR, GROUPS, import_target
 from collapse_sim.errors import ConfigError
 from collapse_sim.protocols import (
-    ClassCount,
-    FamilyRestricted,
-    FinitePool,
-    FitsImageSize,
-    ModelFileTrainer,
-    RealPoolLabeller,
-    SamplingGenerator,
-    SamplingModel,
-    SceneLawGenerator,
-    SceneLawSource,
-    SquareImages,
-    UsesRealData,
-    UsesWorkdir,
+    RUN_ABILITIES,
+    ChecksSimulation,
+    Generator,
+    Metric,
+    Mixing,
+    RunContext,
+    Source,
+    Trainer,
+    needs,
+    provides,
 )
 
 
@@ -31,17 +32,30 @@ from collapse_sim.protocols import (
 class Simulation:
     """Everything the loop needs: components and the top-level settings."""
 
-    source: Any
-    generator: Any
-    mixing: Any
-    trainer: Any
-    metrics: dict[str, Any]
+    source: Source
+    generator: Generator
+    mixing: Mixing
+    trainer: Trainer
+    metrics: dict[str, Metric]
     generations: int
     n_samples: int
     seed: int
     warm_start: bool
     chains: ChainPlan
-    loggers: dict[str, Any] = field(default_factory=dict)
+    choices: dict[str, str] = field(default_factory=dict)  # the option chosen in each group
+
+    def setup(self, context: RunContext) -> None:
+        """Hand the chain's context to every component that needs something only the run provides."""
+        for _, component in self.components():
+            if needs(component) & RUN_ABILITIES:
+                component.setup(context)
+
+    def components(self) -> Iterator[tuple[str, Any]]:
+        """Each component with its config key (``source``, ..., ``metrics.<name>``)."""
+        yield from (("source", self.source), ("generator", self.generator), ("mixing", self.mixing))
+        yield "trainer", self.trainer
+        for name, metric in self.metrics.items():
+            yield f"metrics.{name}", metric
 
 
 def _make(key: str, node: dict) -> Any:
@@ -54,108 +68,58 @@ def _make(key: str, node: dict) -> Any:
         raise ConfigError(key, f"could not be built: {cause or error}") from None
 
 
-def _check_compatible(sim: Simulation, choices: dict[str, str]) -> None:
-    pool = sim.source.pool_size if isinstance(sim.source, FinitePool) else None
-    if pool is not None and pool < sim.n_samples:
-        raise ConfigError(
-            "source.pool_size",
-            f"holds {pool} real samples per replicate but generation 0 trains on n_samples={sim.n_samples}; "
-            "raise source.pool_size or lower n_samples",
-        )
-    family = sim.source.family
-    if sim.trainer.family != family:
-        raise ConfigError(
-            "trainer",
-            f"trainer={choices.get('trainer')} fits {sim.trainer.family} data but "
-            f"source={choices.get('source')} gives {family} data; pick a trainer for {family} data",
-        )
-    for name, metric in sim.metrics.items():
-        if family not in metric.families:
-            raise ConfigError(
-                f"metrics.{name}",
-                f"measures {'/'.join(metric.families)} models but source={choices.get('source')} "
-                f"gives {family} data; pick metrics={family if family != 'categorical' else 'classes'}",
-            )
-    mixing_families = sim.mixing.families if isinstance(sim.mixing, FamilyRestricted) else (family,)
-    if family not in mixing_families:
-        raise ConfigError(
-            "mixing",
-            f"mixing={choices.get('mixing')} needs {'/'.join(mixing_families)} data "
-            f"(it checks labels against the true objects) but source={choices.get('source')} "
-            f"gives {family} data",
-        )
-    _check_detection(sim, choices)
-    _check_model_classes(sim)
-    model_type = sim.trainer.model_type
-    supported = model_type.sampling_options if isinstance(model_type, SamplingModel) else ()
-    requested = sim.generator.requested_options if isinstance(sim.generator, SamplingGenerator) else ()
-    for option in requested:
-        if option not in supported:
-            raise ConfigError(
-                f"generator.{option}",
-                f"does not apply to {sim.trainer.model_type.__name__}; it supports: "
-                f"{', '.join(supported) or 'no sampling options'}",
-            )
+def providers(ability: str, option_dirs: list[Path]) -> dict[str, list[str]]:
+    """The options, by group, whose component declares it provides ``ability``."""
+    found: dict[str, list[str]] = {}
+    for group in GROUPS:
+        for path in sorted({p for d in option_dirs for p in Path(d).glob(f"{group}/*.yaml")}):
+            try:
+                target = (yaml.safe_load(path.read_text()) or {}).get("_target_")
+                offered = provides(import_target(group, target))
+            except (ConfigError, yaml.YAMLError, AttributeError, OSError):
+                continue  # an option that cannot be read here provides nothing
+            if ability in offered and path.stem not in found.get(group, []):
+                found.setdefault(group, []).append(path.stem)
+    return found
 
 
-def _check_detection(sim: Simulation, choices: dict[str, str]) -> None:
-    needs_law = isinstance(sim.generator, SceneLawGenerator) and sim.generator.needs_scene_law
-    if needs_law and not (isinstance(sim.source, SceneLawSource) and sim.source.has_scene_law):
+def _label(key: str, choices: dict[str, str]) -> str:
+    return f"{key}={choices[key]}" if key in choices else key
+
+
+def check_abilities(sim: Simulation, option_dirs: list[Path]) -> None:
+    """The one rule: every ability a component needs is provided by another chosen component or the run."""
+    chosen = list(sim.components())
+    for key, component in chosen:
+        offered = RUN_ABILITIES.union(*(provides(c) for k, c in chosen if k != key))
+        missing = sorted(needs(component) - offered)
+        if not missing:
+            continue
+        ability = missing[0]
+        where = providers(ability, option_dirs)
+        instead = ", ".join(_label(group, sim.choices) for group in where) or "none of the chosen components"
+        subject = f"{key}={sim.choices[key]} needs" if key in sim.choices else "needs"
+        options = "; ".join(f"{group}={', '.join(names)}" for group, names in where.items())
         raise ConfigError(
-            "generator",
-            f"generator={choices.get('generator')} renders the procedural shapes of source=shapes "
-            f"and cannot draw the classes of source={choices.get('source')}; use generator=pseudo_label",
-        )
-    if isinstance(sim.generator, FitsImageSize) and isinstance(sim.source, SquareImages):
-        sim.generator.check_image_size(sim.source.image_size)
-    labelled = isinstance(sim.generator, RealPoolLabeller) and sim.generator.labels_real_pool
-    pool = sim.source.pool_size if isinstance(sim.source, FinitePool) else None
-    if labelled and pool is not None and sim.generator.n > pool:
-        raise ConfigError(
-            "generator.n",
-            f"asks to label {sim.generator.n} real images per generation but source.pool_size is {pool}; "
-            "raise source.pool_size or lower generator.n",
+            key,
+            f"{subject} {ability}, which {instead} does not provide; "
+            + (
+                f"options that provide it: {options}"
+                if options
+                else "no option in any config group provides it"
+            ),
         )
 
 
-def _check_model_classes(sim: Simulation) -> None:
-    """A local ``.pt`` must predict as many classes as the data has (its head is not silently replaced)."""
-    if not (isinstance(sim.trainer, ModelFileTrainer) and isinstance(sim.source, ClassCount)):
-        return
-    model, classes = sim.trainer.model, sim.source.n_classes
-    if sim.source.family != "detection" or not isinstance(model, str) or not model.endswith(".pt"):
-        return
-    from collapse_sim.yolo.network import checkpoint_classes
+def build(
+    resolved: dict, choices: dict[str, str] | None = None, *, option_dirs: list[Path] | None = None
+) -> Simulation:
+    """Instantiate every component of a validated, resolved configuration, check them, and plan chains.
 
-    try:
-        found = checkpoint_classes(model)
-    except ConfigError as error:
-        raise error.prefixed("trainer") from None
-    if found != classes:
-        raise ConfigError(
-            "trainer.model",
-            f"{model} predicts {found} classes but the data has {classes}; give a checkpoint trained on "
-            f"these {classes} classes, or the model's YAML (e.g. yolo26n.yaml) to train from scratch",
-        )
-
-
-def attach_workdir(sim: Simulation, workdir) -> None:
-    """Give components that keep files (YOLO dataset folders, weights) the run directory."""
-    for component in (sim.source, sim.generator, sim.mixing, sim.trainer, *sim.metrics.values()):
-        if isinstance(component, UsesWorkdir):
-            component.use_workdir(workdir)
-
-
-def attach_real(sim: Simulation, real) -> None:
-    """Give components that score against the fixed real data during training (``use_real``) that data."""
-    for component in (sim.generator, sim.mixing, sim.trainer):
-        if isinstance(component, UsesRealData):
-            component.use_real(real)
-
-
-def build(resolved: dict, choices: dict[str, str] | None = None) -> Simulation:
-    """Instantiate every component of a validated, resolved configuration, and plan its chains."""
-    parts = {group: _make(group, resolved[group]) for group in ("source", "generator", "mixing", "trainer")}
+    ``option_dirs`` are the config folders searched (the package's and the
+    user's), where an unmet need looks for the options that would meet it.
+    """
+    parts = {group: _make(group, resolved[group]) for group in COMPONENT_GROUPS}
     sim = Simulation(
         **parts,
         metrics={k: _make(f"metrics.{k}", v) for k, v in resolved["metrics"].items()},
@@ -164,7 +128,21 @@ def build(resolved: dict, choices: dict[str, str] | None = None) -> Simulation:
         seed=resolved["seed"],
         warm_start=resolved["warm_start"],
         chains=plan_chains(parts["source"], parts["trainer"], parts["mixing"], resolved),
-        loggers={k: _make(f"logger.{k}", v) for k, v in (resolved.get("logger") or {}).items()},
+        choices={k: v for k, v in (choices or {}).items() if k in COMPONENT_GROUPS},
     )
-    _check_compatible(sim, choices or {})
+    if sim.source.pool_size < sim.n_samples:
+        raise ConfigError(
+            "source.pool_size",
+            f"holds {sim.source.pool_size} real samples per replicate but generation 0 trains on "
+            f"n_samples={sim.n_samples}; raise source.pool_size or lower n_samples",
+        )
+    check_abilities(sim, option_dirs or [Path(CONFIG_DIR)])
+    for _, component in sim.components():
+        if isinstance(component, ChecksSimulation):
+            component.check(sim)
     return sim
+
+
+def build_loggers(resolved: dict) -> dict[str, Any]:
+    """The chosen experiment trackers, by name (driven by the run's one writer, never by a chain)."""
+    return {k: _make(f"logger.{k}", v) for k, v in (resolved.get("logger") or {}).items()}

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import ThreadedTrainer, VectorisedSource
+from collapse_sim.protocols import provides
 
 CHAIN_BASE_BYTES = 1.2e9
 ARRAY_OVERHEAD = 4
@@ -53,7 +53,7 @@ def plan_chains(source, trainer, mixing, resolved: dict) -> ChainPlan:
     # Synthetic sets a chain holds at once: the mixing policy's window (every generation when
     # unbounded), plus the training set and the set being made.
     kept_sets = (mixing.history_window or resolved["generations"]) + 2
-    if isinstance(source, VectorisedSource):
+    if "vectorised replicates" in provides(source):  # the toy families: one loop over arrays
         if workers not in ("auto", 1):
             raise ConfigError(
                 "workers",
@@ -62,7 +62,7 @@ def plan_chains(source, trainer, mixing, resolved: dict) -> ChainPlan:
             )
         _check_memory("replicates", _vectorised_bytes(resolved, kept_sets), 1, replicates)
         return ChainPlan(chains=1, workers=1, vectorised=True)
-    threads = trainer.threads if isinstance(trainer, ThreadedTrainer) else 1
+    threads = trainer.threads
     cores = available_cores()
     slots = max(1, cores // threads)
     if workers == "auto":

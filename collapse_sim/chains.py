@@ -1,39 +1,42 @@
-"""Run a simulation's chains: one vectorised loop, or R detection chains side by side, with one writer.
+"""Run a simulation's chains: one vectorised loop, or R detection chains side by side; yield what they finish.
 
 Each detection chain is the ordinary loop (``loop.simulate``) with its own
-random streams (keyed by the chain), files (``<run>/chain_RR/``) and
-checkpoints. ``workers=1`` runs the chains one after another in this process;
+random streams (keyed by the chain), folder (``<run>/chain_RR/``) and
+checkpoints. ``run_chains`` yields every finished generation of every chain to
+its caller, the run's one writer, and a chain goes on only once the caller has
+recorded it. ``workers=1`` runs the chains one after another in this process;
 more run each chain in a worker process (spawned, so no torch state is
-shared), which sends each finished generation to this process and waits until
-it is written: the parent is the only writer of the store, and a worker never
-deletes a checkpoint a resumed run could still need. A worker dies with its
-parent (Linux ``PR_SET_PDEATHSIG``), so a killed run leaves nothing running.
+shared), which sends each finished generation here and waits until it is
+recorded. A worker dies with its parent (``collapse_sim.worker``), so a
+killed run leaves nothing running.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
 import traceback
 from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
 
-from collapse_sim.build import Simulation, attach_workdir, build
+from collapse_sim import worker as chain_worker
+from collapse_sim.build import Simulation
 from collapse_sim.checkpoints import Checkpoints, NoCheckpoints
-from collapse_sim.errors import RunFailure, describe_fault
-from collapse_sim.loop import simulate
-from collapse_sim.protocols import ReportsEpochs
+from collapse_sim.errors import RunFailure, describe_fault, log_details
+from collapse_sim.loop import Generation, simulate
+from collapse_sim.protocols import RunContext
 
 
 class ChainProgress(Protocol):
     """What the runner tells a progress display."""
 
     def epoch(self, chain: int, generation: int, epoch: int, epochs: int) -> None: ...
-
-    def generation_done(self, chain: int, generation: int) -> None: ...
 
     def chain_done(self, chain: int) -> None: ...
 
@@ -42,9 +45,6 @@ class QuietProgress:
     """Shows nothing (in-memory runs, tests)."""
 
     def epoch(self, chain: int, generation: int, epoch: int, epochs: int) -> None:
-        """Nothing."""
-
-    def generation_done(self, chain: int, generation: int) -> None:
         """Nothing."""
 
     def chain_done(self, chain: int) -> None:
@@ -56,41 +56,20 @@ def chain_dir(run_dir: Path, chain: int, *, vectorised: bool) -> Path:
     return Path(run_dir) if vectorised else Path(run_dir) / f"chain_{chain:02d}"
 
 
-class ChainView:
-    """One chain's view of the run's store: its ``replicate`` slot."""
-
-    def __init__(self, store, chain: int | None) -> None:
-        self.store, self.chain = store, chain
-
-    def write(self, generation: int, results) -> None:
-        """Write the chain's variables of one generation."""
-        self.store.write(generation, results, chain=self.chain)
-
-    def mark_complete(self, generation: int) -> None:
-        """Mark the chain's generation written."""
-        self.store.mark_complete(generation, chain=self.chain)
-
-
 def run_chains(
-    resolved: dict,
-    choices: dict,
-    sim: Simulation,
-    store,
-    run_dir: Path,
-    *,
-    starts: list[int],
-    progress: ChainProgress,
-    checkpoint: bool = True,
-) -> None:
-    """Run every chain from its own first incomplete generation (``starts``) to the end."""
+    sim: Simulation, run_dir: Path, *, starts: list[int], progress: ChainProgress, checkpoint: bool = True
+) -> Iterator[Generation]:
+    """Run every chain from its own first incomplete generation (``starts``); yield each finished one."""
     plan = sim.chains
     pending = [chain for chain in range(plan.chains) if starts[chain] < sim.generations]
+    # Components keep per-chain state (folders, caches), so each chain starts from the built,
+    # never-run simulation; a worker process gets the same bytes.
+    pristine = pickle.dumps(sim)
     if plan.workers == 1 or len(pending) <= 1 or not _can_spawn():
-        for number, chain in enumerate(pending):
-            here = sim if number == 0 else build(resolved, choices)  # components keep per-chain state
-            _run_here(here, store, run_dir, chain, starts[chain], progress, checkpoint)
+        for chain in pending:
+            yield from _run_here(pristine, run_dir, chain, starts[chain], progress, checkpoint)
         return
-    _run_in_workers(resolved, choices, store, run_dir, pending, starts, plan.workers, progress, checkpoint)
+    yield from _run_in_workers(pristine, run_dir, pending, starts, plan.workers, progress, checkpoint)
 
 
 def _can_spawn() -> bool:
@@ -104,46 +83,33 @@ def _can_spawn() -> bool:
     return not multiprocessing.current_process().daemon and method in (None, "fork", "spawn", "forkserver")
 
 
-def _checkpoints(sim: Simulation, folder: Path, checkpoint: bool):
-    return Checkpoints(folder, history_window=sim.mixing.history_window) if checkpoint else NoCheckpoints()
+class _Chain:
+    """One chain's loop, in this process or a worker: its folder, checkpoints, and the generation it is in
+    (which epoch reports and failures name)."""
 
-
-class _ChainRun:
-    """One chain's loop, in this process or a worker: its files, its epoch reports, and the generation
-    it is in (which a failure names)."""
-
-    def __init__(self, sim: Simulation, run_dir: Path, chain: int, start: int, checkpoint: bool) -> None:
-        self.sim, self.chain, self.generation = sim, chain, start
-        self.folder = chain_dir(run_dir, chain, vectorised=sim.chains.vectorised)
-        self.checkpoints = _checkpoints(sim, self.folder, checkpoint)
-        attach_workdir(sim, self.folder)
-
-    def run(self, sink, *, on_epoch, on_generation) -> None:
-        """Simulate the chain's remaining generations into ``sink``, reporting epochs and generations."""
-        if isinstance(self.sim.trainer, ReportsEpochs):
-            self.sim.trainer.use_progress(lambda epoch, epochs: on_epoch(self.generation, epoch, epochs))
-
-        def done(generation: int) -> None:
-            self.generation = generation + 1
-            on_generation(generation)
-
-        simulate(
-            self.sim, sink, self.checkpoints, start=self.generation, chain=self.chain, on_generation=done
+    def __init__(self, pristine: bytes, run_dir: Path, chain: int, start: int, checkpoint: bool, on_epoch):
+        self.sim: Simulation = pickle.loads(pristine)
+        self.chain, self.generation = chain, start
+        folder = chain_dir(run_dir, chain, vectorised=self.sim.chains.vectorised)
+        window = self.sim.mixing.history_window
+        self.checkpoints = Checkpoints(folder, history_window=window) if checkpoint else NoCheckpoints()
+        self.context = RunContext(
+            folder, chain, progress=lambda epoch, epochs: on_epoch(self.generation, epoch, epochs)
         )
 
+    def generations(self) -> Iterator[Generation]:
+        """The chain's remaining generations, each yielded once finished."""
+        for done in simulate(self.sim, self.context, self.checkpoints, start=self.generation):
+            yield done
+            self.generation = done.generation + 1
 
-def _run_here(sim, store, run_dir, chain, start, progress: ChainProgress, checkpoint: bool) -> None:
-    vectorised = sim.chains.vectorised
-    run = _ChainRun(sim, run_dir, chain, start, checkpoint)
-    sink = store if vectorised else ChainView(store, chain)
+
+def _run_here(pristine, run_dir, chain, start, progress: ChainProgress, checkpoint: bool):
+    run = _Chain(pristine, run_dir, chain, start, checkpoint, lambda g, e, n: progress.epoch(chain, g, e, n))
     try:
-        run.run(
-            sink,
-            on_epoch=lambda g, e, n: progress.epoch(chain, g, e, n),
-            on_generation=lambda g: progress.generation_done(chain, g),
-        )
+        yield from run.generations()
     except OSError as error:
-        where = "" if vectorised else f"chain {chain} "
+        where = "" if run.sim.chains.vectorised else f"chain {chain} "
         raise RunFailure(
             f"{where}stopped in generation {run.generation}: {describe_fault(error)}. Every complete "
             f"generation is kept in the store; fix the cause and rerun into {run_dir} to resume"
@@ -151,119 +117,111 @@ def _run_here(sim, store, run_dir, chain, start, progress: ChainProgress, checkp
     progress.chain_done(chain)
 
 
-class _RemoteView:
-    """A worker's store: hands each finished generation to the parent and waits until it is written."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn, self.pending = conn, None
-
-    def write(self, generation: int, results) -> None:
-        """Hold the results until the generation is complete."""
-        self.pending = results
-
-    def mark_complete(self, generation: int) -> None:
-        """Send the generation; return once the parent has written and marked it."""
-        self.conn.send(("generation", generation, self.pending))
-        if self.conn.recv() != "written":
-            raise SystemExit(1)
+# What crosses a worker's pipe: a Generation, or one of these.
+@dataclass(frozen=True)
+class _Epoch:
+    generation: int
+    epoch: int
+    epochs: int
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: a killed parent's workers end at their next send
-        pass
+@dataclass(frozen=True)
+class _Failed:
+    generation: int
+    summary: str
+    details: str
 
 
-def _worker(
-    resolved: dict, choices: dict, run_dir: str, chain: int, start: int, checkpoint: bool, conn
-) -> None:
-    """A worker process: run one chain, sending its generations (and epochs) to the parent."""
-    _die_with_parent()
+_DONE = "done"
+_RECORDED = "recorded"
+
+
+@dataclass
+class _Worker:
+    """The parent's record of one worker: its chain, process, the generation it is in, its failure."""
+
+    chain: int
+    process: multiprocessing.Process
+    generation: int
+    failure: str | None = None
+
+
+def serve_parent(pristine: bytes, run_dir: str, chain: int, start: int, checkpoint: bool, conn) -> None:
+    """In a worker process: run one chain, sending its generations (and epochs) to the parent."""
     run = None
     try:
-        run = _ChainRun(build(resolved, choices), Path(run_dir), chain, start, checkpoint)
-        run.run(
-            _RemoteView(conn),
-            on_epoch=lambda g, e, n: conn.send(("epoch", g, e, n)),
-            on_generation=lambda g: None,  # the parent counts generations as it writes them
+        run = _Chain(
+            pristine, Path(run_dir), chain, start, checkpoint, lambda g, e, n: conn.send(_Epoch(g, e, n))
         )
-        conn.send(("done",))
+        for done in run.generations():
+            conn.send(done)
+            if conn.recv() != _RECORDED:
+                raise SystemExit(1)
+        conn.send(_DONE)
     except (EOFError, BrokenPipeError):  # the parent is gone
         os._exit(1)
     except BaseException as error:  # reported by the parent, which names the chain
         generation = run.generation if run is not None else start
-        conn.send(("error", generation, describe_fault(error), traceback.format_exc()))
+        conn.send(_Failed(generation, describe_fault(error), traceback.format_exc()))
         os._exit(1)
 
 
-def _run_in_workers(
-    resolved, choices, store, run_dir, pending, starts, workers, progress, checkpoint
-) -> None:
+def _run_in_workers(pristine, run_dir, pending, starts, workers, progress, checkpoint):
     context = multiprocessing.get_context("spawn")
-    queue, active = deque(pending), {}  # connection -> [chain, process, generation, error]
+    queue, active = deque(pending), {}  # connection -> _Worker
     try:
         while queue or active:
             while queue and len(active) < workers:
                 chain = queue.popleft()
                 ours, theirs = context.Pipe()
                 process = context.Process(
-                    target=_worker,
-                    args=(resolved, choices, str(run_dir), chain, starts[chain], checkpoint, theirs),
+                    target=chain_worker.main,
+                    args=(os.getpid(), pristine, str(run_dir), chain, starts[chain], checkpoint, theirs),
                     name=f"collapse_sim chain {chain}",
                     daemon=True,
                 )
                 process.start()
                 theirs.close()  # so the parent sees EOF when the worker dies
-                active[ours] = [chain, process, starts[chain], None]
+                active[ours] = _Worker(chain, process, starts[chain])
             for conn in wait(list(active)):
-                _serve(conn, active, store, progress, run_dir)
+                yield from _serve(conn, active, progress, run_dir)
     finally:
-        for _, process, *_ in active.values():
-            process.kill()
-            process.join()
+        for worker in active.values():
+            worker.process.kill()
+            worker.process.join()
 
 
-def _serve(conn: Connection, active: dict, store, progress: ChainProgress, run_dir: Path) -> None:
-    """Handle one message from a worker, or its end."""
-    state = active[conn]
-    chain, process = state[0], state[1]
+def _serve(conn: Connection, active: dict, progress: ChainProgress, run_dir: Path) -> Iterator[Generation]:
+    """Handle one message from a worker, or its end; a finished generation is yielded, then acknowledged."""
+    worker: _Worker = active[conn]
     try:
         message = conn.recv()
     except (EOFError, ConnectionResetError):
-        process.join()
+        worker.process.join()
         del active[conn]
-        if state[3] is not None:
-            raise RunFailure(state[3]) from None
-        code = process.exitcode
+        if worker.failure is not None:
+            raise RunFailure(worker.failure) from None
+        code = worker.process.exitcode
         how = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
         raise RunFailure(
-            f"chain {chain} stopped during generation {state[2]} ({how}); every generation complete in "
-            f"every chain is kept in the store. Rerun into {run_dir} to resume"
+            f"chain {worker.chain} stopped during generation {worker.generation} ({how}); every generation "
+            f"complete in every chain is kept in the store. Rerun into {run_dir} to resume"
         ) from None
-    kind = message[0]
-    if kind == "epoch":
-        progress.epoch(chain, *message[1:])
-    elif kind == "generation":
-        _, generation, results = message
-        store.write(generation, results, chain=chain)
-        store.mark_complete(generation, chain=chain)
-        conn.send("written")
-        state[2] = generation + 1
-        progress.generation_done(chain, generation)
-    elif kind == "done":
-        process.join()
+    if isinstance(message, _Epoch):
+        progress.epoch(worker.chain, message.generation, message.epoch, message.epochs)
+    elif isinstance(message, Generation):
+        yield message
+        conn.send(_RECORDED)
+        worker.generation = message.generation + 1
+    elif message == _DONE:
+        worker.process.join()
         del active[conn]
-        progress.chain_done(chain)
-    elif kind == "error":
-        _, generation, summary, details = message
-        state[2] = generation
-        state[3] = (
-            f"chain {chain} failed in generation {generation}: {summary}. Every generation complete in every "
-            f"chain is kept in the store; fix the cause and rerun into {run_dir} to resume"
+        progress.chain_done(worker.chain)
+    elif isinstance(message, _Failed):
+        worker.generation = message.generation
+        worker.failure = (
+            f"chain {worker.chain} failed in generation {message.generation}: {message.summary}. Every "
+            f"generation complete in every chain is kept in the store; fix the cause and rerun into "
+            f"{run_dir} to resume"
         )
-        import logging
-
-        logging.getLogger("collapse_sim").error("chain %d failed:\n%s", chain, details)
+        log_details(f"chain {worker.chain} failed:\n{message.details}")

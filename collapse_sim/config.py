@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import inspect
 import json
 import types
@@ -50,6 +51,18 @@ class SimulationConfig:
     trainer: Any = MISSING
     metrics: Any = field(default_factory=dict)
     logger: Any = field(default_factory=dict)  # experiment trackers by name (conf/logger/)
+
+
+def option_dirs(searchpath: Sequence[str] = ()) -> list[Path]:
+    """The package's config folder and every ``file://`` or ``pkg://`` folder of a ``hydra.searchpath``."""
+    dirs = [Path(CONFIG_DIR)]
+    for entry in (str(e).strip() for e in searchpath or ()):
+        if entry.startswith("file://"):
+            dirs.append(Path(entry.removeprefix("file://")))
+        elif entry.startswith("pkg://"):
+            spec = importlib.util.find_spec(entry.removeprefix("pkg://").replace("/", "."))
+            dirs += [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    return dirs
 
 
 def register_schema() -> None:

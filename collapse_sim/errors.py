@@ -46,3 +46,24 @@ def describe_fault(error: BaseException) -> str:
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{error.strerror} ({codes.errorcode.get(error.errno, error.errno)})"
     return f"{type(error).__name__}: {error}"
+
+
+def log_details(text: str) -> None:
+    """Write a failure's details (a traceback) to the run's log file only: the terminal gets one paragraph.
+
+    A log that cannot be written (its disk is full) is no second error: the
+    paragraph the user sees already says what went wrong.
+    """
+    import logging
+
+    record = logging.LogRecord("collapse_sim", logging.ERROR, __file__, 0, text, None, None)
+    for handler in logging.getLogger().handlers + logging.getLogger("collapse_sim").handlers:
+        if not isinstance(handler, logging.FileHandler):
+            continue
+        try:
+            if handler.stream is None:  # a handler opened lazily (delay=True)
+                handler.stream = handler._open()
+            handler.stream.write(handler.format(record) + handler.terminator)
+            handler.stream.flush()
+        except (OSError, ValueError):
+            pass

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from collapse_sim.build import Simulation, attach_real
+from collapse_sim.build import Simulation
 from collapse_sim.metrics.bookkeeping import bookkeeping
+from collapse_sim.protocols import RunContext
 
 PHASES = {"source": 0, "fit": 1, "generate": 2, "mix": 3, "initial": 4}
 
@@ -24,21 +27,30 @@ def stream(seed: int, generation: int, phase: str, chain: int = 0) -> np.random.
     return np.random.default_rng([seed, generation, PHASES[phase], chain])
 
 
+@dataclass(frozen=True)
+class Generation:
+    """One finished generation of one chain: what its caller records (and what crosses a worker's pipe)."""
+
+    chain: int
+    generation: int
+    results: xr.Dataset
+
+
 def measure(sim: Simulation, model, data, real, wall_time_s: float) -> xr.Dataset:
     """Every metric of one generation plus the bookkeeping, in one dataset."""
     parts = [m.measure(model, data, real) for m in sim.metrics.values()]
     return xr.merge([*parts, bookkeeping(data, wall_time_s)], compat="equals")
 
 
-def simulate(
-    sim: Simulation, store, checkpoints, *, start: int = 0, chain: int = 0, on_generation: Callable = print
-):
-    """Run generations ``start .. sim.generations - 1`` of one chain, recording each one before the next.
+def simulate(sim: Simulation, context: RunContext, checkpoints, *, start: int = 0) -> Iterator[Generation]:
+    """Yield generations ``start .. sim.generations - 1`` of the chain ``context.chain``, one at a time.
 
-    ``store`` takes ``write(g, results)`` and ``mark_complete(g)`` (a chain's view of the run's store).
+    The caller writes each yielded generation and marks it complete before it
+    asks for the next; only then does the loop prune checkpoints.
     """
+    chain = context.chain
     real = sim.source.load(stream(sim.seed, 0, "source"))  # the real world, shared by every chain
-    attach_real(sim, real)
+    sim.setup(dataclasses.replace(context, real=real))
     window = sim.mixing.history_window
     if start == 0:  # generation 0 sees only real data
         history, model = [], None
@@ -53,11 +65,9 @@ def simulate(
         model = sim.trainer.fit(data, init=init, rng=stream(sim.seed, g, "fit", chain), generation=g)
         synthetic = sim.generator.generate(model, data, g, stream(sim.seed, g, "generate", chain), real=real)
         results = measure(sim, model, data, real, wall_time_s=time.perf_counter() - began)
-        # Checkpoint before the completed flag: once g is marked, g + 1 can always resume.
+        # Checkpoint before the caller marks g complete: once it is marked, g + 1 can always resume.
         checkpoints.save(g, synthetic, model if sim.warm_start else None)
-        store.write(g, results)
-        store.mark_complete(g)
+        yield Generation(chain, g, results)  # written and marked complete when the caller comes back
         checkpoints.prune(g)
         history = (history + [synthetic])[-window:] if window else history + [synthetic]
         data = sim.mixing.mix(real, synthetic, history, stream(sim.seed, g, "mix", chain))
-        on_generation(g)

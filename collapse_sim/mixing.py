@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
 
 
@@ -111,7 +111,7 @@ class VerifiedMixing:
     """
 
     history_window = 1
-    families = ("detection",)
+    needs = data_of("detection")  # it checks labels against the true objects
     MODES = ("none", "select", "correct")
 
     def __init__(

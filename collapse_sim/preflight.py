@@ -1,73 +1,44 @@
 """Check every job of a command line before Hydra starts any of them.
 
-Hydra reports composition mistakes tersely and lets ``+key`` typos through;
-here each job's configuration is composed, validated and built up front, and
-Hydra's own errors are rephrased to name the key and the valid choices.
+Hydra lets ``+key`` typos through and reports composition mistakes tersely;
+here each job's configuration is composed, validated and built up front (the
+command line read by Hydra's own parser), and Hydra's errors are rephrased
+from the key and options its exceptions carry. The jobs built here are kept,
+so the run in this process builds none again.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
+import json
 import os
-import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
+from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
-from collapse_sim.build import build
-from collapse_sim.config import GROUPS, TOP_LEVEL, validate
+from collapse_sim.build import Simulation, build, build_loggers
+from collapse_sim.config import CONFIG_DIR, GROUPS, TOP_LEVEL, option_dirs, validate
 from collapse_sim.errors import ConfigError
 
-PASS_THROUGH_FLAGS = {
-    "--help",
-    "-h",
-    "--hydra-help",
-    "--version",
-    "--cfg",
-    "-c",
-    "--info",
-    "-i",
-    "--shell-completion",
-    "-sc",
-    "--resolve",
-    "--package",
-    "-p",
-    "--experimental-rerun",
-}
-# Hydra flags that take a value in the next argument.
-VALUED_FLAGS = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd"}
-CONFIG_DIR_FLAGS = {"--config-dir", "-cd"}  # a user's own config folder, searched after the package's
 SEARCH_PATH = "hydra.searchpath"
 # Groups that the defaults list holds as `null`: Hydra rejects `+experiment=x` for
 # them ("Multiple values"), yet users write it, so it is read as `experiment=x`.
 OPTIONAL_GROUPS = ("experiment", "debug")
 MAX_CHECKED_JOBS = 64
+# Hydra's flags that print or inspect instead of running: Hydra handles them, nothing is checked.
+INSPECTING = ("help", "hydra_help", "cfg", "info", "shell_completion", "experimental_rerun")
+CHECKED: dict[str, Job] = {}  # job key -> the job as validated and built
 
 
 def normalize(args: list[str]) -> list[str]:
     """Arguments with ``+experiment=``/``+debug=`` read as ``experiment=``/``debug=``."""
     return [a[1:] if a.startswith("+") and a[1:].split("=")[0] in OPTIONAL_GROUPS else a for a in args]
-
-
-def _split(args: list[str]) -> tuple[list[str], bool]:
-    """The overrides of a command line, with ``--config-dir`` added to the search path as Hydra does."""
-    overrides, extra_dirs, pending = [], [], None
-    for arg in args:
-        if pending is not None:
-            if pending in CONFIG_DIR_FLAGS:
-                extra_dirs.append(arg)
-            pending = None
-        elif arg in VALUED_FLAGS:
-            pending = arg
-        elif "=" in arg and arg.split("=", 1)[0] in CONFIG_DIR_FLAGS:
-            extra_dirs.append(arg.split("=", 1)[1])
-        elif not arg.startswith("-"):
-            overrides.append(arg)
-    return with_search_path(overrides, extra_dirs), ("-m" in args or "--multirun" in args)
 
 
 def with_search_path(overrides: list[str], extra_dirs: list[str]) -> list[str]:
@@ -90,38 +61,28 @@ def with_search_path(overrides: list[str], extra_dirs: list[str]) -> list[str]:
     return [f"{SEARCH_PATH}=[{','.join(entries)}]", *kept]
 
 
-def search_dirs(config_dir: str, overrides: list[str]) -> list[Path]:
-    """The package's config folder and every ``file://`` or ``pkg://`` folder in ``hydra.searchpath``."""
-    dirs = [Path(config_dir)]
-    for key, _, value in (o.partition("=") for o in overrides):
-        if key != SEARCH_PATH:
-            continue
-        for entry in (e.strip() for e in value.strip("[] ").split(",")):
-            if entry.startswith("file://"):
-                dirs.append(Path(entry.removeprefix("file://")))
-            elif entry.startswith("pkg://"):
-                spec = importlib.util.find_spec(entry.removeprefix("pkg://").replace("/", "."))
-                dirs += [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
-    return dirs
+def job_key(cfg: DictConfig) -> str | None:
+    """What identifies a job: its resolved configuration without the ``hydra`` node (None if it cannot
+    be resolved: ``validate`` says why)."""
+    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    try:
+        return json.dumps(OmegaConf.to_container(job, resolve=True), sort_keys=True, default=str)
+    except Exception:
+        return None
 
 
-def _options(config_dir: str, group: str, overrides: list[str]) -> list[str]:
-    """Option names of a group across the package's configs and the user's."""
-    return sorted({p.stem for d in search_dirs(config_dir, overrides) for p in d.glob(f"{group}/*.yaml")})
-
-
-def _compose(config_dir: str, overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
+def _compose(overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return compose("config", overrides=overrides, return_hydra_config=True)
 
 
-def _valid_keys(config_dir: str, overrides: list[str], key: str) -> str:
+def _valid_keys(overrides: list[str], key: str) -> str:
     parent = key.rpartition(".")[0]
     if not parent:
         return f"valid top-level settings: {', '.join(TOP_LEVEL)}"
     kept = [o for o in overrides if not o.lstrip("+~").startswith(key)]
     try:
-        node = OmegaConf.select(_compose(config_dir, kept), parent)
+        node = OmegaConf.select(_compose(kept), parent)
     except HydraException:
         node = None
     if not isinstance(node, DictConfig):
@@ -132,32 +93,39 @@ def _valid_keys(config_dir: str, overrides: list[str], key: str) -> str:
     return f"valid settings of '{parent}': {', '.join(names)}"
 
 
-def explain(error: Exception, config_dir: str, overrides: list[str]) -> ConfigError:
+def converted_type(message: str) -> tuple[str, str, str] | None:
+    """(value, its type, the wanted type) from OmegaConf's conversion error, or None for another message.
+
+    The one message read from text; ``tests/test_error_messages.py`` pins it against the installed OmegaConf.
+    """
+    import re
+
+    found = re.match(r"Value '(.*)' of type '(\w+)' could not be converted to (\w+)", message)
+    return found.groups() if found else None
+
+
+def explain(error: Exception, overrides: list[str]) -> ConfigError:
     """Turn a Hydra composition error into one that names the key and what would be valid."""
-    text = str(error)
-    missing = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
-    if missing:
-        group, option = missing.groups()
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file and "/" in error.missing_cfg_file:
+        group, option = error.missing_cfg_file.rsplit("/", 1)
         return ConfigError(
-            group,
-            f"has no option {option!r}; valid options: {', '.join(_options(config_dir, group, overrides))}",
+            group, f"has no option {option!r}; valid options: {', '.join(error.options or [])}"
         )
-    unknown = re.search(r"Could not override '([^']+)'", text)
-    if unknown:
-        key = unknown.group(1)
-        return ConfigError(key, f"is not a setting here; {_valid_keys(config_dir, overrides, key)}")
     cause = error.__cause__
-    if cause is not None and getattr(cause, "full_key", None):
+    key = getattr(cause, "full_key", None)
+    if isinstance(cause, ConfigAttributeError | ConfigKeyError) and key:
+        return ConfigError(key, f"is not a setting here; {_valid_keys(overrides, key)}")
+    if isinstance(cause, ValidationError) and key:
         first = str(cause).splitlines()[0]
-        typed = re.match(r"Value '(.*)' of type '(\w+)' could not be converted to (\w+)", first)
+        typed = converted_type(first)
         if typed:
-            value, kind, wanted = typed.groups()
-            return ConfigError(cause.full_key, f"must be of type {wanted.lower()}, got {value!r} ({kind})")
-        return ConfigError(cause.full_key, first)
-    return ConfigError("", " ".join(text.split("Config search path")[0].split()))
+            value, kind, wanted = typed
+            return ConfigError(key, f"must be of type {wanted.lower()}, got {value!r} ({kind})")
+        return ConfigError(key, first)
+    return ConfigError("", " ".join(str(error).split("Config search path")[0].split()))
 
 
-def jobs(config_dir: str, overrides: list[str], multirun: bool) -> list[list[str]]:
+def jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
     """The override list of every job the command line (and an experiment's sweep) will start."""
     parsed = OverridesParser.create().parse_overrides(overrides)
     axes: list[list[str]] = []
@@ -167,8 +135,7 @@ def jobs(config_dir: str, overrides: list[str], multirun: bool) -> list[list[str
         else:
             axes.append([o.input_line])
     if multirun:
-        first = [axis[0] for axis in axes]
-        params = _compose(config_dir, first).hydra.sweeper.params or {}
+        params = _compose([axis[0] for axis in axes]).hydra.sweeper.params or {}
         given = {o.key_or_group for o in parsed}
         for key, values in params.items():
             if key not in given:
@@ -186,21 +153,49 @@ def check_output_dir(key: str, path: str) -> None:
         raise ConfigError(key, f"{existing} is not writable; choose a folder you can write to")
 
 
-def preflight(config_dir: str, args: list[str]) -> None:
-    """Compose, validate and build every job (up to a cap); raise ConfigError on the first bad one."""
-    overrides, multirun = _split(args)
+@dataclass(frozen=True)
+class Job:
+    """One job as validated and built: its resolved configuration, simulation and trackers."""
+
+    resolved: dict
+    sim: Simulation
+    loggers: dict
+
+
+def checked(cfg: DictConfig, hydra_cfg: DictConfig) -> Job:
+    """A composed job validated and built, once per process: a job preflight built is not built again."""
+    key = job_key(cfg)
+    if key is not None and key in CHECKED:
+        return CHECKED[key]
+    resolved = validate(cfg)
+    choices = {k: v for k, v in hydra_cfg.runtime.choices.items() if k in GROUPS}
+    sim = build(resolved, choices, option_dirs=option_dirs(hydra_cfg.searchpath))
+    job = Job(resolved, sim, build_loggers(resolved))
+    if key is not None:
+        CHECKED[key] = job
+    return job
+
+
+def preflight(args: list[str]) -> None:
+    """Compose, validate and build every job (up to a cap); raise ConfigError on the first bad one.
+
+    Inspecting flags (``--help``, ``--cfg``, ...) are left to Hydra unchecked.
+    """
+    parsed = get_args_parser().parse_args(args)
+    if any(getattr(parsed, flag) for flag in INSPECTING):
+        return
+    extra = [parsed.config_dir] if parsed.config_dir else []
+    overrides = with_search_path(list(parsed.overrides), extra)
     try:
-        combos = jobs(config_dir, overrides, multirun)
+        combos = jobs(overrides, parsed.multirun)
     except HydraException as error:
-        raise explain(error, config_dir, overrides) from None
+        raise explain(error, overrides) from None
     for number, combo in enumerate(combos[:MAX_CHECKED_JOBS]):
         try:
-            cfg = _compose(config_dir, combo)
+            cfg = _compose(combo)
         except HydraException as error:
-            raise explain(error, config_dir, combo) from None
+            raise explain(error, combo) from None
         if number == 0:
-            key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+            key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
             check_output_dir(key, OmegaConf.select(cfg, key))
-        resolved = validate(cfg)
-        choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
-        build(resolved, choices)
+        checked(cfg, cfg.hydra)

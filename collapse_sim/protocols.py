@@ -1,4 +1,15 @@
-"""The small interfaces components satisfy; plain classes fit them structurally."""
+"""The roles components play, what they declare, and what the run hands them.
+
+Plain classes fit a role structurally. Besides its one or two methods, a
+component declares as data on its class what it ``provides`` and what it
+``needs``: ability names such as ``"detection data"``, ``"scene law"`` or
+``"run folder"``. ``build`` checks a simulation with one rule (every need is
+provided by another chosen component or by the run) and one message shape.
+The run provides ``RUN_ABILITIES``; a component that needs any of them is
+handed one ``RunContext`` through ``setup(context)`` before its chain starts.
+A component whose settings must agree with another's (a pool large enough to
+label ``n`` images, say) checks them in ``check(sim)``, called once at build.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +21,32 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import xarray as xr
 
-from collapse_sim.samples import Samples
+# What the run itself provides: the chain's folder for files, the real data once
+# loaded, a callback for progress inside a generation, the chain's index.
+RUN_ABILITIES = frozenset({"run folder", "real data", "epoch progress"})
 
 
+def data_of(family: str) -> frozenset[str]:
+    """The ability a source provides and its trainer and metrics need: ``"<family> data"``."""
+    return frozenset({f"{family} data"})
+
+
+def sampling(*options: str) -> frozenset[str]:
+    """The abilities of a trainer whose models honour these sampling options (``temperature``, ...)."""
+    return frozenset(f"sampling option {option}" for option in options)
+
+
+def provides(component: Any) -> frozenset[str]:
+    """What a component declares it provides (nothing when it declares nothing)."""
+    return frozenset(getattr(component, "provides", ()))
+
+
+def needs(component: Any) -> frozenset[str]:
+    """What a component declares it needs (nothing when it declares nothing)."""
+    return frozenset(getattr(component, "needs", ()))
+
+
+@runtime_checkable
 class SampleSet(Protocol):
     """What the loop and mixing policies need of training data (``Samples`` is one).
 
@@ -44,29 +78,51 @@ class RealData:
     family has one, so metrics can compare against it in closed form.
     """
 
-    train: Samples
-    test: Samples | None
+    train: SampleSet
+    test: SampleSet | None
     truth: Any
-    draw: Callable[[int, np.random.Generator], Samples]
+    draw: Callable[[int, np.random.Generator], SampleSet]
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What a chain's run hands the components that need it, once, before the chain's first generation.
+
+    ``folder`` is the chain's own folder (``chain_RR/``, or the run directory
+    for a vectorised run); ``progress(epoch, epochs)`` reports progress inside
+    the current generation; ``real`` is the run's real data.
+    """
+
+    folder: Path
+    chain: int
+    real: RealData | None = None
+    progress: Callable[[int, int], None] = lambda epoch, epochs: None
+
+
+@runtime_checkable
 class Source(Protocol):
-    """Real data."""
+    """Real data. ``pool_size``: real training samples per replicate (checked against ``n_samples``)."""
 
-    family: str
+    pool_size: int
 
     def load(self, rng: np.random.Generator) -> RealData: ...
 
 
+@runtime_checkable
 class Trainer(Protocol):
-    """Fits a model to one generation's data; ``model_type`` is the class of what ``fit`` returns."""
+    """Fits a model to one generation's data.
 
-    family: str
-    model_type: type
+    ``device`` is where it trains (recorded in the store); ``threads`` its CPU
+    thread count, which chains keep whatever ``workers`` is.
+    """
+
+    device: str
+    threads: int
 
     def fit(self, data: SampleSet, *, init: Any, rng: np.random.Generator, generation: int) -> Any: ...
 
 
+@runtime_checkable
 class Generator(Protocol):
     """Produces synthetic samples from a trained model (``real`` for generators that label real inputs)."""
 
@@ -75,6 +131,7 @@ class Generator(Protocol):
     ) -> SampleSet: ...
 
 
+@runtime_checkable
 class Mixing(Protocol):
     """Combines real and synthetic data into the next generation's training set.
 
@@ -85,152 +142,29 @@ class Mixing(Protocol):
     history_window: int | None
 
     def mix(
-        self,
-        real: RealData,
-        synthetic: Samples,
-        history: list[Samples],
-        rng: np.random.Generator,
-    ) -> Samples: ...
+        self, real: RealData, synthetic: SampleSet, history: list[SampleSet], rng: np.random.Generator
+    ) -> SampleSet: ...
 
 
+@runtime_checkable
 class Metric(Protocol):
     """Measures one generation; returns variables without the generation dim."""
 
-    families: tuple[str, ...]
-
-    def measure(self, model: Any, data: Samples, real: RealData) -> xr.Dataset: ...
-
-
-# Optional abilities. A component declares one by having its attribute or method;
-# build.py and the loop test for them with isinstance, nothing else probes components.
+    def measure(self, model: Any, data: SampleSet, real: RealData) -> xr.Dataset: ...
 
 
 @runtime_checkable
-class UsesWorkdir(Protocol):
-    """A component that keeps files (dataset folders, weights) is given the run directory."""
+class UsesRun(Protocol):
+    """A component that needs one of ``RUN_ABILITIES``: it is handed the chain's context before it starts."""
 
-    def use_workdir(self, path: Path) -> None: ...
-
-
-@runtime_checkable
-class UsesRealData(Protocol):
-    """A generator, mixing policy or trainer that needs the real data (a test set to score on, say)."""
-
-    def use_real(self, real: RealData) -> None: ...
+    def setup(self, context: RunContext) -> None: ...
 
 
 @runtime_checkable
-class FinitePool(Protocol):
-    """A source whose real pool holds ``pool_size`` samples per replicate (checked against n_samples)."""
+class ChecksSimulation(Protocol):
+    """A component whose settings must agree with another component's; raises a ConfigError if not."""
 
-    pool_size: int
-
-
-@runtime_checkable
-class ClassCount(Protocol):
-    """A source that knows its number of classes before loading (build checks a ``.pt`` model's head)."""
-
-    n_classes: int
+    def check(self, sim: Any) -> None: ...
 
 
-@runtime_checkable
-class SceneLawSource(Protocol):
-    """A detection source whose ``RealData.truth.law`` is a scene law that can render new scenes."""
-
-    has_scene_law: bool
-
-
-@runtime_checkable
-class SceneLawGenerator(Protocol):
-    """A generator that renders with the real world's scene law; it needs a ``SceneLawSource``."""
-
-    needs_scene_law: bool
-
-
-@runtime_checkable
-class SquareImages(Protocol):
-    """A source of square images ``image_size`` pixels a side."""
-
-    image_size: int
-
-
-@runtime_checkable
-class FitsImageSize(Protocol):
-    """A generator whose settings must fit the source's images (sprites no larger than an object)."""
-
-    def check_image_size(self, image_size: int) -> None: ...
-
-
-@runtime_checkable
-class RealPoolLabeller(Protocol):
-    """A generator that labels ``n`` images drawn from the real pool each generation."""
-
-    labels_real_pool: bool
-    n: int
-
-
-@runtime_checkable
-class SamplingGenerator(Protocol):
-    """A generator with sampling options (temperature, top-k, top-p) set away from neutral.
-
-    Build checks each against the ``sampling_options`` of the trainer's ``model_type``.
-    """
-
-    requested_options: tuple[str, ...]
-
-
-@runtime_checkable
-class SamplingModel(Protocol):
-    """A model type that declares which sampling options it honours."""
-
-    sampling_options: tuple[str, ...]
-
-
-@runtime_checkable
-class FamilyRestricted(Protocol):
-    """A mixing policy that works only for some data families (``verified`` checks detection labels)."""
-
-    families: tuple[str, ...]
-
-
-@runtime_checkable
-class ModelFileTrainer(Protocol):
-    """A trainer that starts from a model file or name (``trainer.model``: a YAML or a local ``.pt``)."""
-
-    model: str
-
-
-@runtime_checkable
-class DeviceTrainer(Protocol):
-    """A trainer that runs on a device (``cpu``, ``cuda:0``); recorded in the store's attrs."""
-
-    device: str
-
-
-@runtime_checkable
-class VectorisedSource(Protocol):
-    """A source that draws ``replicates`` independent chains at once (the toy families).
-
-    Its run is one loop over arrays with a leading replicate axis; any other
-    source's run is ``replicates`` separate chains, run side by side.
-    """
-
-    replicates: int
-
-
-@runtime_checkable
-class ThreadedTrainer(Protocol):
-    """A trainer whose CPU results depend on its torch thread count, fixed by ``threads``.
-
-    Chains use exactly this many threads whatever ``workers`` is, so results do
-    not depend on how many chains run at once.
-    """
-
-    threads: int
-
-
-@runtime_checkable
-class ReportsEpochs(Protocol):
-    """A trainer that reports progress inside a generation: ``callback(epoch, epochs)`` after each epoch."""
-
-    def use_progress(self, callback: Callable[[int, int], None]) -> None: ...
+ROLES = {"source": Source, "generator": Generator, "mixing": Mixing, "trainer": Trainer}

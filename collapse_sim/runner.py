@@ -13,15 +13,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collapse_sim import __version__
-from collapse_sim.build import Simulation, build
+from collapse_sim.build import Simulation
 from collapse_sim.chains import run_chains
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault
-from collapse_sim.protocols import DeviceTrainer
 from collapse_sim.reporting.html import write_run_page
 from collapse_sim.reporting.intervals import plural
 from collapse_sim.reporting.run import plot_run, summarize
 from collapse_sim.store import RunStore, open_run
-from collapse_sim.tracking import TrackedStore
+from collapse_sim.tracking import Trackers
 
 
 @contextmanager
@@ -50,7 +49,7 @@ def store_attrs(resolved: dict, hydra_cfg, sim: Simulation) -> dict:
         "overrides": list(hydra_cfg.overrides.task),
         "version": __version__,
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "device": sim.trainer.device if isinstance(sim.trainer, DeviceTrainer) else "cpu",
+        "device": sim.trainer.device,
     }
 
 
@@ -98,26 +97,26 @@ class ChainBars:
             self.display.remove_task(self.chains.pop(chain))
 
 
-def run_in_directory(resolved: dict, hydra_cfg, run_dir: Path) -> TrackedStore:
-    """Build the simulation, then create or resume its store in ``run_dir`` and run what is left.
+def run_in_directory(sim: Simulation, loggers: dict, resolved: dict, hydra_cfg, run_dir: Path):
+    """Create or resume the simulation's store in ``run_dir`` and run what is left of its chains.
 
-    Returns the store with the run's trackers, which are finished once the report exists.
+    Each finished generation is written, marked complete and handed to the
+    trackers here, the run's one writer. Returns the store and the trackers,
+    which are finished once the report exists.
     """
-    choices = dict(hydra_cfg.runtime.choices)
-    sim = build(resolved, choices)
     plan = sim.chains
+    chains = None if plan.vectorised else plan.chains
     with exclusive(run_dir):
         store, start = RunStore.open_or_create(
             run_dir,
             generations=sim.generations,
             attrs=store_attrs(resolved, hydra_cfg, sim),
             url=resolved.get("store_url"),
-            chains=None if plan.vectorised else plan.chains,
+            chains=chains,
         )
-        tracked = TrackedStore(store, sim.loggers, run_dir, chains=None if plan.vectorised else plan.chains)
-        tracked.start(
-            run_dir, name=resolved["name"], config=resolved, overrides=list(hydra_cfg.overrides.task)
-        )
+        trackers = Trackers(loggers, run_dir, per_chain=chains is not None)
+        overrides = list(hydra_cfg.overrides.task)
+        trackers.start(store, run_dir, name=resolved["name"], config=resolved, overrides=overrides)
         starts = [start] if plan.vectorised else store.chain_starts()
         if start == sim.generations:
             print(f"{run_dir}: all {start} generations are already complete")
@@ -125,25 +124,42 @@ def run_in_directory(resolved: dict, hydra_cfg, run_dir: Path) -> TrackedStore:
             print(f"resuming {run_dir} at generation {min(starts)} of {sim.generations}")
         if not plan.vectorised:
             print(f"{plural(plan.chains, 'chain')}, {plan.workers} at a time")
-        total = plan.chains * sim.generations
-        with ChainBars(resolved["name"], total, sum(starts)) as bars:
-            try:
-                run_chains(resolved, choices, sim, tracked, run_dir, starts=starts, progress=bars)
-            except OSError as error:  # writing the store itself
-                raise RunFailure(
-                    f"{describe_fault(error)}. Every complete generation is kept in the store; "
-                    f"fix the cause and rerun into {run_dir} to resume"
-                ) from None
-    return tracked
+        with ChainBars(resolved["name"], plan.chains * sim.generations, sum(starts)) as bars:
+            for done in run_chains(sim, run_dir, starts=starts, progress=bars):
+                chain = None if plan.vectorised else done.chain
+                try:
+                    store.write(done.generation, done.results, chain=chain)
+                    store.mark_complete(done.generation, chain=chain)
+                except OSError as error:  # writing the store itself
+                    where = "" if plan.vectorised else f"chain {done.chain} "
+                    raise RunFailure(
+                        f"{where}stopped in generation {done.generation}: {describe_fault(error)}. Every "
+                        f"complete generation is kept in the store; fix the cause and rerun into {run_dir} "
+                        "to resume"
+                    ) from None
+                trackers.written(store, done.generation)
+                bars.generation_done(done.chain, done.generation)
+    return store, trackers
 
 
-def report_run(tracked: TrackedStore, run_dir: Path, *, plots: bool) -> None:
-    """The summary on the terminal; the plots and ``report.html`` beside the store; the trackers closed."""
-    ds = open_run(tracked.store.path)
-    summarize(ds, tracked.store.path)
-    files = plot_run(ds, run_dir) if plots else []
-    for path in files:
-        print(f"plot: {path}")
-    files.append(write_run_page(ds, run_dir, files))
+def report_run(store: RunStore, trackers: Trackers, run_dir: Path, *, plots: bool) -> None:
+    """The summary on the terminal; the plots and ``report.html`` beside the store; the trackers closed.
+
+    A file that cannot be written here (a full disk, a read-only ``curves.png``)
+    is a RunFailure: the store is complete and stays readable.
+    """
+    ds = open_run(store.path)
+    summarize(ds, store.path)
+    try:
+        files = plot_run(ds, run_dir) if plots else []
+        for path in files:
+            print(f"plot: {path}")
+        files.append(write_run_page(ds, run_dir, files))
+    except OSError as error:
+        raise RunFailure(
+            f"every generation is in the store {store.path}, but the report could not be written: "
+            f"{describe_fault(error)}. Read the results with collapse_sim.open_run; fix the cause and "
+            f"rerun the same command into {run_dir} to write the report"
+        ) from None
     print(f"report: {files[-1]}")
-    tracked.finish(files)
+    trackers.finish(files)

@@ -234,36 +234,3 @@ def open_run(path: str | Path) -> xr.Dataset:
     ds = xr.open_zarr(location, consolidated=True)
     done = ds["completed"].values.astype(bool)
     return _results_only(ds).isel(generation=np.flatnonzero(done))
-
-
-class MemoryStore:
-    """A store that keeps results in memory (notebooks, tests, benchmarks); same interface."""
-
-    def __init__(self, generations: int, chains: int | None = None) -> None:
-        self.generations = generations
-        self.chains = chains
-        self.results: dict[tuple[int, int | None], xr.Dataset] = {}
-        self.completed: set[tuple[int, int | None]] = set()
-
-    def write(self, generation: int, results: xr.Dataset, *, chain: int | None = None) -> None:
-        """Keep one generation's variables (of one chain)."""
-        self.results[generation, chain] = results
-
-    def mark_complete(self, generation: int, *, chain: int | None = None) -> None:
-        """Flag the generation (of one chain) as written."""
-        self.completed.add((generation, chain))
-
-    def dataset(self) -> xr.Dataset:
-        """Generations complete in every chain, stacked along ``generation`` (and ``replicate``)."""
-        keys = [None] if self.chains is None else list(range(self.chains))
-        done = [g for g in range(self.generations) if all((g, c) in self.completed for c in keys)]
-
-        def one(g: int) -> xr.Dataset:
-            if self.chains is None:
-                return self.results[g, None]
-            return xr.concat([self.results[g, c] for c in keys], dim="replicate")
-
-        stacked = xr.concat(
-            [one(g) for g in done], dim=xr.DataArray(done, dims="generation", name="generation")
-        )
-        return with_replicate_coordinate(as_stored(stacked))

@@ -19,7 +19,6 @@ from collapse_sim.api import compose_config
 from collapse_sim.build import build
 from collapse_sim.chains import run_chains
 from collapse_sim.config import GROUPS, validate
-from collapse_sim.store import MemoryStore
 
 CHAINS = [
     *(o for o in TINY_DETECTION if not o.startswith(("replicates=", "generations="))),
@@ -108,32 +107,24 @@ def test_each_chain_keeps_its_files_in_its_own_folder(whole, tmp_path):
     assert not (run_dir / "generations").exists()
 
 
-def test_progress_hears_every_epoch_and_generation_of_every_chain():
+def test_progress_hears_every_epoch_and_every_chain_and_the_caller_every_generation(tmp_path):
     class Recorder:
         def __init__(self):
-            self.epochs, self.generations, self.chains = [], [], []
+            self.epochs, self.chains = [], []
 
         def epoch(self, chain, generation, epoch, epochs):
             self.epochs.append((chain, generation, epoch, epochs))
-
-        def generation_done(self, chain, generation):
-            self.generations.append((chain, generation))
 
         def chain_done(self, chain):
             self.chains.append(chain)
 
     for workers in (1, 2):
-        resolved, choices, sim = _run(
-            [*CHAINS, "replicates=2", "generations=2", "trainer.epochs=2", f"workers={workers}"]
-        )
+        _, _, sim = _run([*CHAINS, "replicates=2", "generations=2", "trainer.epochs=2", f"workers={workers}"])
         recorder = Recorder()
-        import tempfile
-        from pathlib import Path
-
-        with tempfile.TemporaryDirectory() as folder:
-            store = MemoryStore(2, 2)
-            run_chains(resolved, choices, sim, store, Path(folder), starts=[0, 0], progress=recorder)
-        assert sorted(recorder.generations) == [(c, g) for c in (0, 1) for g in (0, 1)]
+        finished = run_chains(
+            sim, tmp_path / str(workers), starts=[0, 0], progress=recorder, checkpoint=False
+        )
+        assert sorted((d.chain, d.generation) for d in finished) == [(c, g) for c in (0, 1) for g in (0, 1)]
         assert sorted(recorder.epochs) == [(c, g, e, 2) for c in (0, 1) for g in (0, 1) for e in (1, 2)]
         assert sorted(recorder.chains) == [0, 1]
 

@@ -15,6 +15,9 @@ from collapse_sim.api import compose_config, run
 from collapse_sim.build import build
 from collapse_sim.config import GROUPS, validate
 from collapse_sim.errors import ConfigError
+from collapse_sim.generators.scene_model import SceneModelGenerator
+from collapse_sim.protocols import ROLES, Metric, needs, provides
+from collapse_sim.sources.shapes import ShapesSource
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
@@ -61,7 +64,8 @@ def test_option_builds_and_runs(family, mixing):
             build(resolved, choices)
         return
     sim = build(resolved, choices)
-    assert sim.source.family == sim.trainer.family
+    family_data = needs(sim.trainer) & provides(sim.source)
+    assert len(family_data) == 1 and all(family_data <= needs(m) for m in sim.metrics.values())
     if family in DETECTION:
         return  # built, not trained: test_detection.py trains at tiny size
     ds = run(overrides + ["replicates=3"])
@@ -75,7 +79,7 @@ def test_experiment_runs_under_debug(experiment):
     assert cfg.name == experiment
     if cfg.source._target_.endswith("ShapesSource"):
         choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
-        assert build(validate(cfg), choices).source.family == "detection"
+        assert "detection data" in provides(build(validate(cfg), choices).source)
         return  # composed and built; detection experiments are trained at tiny size elsewhere
     ds = run([f"+experiment={experiment}", "+debug=default"])
     assert ds.sizes["generation"] == 3 and ds.attrs["config"]["name"] == experiment
@@ -100,7 +104,7 @@ def test_default_run_is_a_small_detection_simulation():
     cfg = compose_config([])
     resolved = validate(cfg)
     sim = build(resolved, {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS})
-    assert sim.source.family == "detection" and type(sim.generator).__name__ == "SceneModelGenerator"
+    assert isinstance(sim.source, ShapesSource) and isinstance(sim.generator, SceneModelGenerator)
     # 2 chains side by side in about 2 minutes on a 2-core CPU (README)
     assert sim.generations * sim.n_samples * sim.trainer.epochs <= 25_000 and sim.chains.chains == 2
 
@@ -109,3 +113,26 @@ def test_experiment_and_debug_accept_both_spellings():
     a = compose_config(["+experiment=zipf_tail", "+debug=default"])
     b = compose_config(["experiment=zipf_tail", "debug=default"])
     assert a.generations == b.generations == 3 and a.source == b.source
+
+
+@pytest.mark.parametrize("group", [*ROLES, "metrics"])
+def test_every_option_satisfies_its_role(group):
+    """Each option's class has its role's methods and attributes (checked on the built component)."""
+    role = ROLES.get(group, Metric)
+    for option in options(group):
+        if option in ON_DISK:
+            continue
+        # mixing options work with every family; the detection family admits all of them
+        family = (
+            FAMILIES["shapes"]
+            if group == "mixing"
+            else next(f for f in FAMILIES.values() if f[group] == option)
+        )
+        cfg = compose_config([f"{g}={o}" for g, o in family.items()] + [f"{group}={option}"])
+        choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
+        sim = build(validate(cfg), choices)
+        components = sim.metrics.values() if group == "metrics" else [getattr(sim, group)]
+        for component in components:
+            assert isinstance(component, role), (
+                f"{group}={option}: {type(component).__qualname__} is no {role.__name__}"
+            )

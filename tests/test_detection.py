@@ -15,6 +15,7 @@ from conftest import TINY_DETECTION as TINY_ANY
 import collapse_sim as cs
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics.detection import DetectionMetrics
+from collapse_sim.protocols import RunContext
 from collapse_sim.sources.shapes import ShapesSource
 from collapse_sim.trainers.yolo import YOLOTrainer
 from collapse_sim.yolo.files import write_dataset
@@ -71,7 +72,7 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained")
     real = ShapesSource(pool_size=160, test_size=48, n_classes=3, exponent=0.0).load(np.random.default_rng(0))
     trainer = YOLOTrainer(epochs=12, batch=16, device="cpu")
-    trainer.use_workdir(folder)
+    trainer.setup(RunContext(folder, 0))
     detector = trainer.fit(real.train, init=None, rng=np.random.default_rng(1), generation=0)
     return detector, real, folder
 
@@ -187,7 +188,7 @@ def test_devices_resolve_to_what_exists():
 def test_training_and_scoring_on_cuda(tmp_path):
     real = ShapesSource(pool_size=16, test_size=8).load(np.random.default_rng(0))
     trainer = YOLOTrainer(epochs=1, batch=8, device="cuda")
-    trainer.use_workdir(tmp_path)
+    trainer.setup(RunContext(tmp_path, 0))
     detector = trainer.fit(real.train, init=None, rng=np.random.default_rng(1), generation=0)
     assert detector.device == "cuda:0"
     scores = DetectionMetrics().measure(detector, real.train, real)

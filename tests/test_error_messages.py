@@ -90,9 +90,7 @@ def test_a_read_only_run_folder_is_refused(tmp_path, monkeypatch):
     )
     register_schema()  # what main() does before preflight
     with pytest.raises(ConfigError, match=f"{folder} is not writable; choose a folder you can write to"):
-        preflight(
-            str(__import__("collapse_sim.api").api.CONFIG_DIR), [*GAUSSIAN, f"hydra.run.dir={folder / 'run'}"]
-        )
+        preflight([*GAUSSIAN, f"hydra.run.dir={folder / 'run'}"])
     assert list(folder.iterdir()) == []
 
 

@@ -1,23 +1,28 @@
-"""The generation loop with fake components: order of phases, warm starts, exact resume."""
+"""The generation loop with fake components: order of phases, warm starts, exact resume, record-then-prune."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
+from collapse_sim.api import stack
 from collapse_sim.build import Simulation
 from collapse_sim.capacity import ChainPlan
 from collapse_sim.checkpoints import Checkpoints
 from collapse_sim.loop import simulate, stream
 from collapse_sim.mixing import AccumulateSubsampleMixing, ReplaceMixing
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, RunContext
 from collapse_sim.samples import Samples
-from collapse_sim.store import MemoryStore
+
+CONTEXT = RunContext(Path("."), 0)
 
 
 class FakeSource:
-    family = "fake"
+    provides = frozenset({"fake data"})
+    pool_size = 6
 
     def load(self, rng):
         draw = lambda n, r: Samples.real(x=r.normal(size=(2, n, 1)))  # noqa: E731
@@ -25,7 +30,8 @@ class FakeSource:
 
 
 class FakeTrainer:
-    family = "fake"
+    needs = frozenset({"fake data"})
+    device, threads = "cpu", 1
 
     def __init__(self, log):
         self.log = log
@@ -47,7 +53,7 @@ class FakeGenerator:
 
 
 class FakeMetric:
-    families = ("fake",)
+    needs = frozenset({"fake data"})
 
     def measure(self, model, data, real):
         return xr.Dataset(
@@ -72,17 +78,30 @@ def make_sim(log, *, mixing, warm_start, generations=6):
 
 def test_phases_run_in_order_and_generation_zero_is_real():
     log = []
-    store = MemoryStore(3)
-    simulate(
-        make_sim(log, mixing=ReplaceMixing(), warm_start=True, generations=3),
-        store,
-        _NoSave(),
-        on_generation=lambda g: log.append(("done", g)),
-    )
+    finished = []
+    for done in simulate(
+        make_sim(log, mixing=ReplaceMixing(), warm_start=True, generations=3), CONTEXT, _NoSave()
+    ):
+        log.append(("done", done.generation))
+        finished.append(done)
     assert log[:4] == [("fit", 6, False), ("generate", 0), ("done", 0), ("fit", 6, True)]
-    ds = store.dataset()
+    assert [d.generation for d in finished] == [0, 1, 2] and {d.chain for d in finished} == {0}
+    ds = stack(finished, vectorised=True)
     assert ds.real_fraction.values.tolist() == [1.0, 0.0, 0.0]
-    assert store.completed == {(0, None), (1, None), (2, None)}  # (generation, chain); one vectorised chain
+
+
+def test_a_generation_is_pruned_only_after_its_caller_has_recorded_it(tmp_path):
+    """While the caller holds generation g, g's checkpoint and g - 1's model are still on disk."""
+    checkpoints = Checkpoints(tmp_path, history_window=1)
+    files = lambda: sorted(p.name for p in (tmp_path / "checkpoints").iterdir())  # noqa: E731
+    seen = []
+    for done in simulate(make_sim([], mixing=ReplaceMixing(), warm_start=True), CONTEXT, checkpoints):
+        seen.append((done.generation, files()))
+    assert seen[0] == (0, ["model_00000.pkl", "synthetic_00000.pkl"])
+    assert seen[2] == (
+        2,
+        ["model_00001.pkl", "model_00002.pkl", "synthetic_00001.pkl", "synthetic_00002.pkl"],
+    )
 
 
 class _NoSave:
@@ -100,61 +119,53 @@ class Crash(RuntimeError):
 @pytest.mark.parametrize("mixing", [ReplaceMixing(), AccumulateSubsampleMixing(n=6)])
 @pytest.mark.parametrize("warm_start", [False, True])
 def test_resume_equals_uninterrupted(tmp_path, mixing, warm_start):
-    full = MemoryStore(6)
-    simulate(
-        make_sim([], mixing=mixing, warm_start=warm_start),
-        full,
-        Checkpoints(tmp_path / "a", history_window=mixing.history_window),
-        on_generation=lambda g: None,
-    )
-
-    def crash_after_two(g):
-        if g == 2:
-            raise Crash
-
-    first = MemoryStore(6)
-    checkpoints = Checkpoints(tmp_path / "b", history_window=mixing.history_window)
-    with pytest.raises(Crash):
+    window = mixing.history_window
+    full = list(
         simulate(
             make_sim([], mixing=mixing, warm_start=warm_start),
-            first,
-            checkpoints,
-            on_generation=crash_after_two,
+            CONTEXT,
+            Checkpoints(tmp_path / "a", history_window=window),
         )
-    second = MemoryStore(6)
+    )
+    checkpoints = Checkpoints(tmp_path / "b", history_window=window)
+    first = []
+    with pytest.raises(Crash):
+        for done in simulate(make_sim([], mixing=mixing, warm_start=warm_start), CONTEXT, checkpoints):
+            if done.generation == 3:  # killed before generation 3 was recorded
+                raise Crash
+            first.append(done)
     log = []
-    simulate(
-        make_sim(log, mixing=mixing, warm_start=warm_start),
-        second,
-        checkpoints,
-        start=3,
-        on_generation=lambda g: None,
+    second = list(
+        simulate(make_sim(log, mixing=mixing, warm_start=warm_start), CONTEXT, checkpoints, start=3)
     )
     assert log[0] == ("fit", 6, warm_start)
-    resumed = xr.concat([first.dataset().sel(generation=[0, 1, 2]), second.dataset()], dim="generation")
-    expected = full.dataset()
+    resumed, expected = stack(first + second, vectorised=True), stack(full, vectorised=True)
+    assert resumed.sizes["generation"] == 6
     for name in ("model", "data_mean", "real_fraction", "train_size"):
         np.testing.assert_array_equal(resumed[name].values, expected[name].values)
 
 
 def test_checkpoints_keep_only_the_window(tmp_path):
-    simulate(
+    for _ in simulate(
         make_sim([], mixing=ReplaceMixing(), warm_start=True),
-        MemoryStore(6),
+        CONTEXT,
         Checkpoints(tmp_path, history_window=1),
-        on_generation=lambda g: None,
-    )
+    ):
+        pass
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
         "model_00005.pkl",
         "synthetic_00005.pkl",
     ]
 
 
-def test_streams_differ_by_generation_and_phase():
+def test_streams_differ_by_generation_phase_and_chain_and_chain_zero_is_the_unchained_stream():
+    """Phases never share a stream, chains never share one, and chain 0 draws what a one-chain run drew."""
     draws = {
-        (g, p): stream(0, g, p).random()
+        (g, p, c): stream(0, g, p, c).random()
         for g in (0, 1)
         for p in ("source", "fit", "generate", "mix", "initial")
+        for c in (0, 1, 2)
     }
     assert len(set(draws.values())) == len(draws)
-    assert stream(7, 4, "mix").random() == stream(7, 4, "mix").random()
+    unchained = np.random.default_rng([7, 4, 3]).random(5)  # [seed, generation, phase] as a one-chain run
+    np.testing.assert_array_equal(stream(7, 4, "mix", chain=0).random(5), unchained)

@@ -13,6 +13,7 @@ from scipy import ndimage
 from collapse_sim.generators.sprites import SpritePasteGenerator, SpriteVAEGenerator
 from collapse_sim.metrics.images import ImageMetrics, sharpness
 from collapse_sim.models.sprite_vae import train_sprite_vae
+from collapse_sim.protocols import RunContext
 from collapse_sim.scenes.sprites import SOLID, crop_alpha, object_crops, paste
 from collapse_sim.sources.shapes import ShapesSource
 
@@ -63,7 +64,7 @@ def test_the_identity_control_repastes_crops_with_exact_labels(real):
 
 def test_the_picture_keeps_crops_of_model_made_images_first(real, tmp_path):
     generator = SpritePasteGenerator(n=30)
-    generator.use_workdir(tmp_path)
+    generator.setup(RunContext(tmp_path, 0, real=real))
     made = generator.generate(None, real.train, 0, np.random.default_rng(1), real=real)
     mixed = made.concat(
         [real.train.take(range(20)), made]

@@ -12,6 +12,7 @@ from conftest import TINY_DETECTION, assert_same_results, kill_after, run_cli
 import collapse_sim as cs
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics.detection import DetectionMetrics
+from collapse_sim.protocols import RunContext
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.sources.shapes import ShapesSource
 from collapse_sim.trainers.yolo import YOLOTrainer
@@ -30,16 +31,15 @@ def easy_real(pool: int = 128, test: int = 60):
     return source.load(np.random.default_rng(7))
 
 
-def fit(trainer, data, tmp_path, *, seed: int = 0, init=None, generation: int = 0):
-    trainer.use_workdir(tmp_path)
+def fit(trainer, data, tmp_path, *, seed: int = 0, init=None, generation: int = 0, real=None):
+    trainer.setup(RunContext(tmp_path, 0, real=real))
     return trainer.fit(data, init=init, rng=np.random.default_rng(seed), generation=generation)
 
 
 def test_fast_trainer_learns_an_easy_set_within_a_few_epochs(tmp_path):
     real = easy_real()
     trainer = YOLOFastTrainer(epochs=8, batch=8, device="cpu", eval_every=4)
-    trainer.use_real(real)
-    detector = fit(trainer, real.train, tmp_path)
+    detector = fit(trainer, real.train, tmp_path, real=real)
     scores = DetectionMetrics().measure(detector, real.train, real)
     assert float(scores.map50) > 0.6, float(scores.map50)  # 0.88 with this seed; a broken loop stays near 0
     with open(tmp_path / "generations" / "000" / "train_log.csv") as file:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_sim.errors import ConfigError
+from collapse_sim.protocols import data_of
 from collapse_sim.scenes.dataset import DetectionSet
 
 
@@ -18,7 +19,7 @@ class PseudoLabelGenerator:
     quality and verification can be measured.
     """
 
-    labels_real_pool = True
+    needs = data_of("detection")
 
     def __init__(self, *, n: int, conf: float = 0.25, iou: float = 0.7, max_det: int = 100) -> None:
         if not (isinstance(n, int) and n >= 1):
@@ -30,6 +31,15 @@ class PseudoLabelGenerator:
         if not (isinstance(max_det, int) and max_det >= 1):
             raise ConfigError("max_det", f"must be an integer >= 1, got {max_det!r}")
         self.n, self.conf, self.iou, self.max_det = n, conf, iou, max_det
+
+    def check(self, sim) -> None:
+        """The real pool must hold the ``n`` images labelled each generation."""
+        if self.n > sim.source.pool_size:
+            raise ConfigError(
+                "generator.n",
+                f"asks to label {self.n} real images per generation but source.pool_size is "
+                f"{sim.source.pool_size}; raise source.pool_size or lower generator.n",
+            )
 
     def generate(
         self, model, data: DetectionSet, generation: int, rng: np.random.Generator, *, real

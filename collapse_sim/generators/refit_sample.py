@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_sim.errors import ConfigError
+from collapse_sim.protocols import sampling
 from collapse_sim.samples import Samples
 
 
@@ -37,10 +38,10 @@ class RefitSampleGenerator:
         self.options = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
 
     @property
-    def requested_options(self) -> tuple[str, ...]:
-        """Sampling options set away from their neutral value."""
+    def needs(self) -> frozenset[str]:
+        """The sampling options set away from their neutral value: the trainer's models must honour them."""
         neutral = {"temperature": 1.0, "top_k": None, "top_p": None}
-        return tuple(k for k, v in self.options.items() if v != neutral[k])
+        return sampling(*(k for k, v in self.options.items() if v != neutral[k]))
 
     def generate(
         self, model, data: Samples, generation: int, rng: np.random.Generator, *, real=None

@@ -24,7 +24,7 @@ class SceneModelGenerator:
     real world's outlines, so it needs a source that has them (``source=shapes``).
     """
 
-    needs_scene_law = True
+    needs = frozenset({"scene law"})
 
     def __init__(
         self, *, n: int, temperature: float = 1.0, top_p: float | None = None, fit_images: int | None = None

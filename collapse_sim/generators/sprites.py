@@ -18,6 +18,7 @@ import numpy as np
 
 from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
+from collapse_sim.protocols import RunContext
 from collapse_sim.samples import REAL
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.law import MAX_SIZE, fit_law
@@ -30,7 +31,7 @@ EXAMPLE_IMAGES = 120  # images cropped for the picture: enough to find most clas
 class SpritePasteGenerator:
     """Crop every labelled object, then paste crops of the same class into scenes from the refitted law."""
 
-    needs_scene_law = True
+    needs = frozenset({"scene law", "run folder"})
     EXAMPLES_PER_CLASS = 6  # crops kept per class and generation for the run's crops.png
 
     def __init__(self, *, n: int, sprite_size: int = 16) -> None:
@@ -42,8 +43,9 @@ class SpritePasteGenerator:
                 "sprite_size", f"must be a multiple of 4 (two stride-2 layers), got {sprite_size}"
             )
 
-    def check_image_size(self, image_size: int) -> None:
+    def check(self, sim) -> None:
         """Sprites are drawn no larger than the largest object, so they must fit in one."""
+        image_size = sim.source.image_size
         if self.sprite_size > MAX_SIZE * image_size:
             raise ConfigError(
                 "generator.sprite_size",
@@ -51,9 +53,9 @@ class SpritePasteGenerator:
                 f"images spans {int(MAX_SIZE * image_size)}; lower sprite_size or raise source.image_size",
             )
 
-    def use_workdir(self, path: Path) -> None:
-        """Where each generation's example crops go (``generations/NNN/crops.npz``)."""
-        self.workdir = Path(path)
+    def setup(self, context: RunContext) -> None:
+        """Each generation's example crops go under the chain's folder (``generations/NNN/crops.npz``)."""
+        self.workdir = Path(context.folder)
 
     def _keep_examples(self, data: DetectionSet, generation: int) -> None:
         """The first crops of each class the generation trained on, for the picture across generations.

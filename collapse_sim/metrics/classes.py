@@ -7,14 +7,14 @@ import xarray as xr
 
 from collapse_sim.metrics import variable
 from collapse_sim.models.categorical import class_counts
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
 
 
 class ClassMetrics:
     """``class_frequency[class]``, ``surviving_classes``, ``entropy``, ``gini_simpson``, ``missing_mass``."""
 
-    families = ("categorical",)
+    needs = data_of("categorical")
 
     def measure(self, model, data: Samples, real: RealData) -> xr.Dataset:
         """Frequencies in the training data compared with the real class law."""

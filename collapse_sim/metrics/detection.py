@@ -14,7 +14,7 @@ import xarray as xr
 
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import variable
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.yolo.scoring import average_precision, match
 
@@ -29,7 +29,7 @@ class DetectionMetrics:
     prediction counts in the bin of its own size, as in COCO's area ranges.
     """
 
-    families = ("detection",)
+    needs = data_of("detection")
 
     def __init__(self, *, size_bins: list[float] = (0.2, 0.3), conf: float = 0.001, iou: float = 0.7) -> None:
         if len(size_bins) != 2 or not 0 < size_bins[0] < size_bins[1] < 1:

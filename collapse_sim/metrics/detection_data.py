@@ -7,7 +7,7 @@ import xarray as xr
 from scipy.stats import wasserstein_distance
 
 from collapse_sim.metrics import variable
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.scenes.quality import label_quality, label_quality_by_class
 
@@ -18,7 +18,7 @@ class DetectionDataMetrics:
     ``label_precision``, ``label_recall`` (overall and ``_by_class``) and ``dataset_hash`` of the
     training data."""
 
-    families = ("detection",)
+    needs = data_of("detection")
 
     def measure(self, model, data: DetectionSet, real: RealData) -> xr.Dataset:
         """Compare the generation's labels with the real pool and with the true objects."""

@@ -10,7 +10,7 @@ import xarray as xr
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import variable
 from collapse_sim.models.gaussian import GaussianMixtureModel, _matrix_sqrt
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
 
 
@@ -29,7 +29,7 @@ def wasserstein2(m1: np.ndarray, c1: np.ndarray, m2: np.ndarray, c2: np.ndarray)
 class GaussianMetrics:
     """``variance``, ``mean_shift``, ``w2`` and ``tail_mass[k]`` of the fitted model."""
 
-    families = ("gaussian",)
+    needs = data_of("gaussian")
 
     def __init__(self, *, tail_sigmas: Sequence[float] = (2, 3, 4)) -> None:
         if not tail_sigmas or any(k <= 0 for k in tail_sigmas):

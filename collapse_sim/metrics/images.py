@@ -21,7 +21,7 @@ from scipy import linalg, ndimage
 
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import variable
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.sprites import object_crops
 
@@ -123,7 +123,7 @@ class ImageMetrics:
     """``sharpness`` (and ``_by_class``), ``colour_shift``, ``kid`` and ``recognisability`` of the
     training images' object crops against the real test set's."""
 
-    families = ("detection",)
+    needs = data_of("detection")
 
     def __init__(self, *, crop_size: int = 16, min_crops: int = 8) -> None:
         if not (isinstance(crop_size, int) and crop_size >= 8 and crop_size % 4 == 0):

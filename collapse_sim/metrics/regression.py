@@ -6,14 +6,14 @@ import xarray as xr
 
 from collapse_sim.metrics import variable
 from collapse_sim.models.linear import LinearModel
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
 
 
 class RegressionMetrics:
     """``param_error`` (squared weight error) and ``test_mse`` on the real test set."""
 
-    families = ("regression",)
+    needs = data_of("regression")
 
     def measure(self, model: LinearModel, data: Samples, real: RealData) -> xr.Dataset:
         """Distance of the fitted weights from the truth and error on fresh real data."""

@@ -12,9 +12,9 @@ from collapse_sim.samples import Samples
 
 
 class ModelSource:
-    """Real data drawn from ``truth``; subclasses set ``family``."""
+    """Real data drawn from ``truth``, ``replicates`` chains at once; subclasses declare their data."""
 
-    family: str
+    provides: frozenset[str] = frozenset({"vectorised replicates"})
 
     def __init__(self, truth: Any, *, pool_size: int, test_size: int) -> None:
         self.truth = truth

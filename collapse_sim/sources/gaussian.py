@@ -9,13 +9,14 @@ import numpy as np
 from collapse_sim.checks import per_dimension, positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.gaussian import GaussianMixtureModel
+from collapse_sim.protocols import data_of
 from collapse_sim.sources._base import ModelSource
 
 
 class GaussianSource(ModelSource):
     """N(mean, diag(std^2)) in ``dim`` dimensions; each replicate gets its own samples."""
 
-    family = "gaussian"
+    provides = ModelSource.provides | data_of("gaussian")
 
     def __init__(
         self,
@@ -41,7 +42,7 @@ class GaussianSource(ModelSource):
 class GMMSource(ModelSource):
     """A mixture of ``n_components`` Gaussians spaced ``separation`` apart on the first axis."""
 
-    family = "gaussian"
+    provides = ModelSource.provides | data_of("gaussian")
 
     def __init__(
         self,

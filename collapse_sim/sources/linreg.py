@@ -7,14 +7,14 @@ import numpy as np
 from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.linear import LinearModel
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
 
 
 class LinearRegressionSource:
     """Each replicate has its own true weights ``w* ~ N(0, I_d / d)``."""
 
-    family = "regression"
+    provides = data_of("regression") | {"vectorised replicates"}
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ import numpy as np
 
 from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.law import SceneLaw
 from collapse_sim.scenes.render import SHAPES
@@ -69,8 +69,7 @@ class ShapesSource:
     by the seed; the training pool and the test set are separate draws.
     """
 
-    family = "detection"
-    has_scene_law = True
+    provides = data_of("detection") | {"scene law"}
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import RealData
+from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet, empty_labels
 from collapse_sim.sources.shapes import DetectionTruth
 
@@ -169,7 +169,7 @@ def _check_image(path: Path) -> None:
 class YOLODatasetSource:
     """Images and labels of a local Ultralytics dataset, checked up front."""
 
-    family = "detection"
+    provides = data_of("detection")
 
     def __init__(self, *, data: str, image_size: int = 128) -> None:
         self.data = Path(data).expanduser()

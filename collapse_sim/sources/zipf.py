@@ -7,6 +7,7 @@ import numpy as np
 from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.categorical import CategoricalModel
+from collapse_sim.protocols import data_of
 from collapse_sim.sources._base import ModelSource
 
 
@@ -25,7 +26,7 @@ def zipf_probabilities(n_classes: int, exponent: float) -> np.ndarray:
 class ZipfSource(ModelSource):
     """Labels from a Zipf law over ``n_classes`` classes, independently per replicate."""
 
-    family = "categorical"
+    provides = ModelSource.provides | data_of("categorical")
 
     def __init__(
         self,

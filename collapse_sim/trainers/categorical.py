@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.categorical import CategoricalModel, class_counts
+from collapse_sim.protocols import data_of, sampling
 from collapse_sim.samples import Samples
 from collapse_sim.sources.zipf import class_names
 
@@ -11,8 +12,9 @@ from collapse_sim.sources.zipf import class_names
 class CategoricalFitTrainer:
     """Class probabilities = observed frequencies (a class never seen gets probability 0)."""
 
-    family = "categorical"
-    model_type = CategoricalModel
+    needs = data_of("categorical")
+    provides = sampling(*CategoricalModel.sampling_options)
+    device, threads = "cpu", 1
 
     def __init__(self, *, n_classes: int) -> None:
         if n_classes < 2:

@@ -7,14 +7,16 @@ from sklearn.mixture import GaussianMixture
 
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.gaussian import GaussianMixtureModel
+from collapse_sim.protocols import data_of, sampling
 from collapse_sim.samples import Samples
 
 
 class GaussianFitTrainer:
     """Sample mean and covariance; ``ddof=0`` is the MLE, ``ddof=1`` the unbiased estimate."""
 
-    family = "gaussian"
-    model_type = GaussianMixtureModel
+    needs = data_of("gaussian")
+    provides = sampling(*GaussianMixtureModel.sampling_options)
+    device, threads = "cpu", 1
 
     def __init__(self, *, ddof: int = 0) -> None:
         if ddof not in (0, 1):
@@ -39,8 +41,9 @@ class GaussianFitTrainer:
 class GMMFitTrainer:
     """scikit-learn's EM per replicate; warm start initialises from the previous model."""
 
-    family = "gaussian"
-    model_type = GaussianMixtureModel
+    needs = data_of("gaussian")
+    provides = sampling(*GaussianMixtureModel.sampling_options)
+    device, threads = "cpu", 1
 
     def __init__(
         self,

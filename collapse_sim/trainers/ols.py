@@ -6,14 +6,15 @@ import numpy as np
 
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.linear import LinearModel
+from collapse_sim.protocols import data_of
 from collapse_sim.samples import Samples
 
 
 class OLSTrainer:
     """Least-squares weights; the noise level is the residual standard deviation."""
 
-    family = "regression"
-    model_type = LinearModel
+    needs = data_of("regression")
+    device, threads = "cpu", 1
 
     def fit(self, data: Samples, *, init=None, rng=None, generation: int = 0) -> LinearModel:
         """Solve the normal equations for every replicate at once."""

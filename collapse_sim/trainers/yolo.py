@@ -9,7 +9,6 @@ are that generation's dataset version) and trains there; its weights stay in
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,10 +16,11 @@ import numpy as np
 
 from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
+from collapse_sim.protocols import RunContext, data_of
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.yolo.detector import Detector
 from collapse_sim.yolo.files import write_dataset
-from collapse_sim.yolo.settings import check_probabilities, check_run_settings
+from collapse_sim.yolo.settings import check_model_classes, check_probabilities, check_run_settings
 from collapse_sim.yolo.stock import train_stock
 
 
@@ -32,8 +32,7 @@ class YOLOTrainer:
     one warm-up epoch, validation only after the last epoch.
     """
 
-    family = "detection"
-    model_type = Detector
+    needs = data_of("detection") | {"run folder", "epoch progress"}
 
     def __init__(
         self,
@@ -76,20 +75,20 @@ class YOLOTrainer:
         )
         self.workdir: Path | None = None
 
-    def use_workdir(self, path: Path) -> None:
-        """Where generation folders go (the run directory)."""
-        self.workdir = Path(path)
+    def setup(self, context: RunContext) -> None:
+        """Generation folders go under the chain's folder; epochs are reported to the run's progress."""
+        self.workdir, self.progress = Path(context.folder), context.progress
 
-    def use_progress(self, callback: Callable[[int, int], None]) -> None:
-        """Called with (epoch, epochs) after every epoch, so a long generation shows it moves."""
-        self.progress = callback
+    def check(self, sim) -> None:
+        """A local ``.pt`` must predict as many classes as the data has."""
+        check_model_classes(self.model, sim.source.n_classes)
 
     def fit(
         self, data: DetectionSet, *, init: Detector | None, rng: np.random.Generator, generation: int
     ) -> Detector:
         """Train on ``data`` (fine-tuning ``init`` when warm-starting); the last epoch's weights."""
         if self.workdir is None:
-            self.workdir = Path(tempfile.mkdtemp(prefix="collapse_sim_yolo_"))
+            raise RuntimeError("YOLOTrainer.fit before setup(context): the run hands it its folder")
         folder = self.workdir / "generations" / f"{generation:03d}"
         data_yaml = write_dataset(folder / "dataset", data, val_images=self.val_images)
         shutil.rmtree(folder / "train", ignore_errors=True)  # an interrupted attempt starts over

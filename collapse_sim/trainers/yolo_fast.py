@@ -13,7 +13,6 @@ images in YOLO format for a look at what it learnt from.
 from __future__ import annotations
 
 import csv
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +21,12 @@ import numpy as np
 
 from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
+from collapse_sim.protocols import RunContext, data_of
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.yolo.fast_detector import FastDetector
 from collapse_sim.yolo.files import write_dataset
 from collapse_sim.yolo.runtime import ultralytics, use_threads
-from collapse_sim.yolo.settings import check_probabilities, check_run_settings
+from collapse_sim.yolo.settings import check_model_classes, check_probabilities, check_run_settings
 
 PRECISIONS = ("auto", "fp32", "bf16")
 SAMPLE_IMAGES = 8
@@ -41,8 +41,7 @@ class YOLOFastTrainer:
     ``precision=auto`` is bf16 autocast on a CUDA GPU and float32 on a CPU.
     """
 
-    family = "detection"
-    model_type = FastDetector
+    needs = data_of("detection") | {"run folder", "epoch progress", "real data"}
 
     def __init__(
         self,
@@ -89,17 +88,15 @@ class YOLOFastTrainer:
         self.workdir: Path | None = None
         self.test: DetectionSet | None = None
 
-    def use_workdir(self, path: Path) -> None:
-        """Where generation folders go (the run directory)."""
-        self.workdir = Path(path)
+    def setup(self, context: RunContext) -> None:
+        """Generation folders go under the chain's folder; epochs are reported to the run's progress;
+        the fixed real test set is scored every ``eval_every`` epochs when asked."""
+        self.workdir, self.progress = Path(context.folder), context.progress
+        self.test = context.real.test if context.real is not None else None
 
-    def use_progress(self, callback: Callable[[int, int], None]) -> None:
-        """Called with (epoch, epochs) after every epoch, so a long generation shows it moves."""
-        self.progress = callback
-
-    def use_real(self, real) -> None:
-        """The fixed real test set, scored every ``eval_every`` epochs when asked."""
-        self.test = real.test
+    def check(self, sim) -> None:
+        """A local ``.pt`` must predict as many classes as the data has."""
+        check_model_classes(self.model, sim.source.n_classes)
 
     def fit(
         self, data: DetectionSet, *, init: FastDetector | None, rng: np.random.Generator, generation: int
@@ -110,7 +107,7 @@ class YOLOFastTrainer:
         from collapse_sim.yolo.network import build_network, save_network
 
         if self.workdir is None:
-            self.workdir = Path(tempfile.mkdtemp(prefix="collapse_sim_yolo_fast_"))
+            raise RuntimeError("YOLOFastTrainer.fit before setup(context): the run hands it its folder")
         ultralytics(self.workdir)
         folder = self.workdir / "generations" / f"{generation:03d}"
         seed = int(rng.integers(2**31))

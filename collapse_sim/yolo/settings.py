@@ -81,3 +81,21 @@ def check_run_settings(model: str, device: str, epochs: int, imgsz: int, batch: 
         positive_int("imgsz", imgsz, minimum=32),
         positive_int("batch", batch),
     )
+
+
+def check_model_classes(model: str, classes: int) -> None:
+    """A local ``.pt`` must predict as many classes as the data has (its head is not silently replaced)."""
+    if not model.endswith(".pt"):
+        return
+    from collapse_sim.yolo.network import checkpoint_classes
+
+    try:
+        found = checkpoint_classes(model)
+    except ConfigError as error:
+        raise error.prefixed("trainer") from None
+    if found != classes:
+        raise ConfigError(
+            "trainer.model",
+            f"{model} predicts {found} classes but the data has {classes}; give a checkpoint trained on "
+            f"these {classes} classes, or the model's YAML (e.g. yolo26n.yaml) to train from scratch",
+        )

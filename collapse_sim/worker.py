@@ -1,0 +1,31 @@
+"""The entry of a chain worker process, kept to the standard library until it is bound to its parent.
+
+A spawned worker imports this module first; it asks Linux to kill it when its
+parent dies (``PR_SET_PDEATHSIG``) before the slow imports of a chain, and
+leaves at once if the parent died before that, so a killed run leaves nothing
+running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: a killed parent's workers end at their next send
+        pass
+    if os.getppid() != parent:  # the parent died before the request above took effect
+        os._exit(1)
+
+
+def main(parent: int, pristine: bytes, run_dir: str, chain: int, start: int, checkpoint: bool, conn) -> None:
+    """Bind to the parent, then run one chain, sending its generations (and epochs) to the parent."""
+    _die_with_parent(parent)
+    from collapse_sim.chains import serve_parent
+
+    serve_parent(pristine, run_dir, chain, start, checkpoint, conn)
