@@ -50,11 +50,13 @@ TOY_CASES = [
     (["mixing.real_fraction=0.5"], "mixing.real_fraction: is not a setting here; 'mixing'"),
     (
         ["source=zipf"],
-        "trainer: trainer=gaussian_fit needs gaussian data, which source=zipf does not provide; options that provide it: source=gaussian, gmm",
+        "trainer: trainer=gaussian_fit needs gaussian data, which source=zipf does not provide;"
+        " options that provide it: source=gaussian, gmm",
     ),
     (
         ["generator.top_k=3"],
-        "generator: generator=refit_sample needs sampling option top_k, which trainer=gaussian_fit does not provide; options that provide it: trainer=categorical_fit",
+        "generator: generator=refit_sample needs sampling option top_k, which trainer=gaussian_fit "
+        "does not provide; options that provide it: trainer=categorical_fit",
     ),
     (["trainer.ddof=2"], "trainer.ddof: must be 0 (maximum likelihood) or 1 (unbiased), got 2"),
     (["source.std=[1,2]"], "source.std: must be one number or a list of 1 numbers (source.dim)"),
@@ -88,15 +90,18 @@ DETECTION_CASES = [
     (["mixing=verified", "mixing.phi=2"], "mixing.phi: must be a probability in [0, 1], got 2"),
     (
         [*GAUSSIAN, "mixing=verified"],
-        "mixing: mixing=verified needs detection data, which source=gaussian does not provide; options that provide it: source=shapes, yolo_dataset",
+        "mixing: mixing=verified needs detection data, which source=gaussian does not provide;"
+        " options that provide it: source=shapes, yolo_dataset",
     ),
     (
         ["trainer=gaussian_fit"],
-        "trainer: trainer=gaussian_fit needs gaussian data, which source=shapes does not provide; options that provide it: source=gaussian, gmm",
+        "trainer: trainer=gaussian_fit needs gaussian data, which source=shapes does not provide;"
+        " options that provide it: source=gaussian, gmm",
     ),
     (
         ["metrics=classes"],
-        "metrics.classes: needs categorical data, which source=shapes does not provide; options that provide it: source=zipf",
+        "metrics.classes: needs categorical data, which source=shapes does not provide;"
+        " options that provide it: source=zipf",
     ),
     (
         ["generator.fit_images=0"],
@@ -112,7 +117,8 @@ DETECTION_CASES = [
     ),
     (
         [*GAUSSIAN, "metrics=images"],
-        "metrics.detection: needs detection data, which source=gaussian does not provide; options that provide it: source=shapes, yolo_dataset",
+        "metrics.detection: needs detection data, which source=gaussian does not provide;"
+        " options that provide it: source=shapes, yolo_dataset",
     ),
     (
         ["mixing=verified", "mixing.mode=fix"],

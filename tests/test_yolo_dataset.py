@@ -178,7 +178,11 @@ def test_more_samples_than_the_pool_and_scene_model_are_refused(dataset):
             "n_samples=40",
             "generator.n=10",
         )
-    with pytest.raises(ConfigError, match="generator=scene_model needs scene law, which source=yolo_dataset does not provide; options that provide it: source=shapes"):
+    with pytest.raises(
+        ConfigError,
+        match="generator=scene_model needs scene law, which source=yolo_dataset does not provide;"
+        " options that provide it: source=shapes",
+    ):
         _build("source=yolo_dataset", f"source.data={data_yaml}", "n_samples=20")
 
 
