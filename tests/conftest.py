@@ -23,11 +23,21 @@ TINY_DETECTION = (
 )
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m collapse_sim ARGS`` as a user would type it."""
-    # In-process tests import Ultralytics, which leaves YOLO_* variables behind; a user's shell has none.
+def user_env(**extra: str) -> dict[str, str]:
+    """The environment of a user's shell for a subprocess, with ``extra`` variables set.
+
+    In-process tests import Ultralytics, which leaves YOLO_* variables behind; a user's shell has none.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
     env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"
+    return env | extra
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``python -m collapse_sim ARGS`` as a user would type it (``env``: the variables of ``user_env``)."""
+    env = env or user_env()
     return subprocess.run(
         [sys.executable, "-m", "collapse_sim", *args],
         cwd=cwd or ROOT,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -12,7 +11,15 @@ import time
 import numpy as np
 import psutil
 import pytest
-from conftest import GAUSSIAN, ROOT, TINY_DETECTION, assert_same_results, refused_in_process, run_cli
+from conftest import (
+    GAUSSIAN,
+    ROOT,
+    TINY_DETECTION,
+    assert_same_results,
+    refused_in_process,
+    run_cli,
+    user_env,
+)
 
 import collapse_sim as cs
 from collapse_sim.api import compose_config
@@ -150,7 +157,7 @@ def test_killed_twice_at_random_moments_a_run_resumes_to_the_uninterrupted_value
         "workers=2",
         f"hydra.run.dir={run_dir}",
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
+    env = user_env()
     for victim in ("worker", "parent"):
         proc = subprocess.Popen(
             args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
@@ -186,9 +193,7 @@ def test_killed_twice_at_random_moments_a_run_resumes_to_the_uninterrupted_value
 def _faulty_run(tmp_path, run_dir, fault: str, workers: int):
     (tmp_path / "faults").mkdir(exist_ok=True)
     (tmp_path / "faults" / "sitecustomize.py").write_text(FAULTS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
-    env["PYTHONPATH"] = str(tmp_path / "faults")
-    env["COLLAPSE_SIM_FAULT"] = fault
+    env = user_env(PYTHONPATH=str(tmp_path / "faults"), COLLAPSE_SIM_FAULT=fault)
     return subprocess.run(
         [
             sys.executable,

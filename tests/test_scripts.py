@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, TINY_DETECTION, run_cli
+from conftest import ROOT, TINY_DETECTION, run_cli, user_env
 
 SCRIPTS = {
     "benchmarks/toy_loop.py": [
@@ -54,9 +53,8 @@ DOCS_SCRIPTS = (  # crops_figure's smoke test is in test_sprites (it needs a spr
 
 
 def _run(script: str, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
     return subprocess.run(
-        [sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
+        [sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=user_env()
     )
 
 

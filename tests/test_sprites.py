@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY_DETECTION
+from conftest import ROOT, TINY_DETECTION, user_env
 from scipy import ndimage
 
 from collapse_sim.generators.sprites import SpritePasteGenerator, SpriteVAEGenerator
@@ -130,8 +130,7 @@ def test_artefact_experiment_runs_with_the_network_blocked(tmp_path):
 
     (tmp_path / "blocked").mkdir()
     (tmp_path / "blocked" / "sitecustomize.py").write_text(NO_NETWORK)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "blocked"), str(ROOT)])
+    env = user_env(PYTHONPATH=os.pathsep.join([str(tmp_path / "blocked"), str(ROOT)]))
     run_dir = tmp_path / "run"
     args = ["+experiment=artefact_amplification", *TINY_DETECTION, "replicates=2", f"hydra.run.dir={run_dir}"]
     result = subprocess.run(
