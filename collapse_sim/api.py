@@ -29,11 +29,11 @@ def compose_config(overrides: list[str] | None = None, *, config_dir: str | Path
     overrides = normalize(list(overrides or []))
     if config_dir is not None:
         overrides = with_search_path(overrides, [str(config_dir)])
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        try:
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             return compose("config", overrides=overrides, return_hydra_config=True)
-        except HydraException as error:
-            raise explain(error, overrides) from None
+    except HydraException as error:  # explained once Hydra is released: explaining may compose again
+        raise explain(error, overrides) from None
 
 
 def stack(finished: list[Generation], *, vectorised: bool) -> xr.Dataset:

@@ -128,23 +128,48 @@ def _matches(value: Any, hint: Any) -> bool:
     return True
 
 
+def accepted_settings(cls: type) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
+    """The settings a class's constructor accepts, following ``**kwargs`` up to the parents it passes them to.
+
+    Returns the parameters, their type hints, and whether any setting at all is
+    accepted (a ``**kwargs`` that reaches no parent's constructor takes anything).
+    """
+    params: dict[str, inspect.Parameter] = {}
+    hints: dict[str, Any] = {}
+    passes_on = False  # the last constructor read takes **kwargs
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        if klass is object:  # no constructor at all takes nothing; **kwargs that end here take anything
+            return params, hints, passes_on
+        signature = inspect.signature(init).parameters
+        try:
+            found = typing.get_type_hints(init)
+        except Exception:  # a user's class may annotate with names we cannot resolve; skip type checks
+            found = {}
+        for name, param in signature.items():
+            if name != "self" and param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                params.setdefault(name, param)
+                if name in found:
+                    hints.setdefault(name, found[name])
+        passes_on = any(param.kind == param.VAR_KEYWORD for param in signature.values())
+        if not passes_on:
+            return params, hints, False
+    return params, hints, passes_on
+
+
 def check_component(key: str, node: dict) -> type:
     """Check a component node's ``_target_`` and that every setting is one it accepts, typed right."""
     if not isinstance(node, dict) or "_target_" not in node:
         raise ConfigError(key, f"must be a component with a _target_, got {node!r}")
     cls = import_target(f"{key}._target_", node["_target_"])
-    params = inspect.signature(cls.__init__).parameters
-    try:
-        hints = typing.get_type_hints(cls.__init__)
-    except Exception:  # a user's class may annotate with names we cannot resolve; skip type checks
-        hints = {}
-    variadic = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-    accepted = [p for p in params if p != "self" and params[p].kind not in variadic]
+    params, hints, open_ended = accepted_settings(cls)
     for name, value in node.items():
         if name.startswith("_"):
             continue
-        if name not in accepted:
-            valid = ", ".join(accepted) or "(none)"
+        if name not in params and not open_ended:
+            valid = ", ".join(params) or "(none)"
             raise ConfigError(
                 f"{key}.{name}", f"is not a setting of {node['_target_']}; valid settings: {valid}"
             )
@@ -153,7 +178,16 @@ def check_component(key: str, node: dict) -> type:
                 f"{key}.{name}",
                 f"must be {_describe(hints[name])}, got {value!r} ({type(value).__name__})",
             )
-    missing = [p for p in accepted if params[p].default is inspect.Parameter.empty and p not in node]
+    # Only the class's own required settings: a subclass may fill in its parents' itself.
+    own = inspect.signature(cls.__init__).parameters
+    missing = [
+        p
+        for p, param in own.items()
+        if p != "self"
+        and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+        and param.default is param.empty
+        and p not in node
+    ]
     if missing:
         raise ConfigError(f"{key}.{missing[0]}", f"is required by {node['_target_']} and not set")
     return cls

@@ -101,6 +101,15 @@ def _is(config: dict, group: str, cls: type) -> bool:
     return isinstance(target, type) and issubclass(target, cls)
 
 
+def _settings(config: dict, group: str) -> dict:
+    """A component's settings as it runs: the config's, and its constructor's defaults for the rest."""
+    from collapse_sim.config import accepted_settings, import_target
+
+    params, _, _ = accepted_settings(import_target(f"{group}._target_", config[group]["_target_"]))
+    defaults = {name: p.default for name, p in params.items() if p.default is not p.empty}
+    return defaults | config[group]
+
+
 def expected_curves(config: dict) -> dict[str, np.ndarray]:
     """The theory curves (expected means over replicates) that apply to a resolved config."""
     from collapse_sim.generators.refit_sample import RefitSampleGenerator
@@ -114,7 +123,7 @@ def expected_curves(config: dict) -> dict[str, np.ndarray]:
     from collapse_sim.trainers.ols import OLSTrainer
 
     g, n = config["generations"], config["n_samples"]
-    options = config["generator"]
+    options = _settings(config, "generator")
     refit = _is(config, "generator", RefitSampleGenerator)
     replace, fresh = _is(config, "mixing", ReplaceMixing), _is(config, "mixing", FreshMixing)
     if _is(config, "source", GaussianSource) and _is(config, "trainer", GaussianFitTrainer) and refit:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import ROOT
+from conftest import ROOT, user_env
 
 import collapse_sim as cs
 from collapse_sim.api import compose_config
@@ -26,24 +26,39 @@ from collapse_sim.theory import expected_curves
 PACKAGE = ROOT / "collapse_sim"
 
 USER_MODULE = '''
-"""A lab's own generator: sample the fitted model, then replace a share of labels at random."""
+"""A lab's own components: a generator extended the usual Python way, and an ability of the lab's own."""
 
 import numpy as np
 
+from collapse_sim.generators.refit_sample import RefitSampleGenerator
 from collapse_sim.samples import Samples
+from collapse_sim.sources.zipf import ZipfSource
 
 
-class LabelNoiseGenerator:
-    """``n`` samples per replicate from the model; a share ``noise`` of them gets a uniform random class."""
+class LabelNoiseGenerator(RefitSampleGenerator):
+    """Refit-sample's ``n`` samples, then a share ``noise`` of them gets a uniform random class."""
 
-    def __init__(self, *, n: int, noise: float = 0.1) -> None:
-        self.n, self.noise = n, noise
+    def __init__(self, *, noise: float = 0.1, **kw) -> None:
+        super().__init__(**kw)  # n, temperature, ... are checked against the parent's settings
+        self.noise = noise
 
     def generate(self, model, data, generation, rng, *, real=None):
-        labels = model.sample(self.n, rng)
+        labels = super().generate(model, data, generation, rng, real=real)[model.field]
         flip = rng.random(labels.shape) < self.noise
         labels = np.where(flip, rng.integers(0, model.probs.shape[1], labels.shape), labels)
         return Samples.made_by(generation, **{model.field: labels})
+
+
+class WatermarkedGenerator(LabelNoiseGenerator):
+    """A generator that needs the watermark key only the lab's own source knows."""
+
+    needs = frozenset({"watermark key"})
+
+
+class KeyedZipfSource(ZipfSource):
+    """The Zipf source with the lab's watermark key."""
+
+    provides = ZipfSource.provides | {"watermark key"}
 '''
 
 USER_EXPERIMENT = """# @package _global_
@@ -75,13 +90,19 @@ def lab(tmp_path):
     (conf / "generator" / "label_noise.yaml").write_text(
         "_target_: lab_components.LabelNoiseGenerator\nn: ${n_samples}\nnoise: 0.5\n"
     )
+    (conf / "generator" / "watermarked.yaml").write_text(
+        "_target_: lab_components.WatermarkedGenerator\nn: ${n_samples}\n"
+    )
+    (conf / "source").mkdir()
+    zipf = (ROOT / "conf" / "source" / "zipf.yaml").read_text()
+    (conf / "source" / "keyed_zipf.yaml").write_text(
+        zipf.replace("collapse_sim.sources.zipf.ZipfSource", "lab_components.KeyedZipfSource")
+    )
     return conf, src
 
 
 def _env_with(path: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path), env.get("PYTHONPATH", "")]))
-    return env
+    return user_env(PYTHONPATH=os.pathsep.join(filter(None, [str(path), os.environ.get("PYTHONPATH", "")])))
 
 
 def _cli(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
@@ -121,6 +142,35 @@ def test_user_experiment_and_component_run_from_their_own_folder(lab, tmp_path, 
     assert ds.attrs["config"]["generator"]["_target_"] == "lab_components.LabelNoiseGenerator"
     # Half the labels are uniform noise: the rarest of 10 Zipf classes gains share instead of vanishing.
     assert float(ds.class_frequency.isel(generation=-1, **{"class": -1}).mean()) > 0.04
+
+
+def test_a_user_ability_is_checked_by_the_same_rule_and_named(lab, monkeypatch):
+    """An ability the package never heard of: a need refused names the user's option that provides it."""
+    conf, src = lab
+    monkeypatch.syspath_prepend(str(src))
+    with pytest.raises(ConfigError) as refused:
+        cs.run(["+experiment=lab_noise", "generator=watermarked"], config_dir=conf)
+    assert str(refused.value) == (
+        "generator: generator=watermarked needs watermark key, which source=zipf does not provide; "
+        "options that provide it: source=keyed_zipf"
+    )
+    ds = cs.run(["+experiment=lab_noise", "generator=watermarked", "source=keyed_zipf"], config_dir=conf)
+    assert ds.sizes["generation"] == 4
+
+
+def test_a_subclass_passing_settings_to_its_parent_is_checked_against_the_parents(lab, monkeypatch):
+    conf, src = lab
+    monkeypatch.syspath_prepend(str(src))
+    with pytest.raises(ConfigError, match="generator.temprature: is not a setting of lab_components.Label"):
+        cs.run(["+experiment=lab_noise", "+generator.temprature=0.5"], config_dir=conf)
+    with pytest.raises(ConfigError, match="generator.temperature: must be float, got 'hot'"):
+        cs.run(["+experiment=lab_noise", "+generator.temperature=hot"], config_dir=conf)
+    with pytest.raises(
+        ConfigError, match="generator.temperature: is not a setting here; valid settings of 'g"
+    ):
+        cs.run(["+experiment=lab_noise", "generator.temperature=2.0"], config_dir=conf)  # not in its YAML
+    ds = cs.run(["+experiment=lab_noise", "generations=1", "+generator.temperature=2.0"], config_dir=conf)
+    assert ds.attrs["config"]["generator"]["temperature"] == 2.0
 
 
 def test_a_typo_in_a_user_option_lists_the_users_options_too(lab, tmp_path):
@@ -214,7 +264,7 @@ def test_a_wheel_alone_runs_from_an_empty_folder(tmp_path):
     )
     empty = tmp_path / "empty"
     empty.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("YOLO_", "PYTHONPATH"))}
+    env = {k: v for k, v in user_env().items() if k != "PYTHONPATH"}  # collapse_sim from the wheel only
 
     def installed(program: str, *args: str) -> subprocess.CompletedProcess:
         """A program of the fresh environment, run from the empty folder."""
