@@ -70,3 +70,45 @@ def test_a_store_damaged_by_hand_is_reported_and_left_alone(tmp_path):
     assert "results.zarr exists but is not a readable collapse_sim store" in message
     assert "choose a new run directory or move it away" in message
     assert metadata.read_text() == "{ this is not json"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 22 MB tmpfs (root only): a disk that fills during a two-chain detection run."""
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=22m", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_shows_one_paragraph_and_a_rerun_with_space_resumes(small_disk):
+    args = [
+        "+experiment=tail_loss",
+        "replicates=2",
+        "generations=4",
+        "n_samples=16",
+        "source.test_size=12",
+        "trainer.epochs=1",
+        "trainer.batch=8",
+        "plots=false",
+        f"hydra.run.dir={small_disk / 'run'}",
+    ]
+    full = run_cli(*args)
+    assert full.returncode == 1, full.stderr
+    assert full.stderr.count("collapse_sim: error:") == 1, full.stderr
+    assert "Traceback" not in full.stderr and "Logging error" not in full.stderr, full.stderr
+    message = " ".join(full.stderr.split())
+    assert "No space left on device (ENOSPC)" in message and "rerun into" in message
+    done = cs.open_run(small_disk / "run").sizes["generation"]  # readable, complete generations only
+    assert done < 4
+    subprocess.run(["mount", "-o", "remount,size=200m", str(small_disk)], check=True)
+    resumed = run_cli(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {small_disk / 'run'} at generation {done}" in resumed.stdout or done == 0
+    assert cs.open_run(small_disk / "run").sizes["generation"] == 4

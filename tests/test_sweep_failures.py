@@ -57,6 +57,28 @@ def test_a_failing_job_leaves_the_others_whole_and_a_rerun_finishes_only_it(tmp_
     assert bool(sw.completed.all())
 
 
+def test_a_report_that_cannot_be_written_is_one_paragraph_and_the_store_stays_readable(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "curves.png").mkdir(parents=True)  # a folder where the plot goes: it cannot be written
+    result = run_cli(*GAUSSIAN, "+debug=default", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("collapse_sim: error:") == 1
+    message = " ".join(result.stderr.split())
+    assert "the report could not be written" in message and "curves.png: Is a directory (EISDIR)" in message
+    assert bool(cs.open_run(run_dir).completed.all()) and cs.open_run(run_dir).sizes["generation"] == 3
+
+
+def test_in_a_sweep_a_report_failure_is_a_failed_job_and_the_others_finish(tmp_path):
+    (tmp_path / "1" / "curves.png").mkdir(parents=True)
+    result = run_cli("-m", *GAUSSIAN, "+debug=default", "seed=0,1,2", f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "1 of 3 jobs failed" in result.stderr and "curves.png: Is a directory (EISDIR)" in result.stderr
+    assert "the report could not be written" in (tmp_path / "1" / "error.txt").read_text()
+    for job in ("0", "2"):
+        assert (tmp_path / job / "report.html").is_file() and not (tmp_path / job / "error.txt").exists()
+    assert bool(cs.open_run(tmp_path / "1").completed.all())  # its store is whole all the same
+
+
 def test_report_command_writes_the_combined_store_and_plots(tmp_path):
     result = run_cli(
         "-m",
