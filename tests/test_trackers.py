@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GAUSSIAN, TINY_DETECTION, kill_after, run_cli
+from conftest import GAUSSIAN, TINY_DETECTION, kill_after, run_cli, user_env
 from PIL import Image
 
 import collapse_sim as cs
@@ -204,6 +204,35 @@ def test_bad_logger_settings_stop_before_any_work(tmp_path, overrides, expected)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert expected in " ".join(result.stderr.split())
     assert not run_dir.exists()
+
+
+def test_an_mlflow_file_store_is_refused_up_front_unless_mlflow_s_own_opt_in_is_set(tmp_path, monkeypatch):
+    run_dir, store = tmp_path / "run", tmp_path / "mlruns"
+    refused = run_cli(
+        *ZIPF, "logger=mlflow", f"hydra.run.dir={run_dir}", env=user_env(MLFLOW_TRACKING_URI=store.as_uri())
+    )
+    message = " ".join(refused.stderr.split())
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert (
+        f"logger.mlflow.tracking_uri: {store.as_uri()} (from MLFLOW_TRACKING_URI) is an MLflow file store"
+        in message
+    )
+    assert "MLFLOW_ALLOW_FILE_STORE=true" in message and f"sqlite:///{tmp_path / 'mlflow.db'}" in message
+    assert not run_dir.exists() and not store.exists()
+    opted_in = user_env(MLFLOW_TRACKING_URI=store.as_uri(), MLFLOW_ALLOW_FILE_STORE="true")
+    logged = run_cli(*ZIPF, "generations=2", "logger=mlflow", f"hydra.run.dir={run_dir}", env=opted_in)
+    assert logged.returncode == 0, logged.stderr
+    import os
+
+    from mlflow.tracking import MlflowClient
+
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    try:
+        client = MlflowClient(tracking_uri=store.as_uri())
+        (run,) = client.search_runs([client.get_experiment_by_name("zipf_tail").experiment_id])
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "mean/entropy")] == [0, 1]
+    finally:
+        del os.environ["MLFLOW_ALLOW_FILE_STORE"]
 
 
 def test_a_tracker_that_is_not_installed_names_the_extra(tmp_path):

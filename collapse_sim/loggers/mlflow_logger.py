@@ -40,6 +40,31 @@ def check_local_uri(key: str, uri: str) -> None:
                 )
 
 
+def check_file_store(key: str, uri: str, *, from_env: bool) -> None:
+    """A file store (``file://`` or a plain folder) only where the installed MLflow accepts one.
+
+    MLflow 3 refuses file stores unless ``MLFLOW_ALLOW_FILE_STORE=true`` (its own
+    opt-in); without it the run would fail inside, so it is refused here first.
+    """
+    if "://" in uri and not uri.startswith("file:"):
+        return
+    try:
+        from mlflow.environment_variables import MLFLOW_ALLOW_FILE_STORE
+    except ImportError:  # an MLflow that has no opt-in accepts file stores
+        return
+    if MLFLOW_ALLOW_FILE_STORE.get():
+        return
+    folder = Path(uri.removeprefix("file://").removeprefix("file:")).expanduser().resolve()
+    given = f"{uri} (from MLFLOW_TRACKING_URI)" if from_env else uri
+    raise ConfigError(
+        key,
+        f"{given} is an MLflow file store, which the installed MLflow refuses unless "
+        "MLFLOW_ALLOW_FILE_STORE=true is set (MLflow's own opt-in); set it to keep logging there, or "
+        f"use a database such as sqlite:///{folder.parent / 'mlflow.db'}, or leave the URI unset for one "
+        "inside the run directory",
+    )
+
+
 class MLflowLogger:
     """Log every generation's scalars, the resolved config and overrides, and the plots and report."""
 
@@ -48,6 +73,7 @@ class MLflowLogger:
         self.tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
         if self.tracking_uri:
             check_local_uri("tracking_uri", self.tracking_uri)
+            check_file_store("tracking_uri", self.tracking_uri, from_env=not tracking_uri)
         self.client = self.run_id = None
 
     def start(self, run_dir: Path, *, name: str, config: dict, overrides: list[str]) -> None:
