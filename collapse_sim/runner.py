@@ -40,7 +40,10 @@ def exclusive(run_dir: Path):
 
 def store_attrs(resolved: dict, hydra_cfg, sim: Simulation) -> dict:
     """Root attributes of a run's store: config, choices, overrides, version, start time, device."""
-    choices = {k: v for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")}
+    # the groups a user chose; not Hydra's own, nor debug_trainer@trainer (which follows from debug)
+    choices = {
+        k: v for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra") and "@" not in k
+    }
     return {
         "name": resolved["name"],
         "config": json.loads(json.dumps(resolved)),

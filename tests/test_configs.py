@@ -109,6 +109,18 @@ def test_default_run_is_a_small_detection_simulation():
     assert sim.generations * sim.n_samples * sim.trainer.epochs <= 25_000 and sim.chains.chains == 2
 
 
+GAUSSIAN_CHOICES = [f"{g}={o}" for g, o in FAMILIES["gaussian"].items()]
+
+
+@pytest.mark.parametrize("experiment", ["tail_loss", "pseudo_label_drift", "artefact_amplification", None])
+def test_debug_trains_a_detector_one_epoch_whatever_the_experiment_asks(experiment):
+    chosen = [f"+experiment={experiment}"] if experiment else []
+    assert compose_config(chosen).trainer.epochs > 1
+    assert compose_config([*chosen, "+debug=default"]).trainer.epochs == 1
+    assert compose_config([*chosen, "trainer=yolo", "+debug=default"]).trainer.epochs == 1
+    assert "epochs" not in compose_config([*GAUSSIAN_CHOICES, "+debug=default"]).trainer
+
+
 def test_experiment_and_debug_accept_both_spellings():
     a = compose_config(["+experiment=zipf_tail", "+debug=default"])
     b = compose_config(["experiment=zipf_tail", "debug=default"])
