@@ -23,7 +23,7 @@ from collapse_sim.samples import REAL
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.law import MAX_SIZE, fit_law
 from collapse_sim.scenes.render import background
-from collapse_sim.scenes.sprites import object_crops, paste
+from collapse_sim.scenes.sprites import object_crops_by_image, paste
 
 EXAMPLE_IMAGES = 120  # images cropped for the picture: enough to find most classes
 
@@ -57,19 +57,19 @@ class SpritePasteGenerator:
         """Each generation's example crops go under the chain's folder (``generations/NNN/crops.npz``)."""
         self.workdir = Path(context.folder)
 
-    def _keep_examples(self, data: DetectionSet, generation: int) -> None:
+    def _keep_examples(self, data: DetectionSet, crops, classes, image_of, generation: int) -> None:
         """The first crops of each class the generation trained on, for the picture across generations.
 
         Model-made images come first: with a share of real images mixed in, the picture shows
         what the generator drew, and real crops only where nothing was drawn (generation 0).
+        ``crops`` are every crop of ``data``, ``image_of`` the image each comes from.
         """
         if self.workdir is None:
             return
         made = np.flatnonzero(data.origin[0] != REAL)
-        examples = data.take(
-            made[:EXAMPLE_IMAGES] if len(made) else np.arange(min(len(data), EXAMPLE_IMAGES))
-        )
-        crops, classes = object_crops(examples, self.sprite_size)
+        examples = made[:EXAMPLE_IMAGES] if len(made) else np.arange(min(len(data), EXAMPLE_IMAGES))
+        shown = np.isin(image_of, examples)  # crops are in image order, as the examples are
+        crops, classes = crops[shown], classes[shown]
         if not len(crops):
             return
         chosen = np.concatenate(
@@ -98,12 +98,12 @@ class SpritePasteGenerator:
     ) -> DetectionSet:
         """``n`` scenes of sprites pasted where the refitted law puts objects."""
         law = fit_law(data.images, data.labels, real.truth.law.shapes)
-        crops, classes = object_crops(data, self.sprite_size)
+        crops, classes, image_of = object_crops_by_image(data, self.sprite_size)
         if not len(crops):
             raise RuntimeError(
                 f"generation {generation}'s training images hold no object to learn sprites from"
             )
-        self._keep_examples(data, generation)
+        self._keep_examples(data, crops, classes, image_of, generation)
         # A class whose objects were all too small to crop has nothing to draw from: it is not drawn.
         law = dataclasses.replace(
             law, count_mean=np.where(np.isin(np.arange(law.count_mean.size), classes), law.count_mean, 0.0)

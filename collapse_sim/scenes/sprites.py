@@ -40,9 +40,15 @@ def crop_alpha(crop: np.ndarray) -> np.ndarray:
 
 def object_crops(data: DetectionSet, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Every labelled object as an RGBA sprite in [0, 1] and its class: (N, size, size, 4), (N,)."""
-    sprites, classes = [], []
+    crops, classes, _ = object_crops_by_image(data, size)
+    return crops, classes
+
+
+def object_crops_by_image(data: DetectionSet, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``object_crops`` and the index of the image each crop comes from, in image order."""
+    sprites, classes, images = [], [], []
     side = data.image_size
-    for image, labels in zip(data.images, data.labels, strict=True):
+    for index, (image, labels) in enumerate(zip(data.images, data.labels, strict=True)):
         for cls, cx, cy, w, h in labels:
             x0, x1 = int(np.floor((cx - w / 2) * side)), int(np.ceil((cx + w / 2) * side))
             y0, y1 = int(np.floor((cy - h / 2) * side)), int(np.ceil((cy + h / 2) * side))
@@ -53,9 +59,10 @@ def object_crops(data: DetectionSet, size: int) -> tuple[np.ndarray, np.ndarray]
             alpha = crop_alpha(np.clip(rgb, 0, 255))
             sprites.append(np.concatenate([rgb / 255.0, alpha[..., None]], axis=-1))
             classes.append(int(cls))
+            images.append(index)
     if not sprites:
-        return np.zeros((0, size, size, 4), dtype=np.float32), np.zeros(0, dtype=int)
-    return np.clip(np.stack(sprites), 0, 1).astype(np.float32), np.array(classes)
+        return np.zeros((0, size, size, 4), dtype=np.float32), np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    return np.clip(np.stack(sprites), 0, 1).astype(np.float32), np.array(classes), np.array(images)
 
 
 def paste(canvas: np.ndarray, objects: np.ndarray, sprites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
