@@ -138,3 +138,50 @@ def test_a_run_writes_its_store_to_a_file_url_and_resumes_there(tmp_path):
     assert bool(cs.open_run(tmp_path / "run").completed.all())
     again = run_cli(*args)
     assert again.returncode == 0 and "generations are already complete" in again.stdout
+
+
+# --- what preflight reads from the installed Hydra and OmegaConf: an upgrade that changes it fails here ---
+
+
+def _composition_error(overrides):
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    from collapse_sim.config import CONFIG_DIR
+
+    register_schema()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        with pytest.raises(HydraException) as raised:
+            compose("config", overrides=overrides, return_hydra_config=True)
+    return raised.value
+
+
+def test_hydra_s_parser_still_has_the_flags_preflight_reads():
+    from hydra._internal.utils import get_args_parser
+
+    from collapse_sim.preflight import INSPECTING
+
+    parsed = get_args_parser().parse_args(["-m", "--config-dir", "/x", "seed=1,2", "--cfg", "job"])
+    assert parsed.multirun and parsed.config_dir == "/x" and parsed.overrides == ["seed=1,2"]
+    assert parsed.cfg == "job" and all(hasattr(parsed, flag) for flag in INSPECTING)
+
+
+def test_hydra_s_missing_option_error_still_carries_the_group_and_its_options():
+    from hydra.errors import MissingConfigException
+
+    error = _composition_error(["mixing=nope"])
+    assert isinstance(error, MissingConfigException) and error.missing_cfg_file == "mixing/nope"
+    assert "replace" in error.options and "accumulate" in error.options
+
+
+def test_hydra_s_unknown_key_and_wrong_type_errors_still_carry_the_key():
+    from omegaconf.errors import ConfigAttributeError, ValidationError
+
+    from collapse_sim.preflight import converted_type
+
+    unknown = _composition_error(["source.nope=1"]).__cause__
+    assert isinstance(unknown, ConfigAttributeError) and unknown.full_key == "source.nope"
+    typed = _composition_error(["generations=abc"]).__cause__
+    assert isinstance(typed, ValidationError) and typed.full_key == "generations"
+    # The one message read from text: OmegaConf's conversion error.
+    assert converted_type(str(typed).splitlines()[0]) == ("abc", "str", "Integer")
