@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import pickle
 import signal
-import traceback
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,10 +26,9 @@ from typing import Protocol
 
 from collapse_sim import worker as chain_worker
 from collapse_sim.build import Simulation
-from collapse_sim.checkpoints import Checkpoints, NoCheckpoints
+from collapse_sim.chain import DONE, RECORDED, Chain, Epoch, Failed
 from collapse_sim.errors import RunFailure, describe_fault, log_details
-from collapse_sim.loop import Generation, simulate
-from collapse_sim.protocols import RunContext
+from collapse_sim.loop import Generation
 
 
 class ChainProgress(Protocol):
@@ -49,11 +47,6 @@ class QuietProgress:
 
     def chain_done(self, chain: int) -> None:
         """Nothing."""
-
-
-def chain_dir(run_dir: Path, chain: int, *, vectorised: bool) -> Path:
-    """Where a chain keeps its files: the run directory for a vectorised run, else ``chain_RR/``."""
-    return Path(run_dir) if vectorised else Path(run_dir) / f"chain_{chain:02d}"
 
 
 def run_chains(
@@ -83,29 +76,8 @@ def _can_spawn() -> bool:
     return not multiprocessing.current_process().daemon and method in (None, "fork", "spawn", "forkserver")
 
 
-class _Chain:
-    """One chain's loop, in this process or a worker: its folder, checkpoints, and the generation it is in
-    (which epoch reports and failures name)."""
-
-    def __init__(self, pristine: bytes, run_dir: Path, chain: int, start: int, checkpoint: bool, on_epoch):
-        self.sim: Simulation = pickle.loads(pristine)
-        self.chain, self.generation = chain, start
-        folder = chain_dir(run_dir, chain, vectorised=self.sim.chains.vectorised)
-        window = self.sim.mixing.history_window
-        self.checkpoints = Checkpoints(folder, history_window=window) if checkpoint else NoCheckpoints()
-        self.context = RunContext(
-            folder, chain, progress=lambda epoch, epochs: on_epoch(self.generation, epoch, epochs)
-        )
-
-    def generations(self) -> Iterator[Generation]:
-        """The chain's remaining generations, each yielded once finished."""
-        for done in simulate(self.sim, self.context, self.checkpoints, start=self.generation):
-            yield done
-            self.generation = done.generation + 1
-
-
 def _run_here(pristine, run_dir, chain, start, progress: ChainProgress, checkpoint: bool):
-    run = _Chain(pristine, run_dir, chain, start, checkpoint, lambda g, e, n: progress.epoch(chain, g, e, n))
+    run = Chain(pristine, run_dir, chain, start, checkpoint, lambda g, e, n: progress.epoch(chain, g, e, n))
     try:
         yield from run.generations()
     except OSError as error:
@@ -117,25 +89,6 @@ def _run_here(pristine, run_dir, chain, start, progress: ChainProgress, checkpoi
     progress.chain_done(chain)
 
 
-# What crosses a worker's pipe: a Generation, or one of these.
-@dataclass(frozen=True)
-class _Epoch:
-    generation: int
-    epoch: int
-    epochs: int
-
-
-@dataclass(frozen=True)
-class _Failed:
-    generation: int
-    summary: str
-    details: str
-
-
-_DONE = "done"
-_RECORDED = "recorded"
-
-
 @dataclass
 class _Worker:
     """The parent's record of one worker: its chain, process, the generation it is in, its failure."""
@@ -144,26 +97,6 @@ class _Worker:
     process: multiprocessing.Process
     generation: int
     failure: str | None = None
-
-
-def serve_parent(pristine: bytes, run_dir: str, chain: int, start: int, checkpoint: bool, conn) -> None:
-    """In a worker process: run one chain, sending its generations (and epochs) to the parent."""
-    run = None
-    try:
-        run = _Chain(
-            pristine, Path(run_dir), chain, start, checkpoint, lambda g, e, n: conn.send(_Epoch(g, e, n))
-        )
-        for done in run.generations():
-            conn.send(done)
-            if conn.recv() != _RECORDED:
-                raise SystemExit(1)
-        conn.send(_DONE)
-    except (EOFError, BrokenPipeError):  # the parent is gone
-        os._exit(1)
-    except BaseException as error:  # reported by the parent, which names the chain
-        generation = run.generation if run is not None else start
-        conn.send(_Failed(generation, describe_fault(error), traceback.format_exc()))
-        os._exit(1)
 
 
 def _run_in_workers(pristine, run_dir, pending, starts, workers, progress, checkpoint):
@@ -207,17 +140,17 @@ def _serve(conn: Connection, active: dict, progress: ChainProgress, run_dir: Pat
             f"chain {worker.chain} stopped during generation {worker.generation} ({how}); every generation "
             f"complete in every chain is kept in the store. Rerun into {run_dir} to resume"
         ) from None
-    if isinstance(message, _Epoch):
+    if isinstance(message, Epoch):
         progress.epoch(worker.chain, message.generation, message.epoch, message.epochs)
     elif isinstance(message, Generation):
         yield message
-        conn.send(_RECORDED)
+        conn.send(RECORDED)
         worker.generation = message.generation + 1
-    elif message == _DONE:
+    elif message == DONE:
         worker.process.join()
         del active[conn]
         progress.chain_done(worker.chain)
-    elif isinstance(message, _Failed):
+    elif isinstance(message, Failed):
         worker.generation = message.generation
         worker.failure = (
             f"chain {worker.chain} failed in generation {message.generation}: {message.summary}. Every "

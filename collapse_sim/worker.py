@@ -26,6 +26,6 @@ def _die_with_parent(parent: int) -> None:
 def main(parent: int, pristine: bytes, run_dir: str, chain: int, start: int, checkpoint: bool, conn) -> None:
     """Bind to the parent, then run one chain, sending its generations (and epochs) to the parent."""
     _die_with_parent(parent)
-    from collapse_sim.chains import serve_parent
+    from collapse_sim.chain import serve_parent
 
     serve_parent(pristine, run_dir, chain, start, checkpoint, conn)
