@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, assert_same_results, kill_after, run_cli
+from conftest import ROOT, run_cli
 from conftest import TINY_DETECTION as TINY_ANY
 
 import collapse_sim as cs
@@ -116,22 +116,6 @@ def test_warm_start_fine_tunes_the_previous_weights(tmp_path):
     for g, digest in enumerate(str(h) for h in cs.open_run(tmp_path).dataset_hash.isel(replicate=0).values):
         spec = (chain / "generations" / f"{g:03d}" / "dataset" / "data.yaml").read_text()
         assert f"version: {digest}" in spec
-
-
-RESUMABLE = [*(o for o in TINY_DETECTION if not o.startswith("generations=")), "generations=3", "plots=false"]
-
-
-@pytest.mark.slow
-def test_detection_run_resumes_after_sigkill_to_the_same_values(tmp_path):
-    reference = run_cli(*RESUMABLE, f"hydra.run.dir={tmp_path / 'ref'}")
-    assert reference.returncode == 0, reference.stderr
-    killed_dir = tmp_path / "killed"
-    done = kill_after(RESUMABLE, killed_dir, 1)
-    assert 1 <= done < 3
-    resumed = run_cli(*RESUMABLE, f"hydra.run.dir={killed_dir}")
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"at generation {done} of 3" in resumed.stdout
-    assert_same_results(cs.open_run(tmp_path / "ref"), cs.open_run(killed_dir))
 
 
 OFFLINE_RUNNER = """

@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_DETECTION, assert_same_results, kill_after, run_cli
+from conftest import TINY_DETECTION
 
 import collapse_sim as cs
 from collapse_sim.errors import ConfigError
@@ -153,15 +153,6 @@ def test_colour_gains_keep_images_in_range():
 def test_simulation_with_fast_trainer_records_every_variable():
     ds = cs.run([*TINY_DETECTION, *FAST])
     assert np.isfinite(ds.map50).all() and ds.sizes["generation"] == 2
-
-
-def test_resume_after_sigkill_gives_the_same_values(tmp_path):
-    args = [*TINY_DETECTION, *FAST, "generations=4", "warm_start=true", "n_samples=48"]
-    killed = kill_after(args, tmp_path / "killed", generations=1)
-    assert 1 <= killed < 4
-    run_cli(*args, f"hydra.run.dir={tmp_path / 'killed'}")
-    run_cli(*args, f"hydra.run.dir={tmp_path / 'whole'}")
-    assert_same_results(cs.open_run(tmp_path / "killed"), cs.open_run(tmp_path / "whole"))
 
 
 @pytest.mark.parametrize(
