@@ -17,7 +17,6 @@ from collapse_sim.checkpoints import atomic_write
 from collapse_sim.config import CONFIG_DIR, register_schema
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, exit_with, log_details
 from collapse_sim.preflight import checked, normalize, preflight
-from collapse_sim.runner import report_run, run_in_directory
 from collapse_sim.sweep import FAILURE_FILE
 
 FAILED_JOBS: list[Path] = []  # filled by SweepOutcome in the process that launched the sweep
@@ -30,6 +29,10 @@ def run_job(cfg: DictConfig) -> None:
     In a sweep a failing job does not end the sweep: its error goes to its own
     log and ``error.txt``, and the other jobs go on (``SweepOutcome`` reports it).
     """
+    # Imported here, not at the top: a command refused before any work never pays for the
+    # plotting and statistics imports of a run (about a second).
+    from collapse_sim.runner import report_run, run_in_directory
+
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN

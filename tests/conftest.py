@@ -90,6 +90,18 @@ def assert_same_results(a, b) -> None:
             np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
 
 
+@pytest.fixture(scope="session")
+def default_detection_run(tmp_path_factory):
+    """One tiny default run (2 chains side by side, TensorBoard on) from an empty folder, for tests that
+    only read it: ``(result, run_dir)``. Its tests share an xdist group, so one worker makes it once."""
+    folder = tmp_path_factory.mktemp("default_detection")
+    args = [o for o in TINY_DETECTION if not o.startswith("replicates=")]  # the default's 2 chains
+    result = run_cli(*args, "logger=tensorboard", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = list((folder / "outputs" / "runs" / "default").iterdir())
+    return result, run_dir
+
+
 @pytest.fixture
 def cli():
     """The ``run_cli`` helper as a fixture."""

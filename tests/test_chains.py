@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -22,7 +23,7 @@ from conftest import (
 )
 
 import collapse_sim as cs
-from collapse_sim.api import compose_config
+from collapse_sim.api import compose_config, stack
 from collapse_sim.build import build
 from collapse_sim.chains import run_chains
 from collapse_sim.config import GROUPS, validate
@@ -84,56 +85,59 @@ def whole(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("whole") / "run"
     result = run_cli(*CHAINS, "replicates=2", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
-    return cs.open_run(run_dir)
+    ds = cs.open_run(run_dir)
+    ds.attrs["run_dir"] = str(run_dir)  # where its chains' files are
+    return ds
 
 
-def test_a_chain_is_the_same_whatever_the_number_of_chains_or_workers(whole):
-    three = cs.run([*CHAINS, "replicates=3", "workers=1"])
-    assert three.sizes["replicate"] == 3 and "replicate" in three.map50_95.dims
-    assert three.ap50_95.dims == ("generation", "replicate", "class")
+class Recorder:
+    """A progress display that remembers what it was told."""
+
+    def __init__(self):
+        self.epochs, self.chains = [], []
+
+    def epoch(self, chain, generation, epoch, epochs):
+        self.epochs.append((chain, generation, epoch, epochs))
+
+    def chain_done(self, chain):
+        self.chains.append(chain)
+
+
+def test_a_chain_is_the_same_whatever_the_number_of_chains_or_workers_and_progress_hears_each(
+    whole, tmp_path
+):
+    runs = {}
+    for workers in (1, 2):
+        _, _, sim = _run([*CHAINS, "replicates=3", f"workers={workers}"])
+        recorder = Recorder()
+        finished = list(run_chains(sim, tmp_path / str(workers), starts=[0] * 3, progress=recorder))
+        # The caller hears every generation of every chain, the display every epoch and every chain's end.
+        assert sorted((d.chain, d.generation) for d in finished) == [
+            (c, g) for c in range(3) for g in range(3)
+        ]
+        assert sorted(recorder.epochs) == [(c, g, 1, 1) for c in range(3) for g in range(3)]
+        assert sorted(recorder.chains) == [0, 1, 2]
+        runs[workers] = stack(finished, vectorised=False)
+    three = runs[1]
+    assert three.sizes["replicate"] == 3 and three.ap50_95.dims == ("generation", "replicate", "class")
     # Chains differ in every draw after the shared real world: their training sets differ.
-    hashes = three.dataset_hash.isel(generation=-1).values
-    assert len(set(hashes)) == 3
+    assert len(set(three.dataset_hash.isel(generation=-1).values)) == 3
+    for name in three.data_vars:
+        if name != "wall_time_s":
+            np.testing.assert_array_equal(runs[2][name].values, three[name].values, err_msg=name)
     for name in ("map50_95", "class_frequency", "box_size_distance", "dataset_hash", "recall"):
         np.testing.assert_array_equal(
             three[name].isel(replicate=[0, 1]).values, whole[name].values, err_msg=name
         )
-    two_workers = cs.run([*CHAINS, "replicates=3", "workers=2"])
-    for name in three.data_vars:
-        if name != "wall_time_s":
-            np.testing.assert_array_equal(two_workers[name].values, three[name].values, err_msg=name)
 
 
-def test_each_chain_keeps_its_files_in_its_own_folder(whole, tmp_path):
-    run_dir = tmp_path / "run"
-    assert run_cli(*CHAINS, "replicates=2", "generations=1", f"hydra.run.dir={run_dir}").returncode == 0
+def test_each_chain_keeps_its_files_in_its_own_folder(whole):
+    run_dir = Path(whole.attrs["run_dir"])
     for chain in (0, 1):
         folder = run_dir / f"chain_{chain:02d}"
         assert (folder / "generations" / "000" / "weights.pt").is_file()
         assert (folder / "generations" / "000" / "train_log.csv").is_file()
     assert not (run_dir / "generations").exists()
-
-
-def test_progress_hears_every_epoch_and_every_chain_and_the_caller_every_generation(tmp_path):
-    class Recorder:
-        def __init__(self):
-            self.epochs, self.chains = [], []
-
-        def epoch(self, chain, generation, epoch, epochs):
-            self.epochs.append((chain, generation, epoch, epochs))
-
-        def chain_done(self, chain):
-            self.chains.append(chain)
-
-    for workers in (1, 2):
-        _, _, sim = _run([*CHAINS, "replicates=2", "generations=2", "trainer.epochs=2", f"workers={workers}"])
-        recorder = Recorder()
-        finished = run_chains(
-            sim, tmp_path / str(workers), starts=[0, 0], progress=recorder, checkpoint=False
-        )
-        assert sorted((d.chain, d.generation) for d in finished) == [(c, g) for c in (0, 1) for g in (0, 1)]
-        assert sorted(recorder.epochs) == [(c, g, e, 2) for c in (0, 1) for g in (0, 1) for e in (1, 2)]
-        assert sorted(recorder.chains) == [0, 1]
 
 
 def _children(pid: int) -> list[psutil.Process]:

@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from conftest import GAUSSIAN, TINY_DETECTION, assert_same_results, kill_after, run_cli
+from conftest import GAUSSIAN, assert_same_results, kill_after, run_cli
 
 import collapse_sim as cs
 
 
-def test_default_run_is_a_detection_simulation(tmp_path):
-    result = run_cli(*(o for o in TINY_DETECTION if not o.startswith("replicates=")), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    (run_dir,) = list((tmp_path / "outputs" / "runs" / "default").iterdir())
+@pytest.mark.xdist_group("default_detection_run")
+def test_default_run_is_a_detection_simulation(default_detection_run):
+    result, run_dir = default_detection_run
     assert "map50_95" in result.stdout and "rarest quarter (" in result.stdout
     assert f"store: {run_dir.resolve() / 'results.zarr'}" in result.stdout
     for plot in ("curves.png", "class_frequency.png", "ap_per_class.png", "samples.png"):

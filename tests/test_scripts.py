@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, TINY_DETECTION, run_cli, user_env
+from conftest import ROOT, run_cli, user_env
 
 SCRIPTS = {
     "benchmarks/toy_loop.py": [
@@ -79,12 +79,9 @@ def test_benchmark_runs_and_prints_json_last(script):
 
 
 @pytest.mark.slow
-def test_arms_figure_draws_from_run_directories(tmp_path):
-    run_dir = tmp_path / "run"
-    result = run_cli(
-        "+experiment=tail_loss", *TINY_DETECTION, "replicates=2", "plots=false", f"hydra.run.dir={run_dir}"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+@pytest.mark.xdist_group("default_detection_run")
+def test_arms_figure_draws_from_run_directories(default_detection_run, tmp_path):
+    _, run_dir = default_detection_run
     out = tmp_path / "figure.png"
     args = ("--out", str(out), "--metrics", "map50", "rare_recall", "--labels", "replace", "again")
     drawn = _run("docs/arms_figure.py", str(run_dir), str(run_dir), *args)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GAUSSIAN, TINY_DETECTION, kill_after, run_cli, user_env
+from conftest import GAUSSIAN, kill_after, run_cli, user_env
 from PIL import Image
 
 import collapse_sim as cs
@@ -123,13 +123,11 @@ def test_tensorboard_and_mlflow_together_log_three_generations_per_metric(tmp_pa
         assert len(client.get_metric_history(run_id, key)) >= 3, key
 
 
-def test_detection_chains_are_logged_per_chain_and_as_their_mean(tmp_path):
+@pytest.mark.xdist_group("default_detection_run")
+def test_detection_chains_are_logged_per_chain_and_as_their_mean(default_detection_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run_dir = tmp_path / "run"
-    args = [o for o in TINY_DETECTION if not o.startswith("replicates=")]
-    result = run_cli(*args, "replicates=2", "logger=tensorboard", f"hydra.run.dir={run_dir}")
-    assert result.returncode == 0, result.stderr
+    _, run_dir = default_detection_run
     events = EventAccumulator(str(run_dir / "tensorboard"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
