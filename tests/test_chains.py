@@ -28,6 +28,9 @@ from collapse_sim.build import build
 from collapse_sim.chains import run_chains
 from collapse_sim.config import GROUPS, validate
 
+# One worker runs this module, so the module's reference run (``whole``) is made once.
+pytestmark = pytest.mark.xdist_group("chains")
+
 CHAINS = [
     *(o for o in TINY_DETECTION if not o.startswith(("replicates=", "generations="))),
     "generations=3",
