@@ -31,11 +31,13 @@ FAMILIES = {
     "pseudo": dict(source="shapes", generator="pseudo_label", trainer="yolo", metrics="detection"),
     "sprites": dict(source="shapes", generator="sprite_vae", trainer="yolo_fast", metrics="images"),
     "paste": dict(source="shapes", generator="sprite_paste", trainer="yolo_fast", metrics="detection"),
+    "text": dict(source="wikipedia", generator="sample_text", trainer="ngram", metrics="text"),
 }
 DETECTION = {"shapes", "pseudo", "sprites", "paste"}
+TEXT = {"text"}  # built here; test_text.py runs them on small corpora
 DETECTION_ONLY_MIXINGS = {"verified"}
 # Needs a dataset on disk; test_yolo_dataset.py builds and runs it.
-ON_DISK = {"yolo_dataset"}
+ON_DISK = {"yolo_dataset", "text_files"}
 MIXINGS = sorted(p.stem for p in (CONF / "mixing").glob("*.yaml"))
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
@@ -66,8 +68,8 @@ def test_option_builds_and_runs(family, mixing):
     sim = build(resolved, choices)
     family_data = needs(sim.trainer) & provides(sim.source)
     assert len(family_data) == 1 and all(family_data <= needs(m) for m in sim.metrics.values())
-    if family in DETECTION:
-        return  # built, not trained: test_detection.py trains at tiny size
+    if family in DETECTION | TEXT:
+        return  # built, not trained: test_detection.py and test_text.py run them at tiny size
     ds = run(overrides + ["replicates=3"])
     assert ds.sizes["generation"] == 3 and bool(ds.real_fraction[0] == 1.0)
     assert all(np.isfinite(ds[v]).all() for v in ds.data_vars)

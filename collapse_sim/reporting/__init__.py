@@ -26,6 +26,11 @@ KEY_VARIABLES = (
     "label_recall",
     "param_error",
     "test_mse",
+    "test_bits_per_char",
+    "rare_word_recall",
+    "types",
+    "self_bleu",
+    "unigram_js",
     "real_fraction",
     "train_size",
 )

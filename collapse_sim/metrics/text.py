@@ -1,0 +1,173 @@
+"""Text metrics: the model on the fixed real test set; the generation's training text against the real pool.
+
+Type-token measures depend on how much text is counted, so they are taken on
+windows of ``window`` words of the generation's training text and averaged;
+repetition is per passage (Drayson et al. 2025: rep-n); self-BLEU compares up
+to ``bleu_passages`` passages with the others (sacrebleu, BLEU-4).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import xarray as xr
+
+from collapse_sim.errors import ConfigError
+from collapse_sim.metrics import variable
+from collapse_sim.models.ngram import NGramModel
+from collapse_sim.protocols import RealData, data_of
+from collapse_sim.text.data import TextSet
+from collapse_sim.text.words import words
+
+DISTINCT = (1, 2, 3, 4)
+REPEATED = (2, 3, 4)
+
+
+def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    """The word n-grams of a sequence, in order."""
+    return list(zip(*(tokens[i:] for i in range(n)), strict=False))
+
+
+def bits_per_char(model, data: TextSet, chars: int) -> float:
+    """The model's cross-entropy on ``data``'s tokens, in bits per character of their text."""
+    return float(-np.sum(model.log2_probs(data.tokens)) / chars)
+
+
+def zipf_slope(counts: Counter, ranks: int = 1000) -> float:
+    """Slope of log frequency against log rank over the ``ranks`` commonest words (about -1 for prose)."""
+    frequency = np.sort(np.fromiter(counts.values(), float))[::-1][:ranks]
+    if len(frequency) < 3:
+        return float("nan")
+    return float(np.polyfit(np.log(np.arange(1, len(frequency) + 1)), np.log(frequency), 1)[0])
+
+
+def jensen_shannon(a: Counter, b: Counter) -> float:
+    """Jensen–Shannon distance (base 2, in [0, 1]) between two word-frequency distributions."""
+    from scipy.spatial.distance import jensenshannon
+
+    vocabulary = sorted(a.keys() | b.keys())  # a fixed order: the sum is the same in every process
+    p = np.array([a.get(w, 0) for w in vocabulary], float)
+    q = np.array([b.get(w, 0) for w in vocabulary], float)
+    return float(jensenshannon(p, q, base=2))
+
+
+def self_bleu(passages: list[str]) -> float:
+    """Mean BLEU-4 (in [0, 1]) of each passage against all the others as references."""
+    from sacrebleu.metrics import BLEU
+
+    bleu = BLEU(effective_order=True)
+    scores = [bleu.sentence_score(p, passages[:i] + passages[i + 1 :]).score for i, p in enumerate(passages)]
+    return float(np.mean(scores) / 100) if len(passages) > 1 else float("nan")
+
+
+class TextMetrics:
+    """Held-out bits per character, and the diversity, repetition and drift of the generation's text."""
+
+    needs = data_of("text")
+
+    def __init__(self, *, window: int = 1000, bleu_passages: int = 40, reference_order: int = 3) -> None:
+        if not (isinstance(window, int) and window >= 50):
+            raise ConfigError("window", f"must be an integer >= 50 (words per window), got {window!r}")
+        self.window, self.bleu_passages, self.reference_order = window, bleu_passages, reference_order
+        self._reference: dict[str, tuple] = {}
+
+    def reference(self, real: RealData) -> tuple[NGramModel, int]:
+        """A Kneser–Ney model of the real pool (what a generation-0 n-gram learns) and the test set's
+        characters, made once per real world."""
+        key = real.train.content_hash()
+        if key not in self._reference:
+            tokenizer = real.truth.tokenizer
+            model = NGramModel(
+                real.train.tokens, vocab_size=tokenizer.vocab_size, order=self.reference_order, discount=0.75
+            )
+            self._reference[key] = model, sum(len(tokenizer.decode(p)) for p in real.test.tokens)
+        return self._reference[key]
+
+    def measure(self, model, data: TextSet, real: RealData) -> xr.Dataset:
+        """Score ``model`` on the real test set and measure ``data``, the generation's training text."""
+        tokenizer, truth = real.truth.tokenizer, real.truth
+        reference, test_chars = self.reference(real)
+        texts = [tokenizer.decode(p) for p in data.tokens]
+        per_passage = [words(t) for t in texts]
+        stream = [w for p in per_passage for w in p]
+        if len(stream) < self.window:
+            raise ConfigError(
+                "metrics.text.window",
+                f"is {self.window} words but the generation's text holds {len(stream)}; lower the window "
+                "or raise n_samples",
+            )
+        windows = [stream[i : i + self.window] for i in range(0, len(stream) - self.window + 1, self.window)]
+        counts = [Counter(w) for w in windows]
+        everything = Counter(stream)
+        chosen = np.linspace(0, len(texts) - 1, min(self.bleu_passages, len(texts))).astype(int)
+        rep = [
+            np.nanmean([1 - len(set(g)) / len(g) if (g := ngrams(p, n)) else np.nan for p in per_passage])
+            for n in REPEATED
+        ]
+        values = {
+            "test_bits_per_char": (
+                (),
+                bits_per_char(model, real.test, test_chars),
+                "bits/char",
+                "cross-entropy of the generation's model on the fixed real test set",
+            ),
+            "reference_bits_per_char": (
+                (),
+                bits_per_char(reference, data, sum(map(len, texts))),
+                "bits/char",
+                "the generation's training text scored by a Kneser-Ney model of the "
+                "real pool: low = drifted toward likely sequences",
+            ),
+            "types": (
+                (),
+                float(np.mean([len(c) for c in counts])),
+                "words",
+                f"distinct words per window of {self.window} words of the training text",
+            ),
+            "hapax_share": (
+                (),
+                float(np.mean([sum(v == 1 for v in c.values()) / len(c) for c in counts])),
+                "1",
+                "share of a window's distinct words seen once in it",
+            ),
+            "distinct_n": (
+                ("n",),
+                [
+                    float(np.mean([len(set(ngrams(w, n))) / len(ngrams(w, n)) for w in windows]))
+                    for n in DISTINCT
+                ],
+                "1",
+                "distinct word n-grams per n-gram, per window",
+            ),
+            "repetition": (
+                ("n_repeated",),
+                rep,
+                "1",
+                "share of a passage's word n-grams that repeat an earlier one (rep-n), mean",
+            ),
+            "self_bleu": (
+                (),
+                self_bleu([texts[i] for i in chosen]),
+                "1",
+                "BLEU-4 of sampled passages against the others (sacrebleu): high = alike",
+            ),
+            "unigram_js": (
+                (),
+                jensen_shannon(everything, truth.word_counts),
+                "1",
+                "Jensen-Shannon distance of word frequencies to the real pool's",
+            ),
+            "rare_word_recall": (
+                (),
+                len(truth.rare_words & everything.keys()) / max(1, len(truth.rare_words)),
+                "1",
+                "share of the real pool's rare words (seen <= 3 times) still in the text",
+            ),
+            "zipf_slope": ((), zipf_slope(everything), "1", "slope of log frequency on log rank, top 1000"),
+            "text_sample": ((), texts[0][:400], "text", "the start of the training text's first passage"),
+        }
+        return xr.Dataset(
+            {name: variable(d, v, units=u, description=t) for name, (d, v, u, t) in values.items()},
+            coords={"n": list(DISTINCT), "n_repeated": list(REPEATED)},
+        )

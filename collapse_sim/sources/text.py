@@ -1,0 +1,150 @@
+"""Real text: the Wikipedia articles that ship inside gensim's wheel, or a user's own UTF-8 corpus.
+
+The documents are split once, by document, into a training pool and a fixed
+test set that no generation trains on (a fixed permutation, the same for every
+run and seed). One tokenizer is trained on the training pool and frozen; each
+pool is then cut into passages of ``passage_tokens`` tokens, the unit a
+generation trains on (``n_samples`` passages), so runs of different corpora
+compare. All of it happens when the source is built: a corpus too small, a
+vocabulary it cannot fill or an unreadable file stops the run before any work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from collapse_sim.checks import positive_int
+from collapse_sim.errors import ConfigError
+from collapse_sim.protocols import RealData, data_of
+from collapse_sim.text.corpus import require_gensim, text_file_documents, wikipedia_documents
+from collapse_sim.text.data import TextSet
+from collapse_sim.text.tokenizer import make_tokenizer, passages
+from collapse_sim.text.words import words
+
+RARE_COUNT = 3  # a word seen at most this often in the real pool is rare
+
+
+@dataclass(frozen=True)
+class TextTruth:
+    """What the metrics compare against: the run's tokenizer and the real pool's words."""
+
+    tokenizer: object
+    word_counts: Counter
+    rare_words: frozenset[str]
+
+
+_PREPARED: dict[tuple, tuple] = {}  # the same corpus and settings are split and tokenized once a process
+
+
+def _digest(documents: list[str]) -> str:
+    digest = hashlib.sha256()
+    for d in documents:
+        digest.update(d.encode() + b"\0")
+    return digest.hexdigest()
+
+
+class TextSource:
+    """Documents split into a training pool and a test set, tokenized once, cut into passages."""
+
+    provides = data_of("text")
+
+    def __init__(
+        self,
+        documents: list[str],
+        *,
+        passage_tokens: int,
+        tokenizer: str,
+        vocab_size: int,
+        test_share: float,
+        what: str,
+    ) -> None:
+        self.passage_tokens = positive_int("passage_tokens", passage_tokens, minimum=8)
+        if not 0 < test_share < 1:
+            raise ConfigError(
+                "test_share", f"must be in (0, 1) (the documents kept for testing), got {test_share!r}"
+            )
+        order = np.random.default_rng(0).permutation(len(documents))  # fixed: the split is the corpus's
+        n_test = max(1, round(test_share * len(documents)))
+        if len(documents) - n_test < 1:
+            raise ConfigError(
+                "source",
+                f"{what} holds {len(documents)} documents: too few for a test set and a training pool; "
+                "give more documents (or blank-line separated paragraphs)",
+            )
+        key = (_digest(documents), self.passage_tokens, tokenizer, vocab_size, n_test)
+        if key not in _PREPARED:
+            _PREPARED[key] = self._prepare(documents, order, n_test, tokenizer, vocab_size, what)
+        self.tokenizer, self.train, self.test, self.truth = _PREPARED[key]
+        self.pool_size = len(self.train)
+
+    def _prepare(self, documents, order, n_test: int, tokenizer: str, vocab_size: int, what: str) -> tuple:
+        test_docs = [documents[i] for i in sorted(order[:n_test])]
+        train_docs = [documents[i] for i in sorted(order[n_test:])]
+        tokens = make_tokenizer(tokenizer, train_docs, positive_int("vocab_size", vocab_size, minimum=300))
+        train = TextSet.real(passages(tokens, train_docs, self.passage_tokens))
+        test = TextSet.real(passages(tokens, test_docs, self.passage_tokens))
+        if not len(test):
+            raise ConfigError(
+                "source.test_share",
+                f"leaves {n_test} test documents of {what}, shorter than one passage of "
+                f"{self.passage_tokens} tokens; raise source.test_share or give a larger corpus",
+            )
+        counts = Counter(w for d in train_docs for w in words(d))
+        truth = TextTruth(tokens, counts, frozenset(w for w, c in counts.items() if c <= RARE_COUNT))
+        return tokens, train, test, truth
+
+    def load(self, rng: np.random.Generator) -> RealData:
+        """The training pool's passages, the test set's, and the tokenizer with the pool's words."""
+
+        def draw(n: int, draw_rng: np.random.Generator) -> TextSet:
+            return self.train.subsample(n, draw_rng)  # a corpus has no new text: resample the pool
+
+        return RealData(self.train, self.test, self.truth, draw)
+
+
+class WikipediaSource(TextSource):
+    """The shortened English Wikipedia dump in gensim's wheel (about 100 articles after cleaning)."""
+
+    def __init__(
+        self,
+        *,
+        passage_tokens: int = 64,
+        tokenizer: str = "bpe",
+        vocab_size: int = 1024,
+        test_share: float = 0.1,
+    ) -> None:
+        require_gensim("source")
+        super().__init__(
+            wikipedia_documents(),
+            passage_tokens=passage_tokens,
+            tokenizer=tokenizer,
+            vocab_size=vocab_size,
+            test_share=test_share,
+            what="the Wikipedia dump",
+        )
+
+
+class TextFilesSource(TextSource):
+    """A user's UTF-8 corpus: a file (documents between blank lines) or a folder of ``.txt`` files."""
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        passage_tokens: int = 64,
+        tokenizer: str = "bpe",
+        vocab_size: int = 1024,
+        test_share: float = 0.1,
+    ) -> None:
+        super().__init__(
+            text_file_documents(path),
+            passage_tokens=passage_tokens,
+            tokenizer=tokenizer,
+            vocab_size=vocab_size,
+            test_share=test_share,
+            what=str(path),
+        )

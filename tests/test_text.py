@@ -1,0 +1,188 @@
+"""The text family: real text offline, one frozen tokenizer, n-gram models against theory, runs, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import refused_in_process
+
+import collapse_sim as cs
+from collapse_sim.models.ngram import NGramModel
+from collapse_sim.sources.text import TextFilesSource
+from collapse_sim.theory import gini_simpson_expected
+
+WORDS = (
+    "river stone market lantern harvest orbit violin meadow copper thunder glacier ember saddle "
+    "quartz willow beacon canyon harbor falcon prism tundra velvet anchor cobalt"
+).split()
+
+
+def corpus(folder, documents: int = 40, words: int = 120, seed: int = 0):
+    """A folder of ``documents`` .txt files of Zipf-distributed words: a small corpus with a long tail."""
+    rng = np.random.default_rng(seed)
+    shares = 1 / np.arange(1, len(WORDS) + 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in range(documents):
+        text = " ".join(rng.choice(WORDS, size=words, p=shares / shares.sum()))
+        (folder / f"doc_{d:03d}.txt").write_text(f"{text.capitalize()}.\n")
+    return folder
+
+
+SMALL = [
+    "source.passage_tokens=32",
+    "source.tokenizer=characters",
+    "generator.prompt=8",
+    "n_samples=60",
+    "metrics.text.window=100",
+]
+
+
+def text_run(folder, *overrides: str):
+    """Overrides of a tiny text run on the corpus in ``folder``."""
+    return [
+        "+experiment=vocabulary_loss",
+        "trainer=ngram",
+        "source=text_files",
+        f"source.path={folder}",
+        *SMALL,
+        "generations=3",
+        "replicates=2",
+        *overrides,
+    ]
+
+
+def test_one_tokenizer_per_corpus_and_the_test_documents_are_never_in_the_pool(tmp_path):
+    folder = corpus(tmp_path / "corpus")
+    a = TextFilesSource(path=str(folder), passage_tokens=16, vocab_size=300)
+    b = TextFilesSource(path=str(folder), passage_tokens=16, vocab_size=300)
+    np.testing.assert_array_equal(a.train.tokens, b.train.tokens)  # trained and cut the same way again
+    assert a.tokenizer.vocab_size == 300 and a.pool_size == len(a.train) > 0 and len(a.test) > 0
+    train = {a.tokenizer.decode(p) for p in a.train.tokens}
+    assert not train & {a.tokenizer.decode(p) for p in a.test.tokens}
+    text = "river stone market"
+    assert a.tokenizer.decode(a.tokenizer.encode(text)) == text
+
+
+def test_wikipedia_from_gensim_s_wheel_has_a_long_tail_of_words():
+    from collapse_sim.text.corpus import wikipedia_documents
+    from collapse_sim.text.words import words
+
+    documents = wikipedia_documents()
+    counts = {}
+    for d in documents:
+        for w in words(d):
+            counts[w] = counts.get(w, 0) + 1
+    assert 90 <= len(documents) <= 110
+    assert sum(counts.values()) > 300_000 and sum(c == 1 for c in counts.values()) > 10_000
+    assert not any(mark in documents[0] for mark in ("[[", "{{", "'''", "=="))
+
+
+def test_kneser_ney_distributions_sum_to_one_and_match_the_scores():
+    rng = np.random.default_rng(1)
+    passages = rng.integers(0, 30, size=(50, 12))
+    model = NGramModel(passages, vocab_size=30, order=3, discount=0.75)
+    history = rng.integers(0, 31, size=(20, 2))  # includes the padding id 30
+    probs = model.next_probs(history)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
+    # The score of a passage is the product of the next-token distributions along it.
+    passage = rng.integers(0, 30, size=(1, 6))
+    padded = np.concatenate([[[30, 30]], passage], axis=1)
+    expected = [np.log2(model.next_probs(padded[:, t : t + 2])[0, padded[0, t + 2]]) for t in range(6)]
+    np.testing.assert_allclose(model.log2_probs(passage)[0], expected, rtol=1e-12)
+
+
+def test_a_unigram_without_discount_is_the_categorical_refit():
+    tokens = np.array([[0, 0, 1, 2, 2, 2]])
+    probs = NGramModel(tokens, vocab_size=4, order=1, discount=0.0).next_probs(np.zeros((1, 0), int))[0]
+    np.testing.assert_allclose(probs, [2 / 6, 1 / 6, 3 / 6, 0.0])
+
+
+def test_unigram_refits_follow_wright_fisher_like_the_zipf_family():
+    """E[Gini-Simpson] of the tokens falls by (1 - 1/N) a generation; 400 chains, |z| < 4."""
+    shares = 1 / np.arange(1, 11)
+    probs, n, generations, chains = shares / shares.sum(), 40, 6, 400
+    rng = np.random.default_rng(2026)
+    gini = np.empty((chains, generations))
+    for c in range(chains):
+        tokens = rng.choice(10, size=(1, n), p=probs)  # generation 0 trains on real tokens
+        for g in range(generations):  # the Gini-Simpson index of each generation's training tokens
+            share = np.bincount(tokens[0], minlength=10) / n
+            gini[c, g] = 1 - np.sum(share**2)
+            model = NGramModel(tokens, vocab_size=10, order=1, discount=0.0)
+            tokens = model.generate(np.zeros((n, 0), int), 1, rng).reshape(1, n)
+    expected = gini_simpson_expected(generations, n=n, probs=probs)
+    z = (gini.mean(0) - expected) / (gini.std(0, ddof=1) / np.sqrt(chains))
+    assert np.all(np.abs(z) < 4), z
+
+
+def test_a_text_run_records_every_variable_for_every_chain(tmp_path):
+    ds = cs.run(text_run(corpus(tmp_path / "corpus")))
+    names = {
+        "test_bits_per_char",
+        "reference_bits_per_char",
+        "types",
+        "hapax_share",
+        "distinct_n",
+        "repetition",
+        "self_bleu",
+        "unigram_js",
+        "rare_word_recall",
+        "zipf_slope",
+        "text_sample",
+        "real_fraction",
+    }
+    assert names <= set(ds.data_vars)
+    assert ds.sizes["generation"] == 3 and ds.sizes["replicate"] == 2
+    assert all("replicate" in ds[v].dims for v in names)
+    assert np.isfinite(ds.test_bits_per_char).all() and (ds.test_bits_per_char > 0).all()
+    assert float(ds.real_fraction[0, 0]) == 1.0 and float(ds.real_fraction[1, 0]) == 0.0
+    assert ds.distinct_n.sizes["n"] == 4 and ds.repetition.sizes["n_repeated"] == 3
+    assert isinstance(ds.text_sample.values[0, 0], str) and ds.text_sample.values[0, 0]
+
+
+@pytest.mark.parametrize(
+    ("make", "overrides", "expected"),
+    [
+        (None, ["source.path=/no/such/corpus"], "source.path: /no/such/corpus does not exist"),
+        ("empty", [], "holds no .txt file (searched recursively)"),
+        ("latin1", [], "is not UTF-8 (byte offset 3"),
+        ("binary", [], "is binary (a NUL byte at offset 3)"),
+        ("tiny", [], "too few for a test set and a training pool"),
+        ("corpus", ["source.tokenizer=bpe", "source.vocab_size=5000"], "the training pool fills only"),
+        ("corpus", ["generator.length=20"], "generator.length: is 20 tokens but the source's passages"),
+        ("family", [], "trainer=ngram needs text data, which source=shapes does not provide; options"),
+    ],
+)
+def test_bad_text_input_stops_before_any_work(tmp_path, monkeypatch, capsys, make, overrides, expected):
+    folder = tmp_path / "corpus"
+    if make == "corpus":
+        corpus(folder)
+    elif make not in (None, "family"):
+        folder.mkdir()
+        content = {
+            "latin1": "caf\xe9s na\xefve".encode("latin-1"),
+            "binary": b"abc\x00def",
+            "tiny": b"one doc",
+        }
+        if make != "empty":
+            (folder / "a.txt").write_bytes(content[make])
+    run_dir = tmp_path / "run"
+    args = ["trainer=ngram"] if make == "family" else [*text_run(folder), *overrides]  # family: detection
+    refused = refused_in_process([*args, f"hydra.run.dir={run_dir}"], monkeypatch, capsys)
+    assert expected in refused
+    assert not run_dir.exists()
+
+
+@pytest.mark.slow
+def test_a_killed_text_run_resumes_to_the_uninterrupted_values(tmp_path):
+    from conftest import assert_same_results, kill_after, run_cli
+
+    folder = corpus(tmp_path / "corpus", documents=60)
+    args = text_run(folder, "generations=8", "workers=1", "plots=false")
+    done = kill_after(args, tmp_path / "killed", 2)
+    assert 2 <= done < 8
+    resumed = run_cli(*args, f"hydra.run.dir={tmp_path / 'killed'}")
+    assert resumed.returncode == 0 and "at generation" in resumed.stdout, resumed.stderr
+    whole = run_cli(*args, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr
+    assert_same_results(cs.open_run(tmp_path / "killed"), cs.open_run(tmp_path / "whole"))
