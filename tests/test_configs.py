@@ -32,9 +32,10 @@ FAMILIES = {
     "sprites": dict(source="shapes", generator="sprite_vae", trainer="yolo_fast", metrics="images"),
     "paste": dict(source="shapes", generator="sprite_paste", trainer="yolo_fast", metrics="detection"),
     "text": dict(source="wikipedia", generator="sample_text", trainer="ngram", metrics="text"),
+    "gpt": dict(source="wikipedia", generator="sample_text", trainer="tiny_gpt", metrics="text"),
 }
 DETECTION = {"shapes", "pseudo", "sprites", "paste"}
-TEXT = {"text"}  # built here; test_text.py runs them on small corpora
+TEXT = {"text", "gpt"}  # built here; test_text.py runs them on small corpora
 DETECTION_ONLY_MIXINGS = {"verified"}
 # Needs a dataset on disk; test_yolo_dataset.py builds and runs it.
 ON_DISK = {"yolo_dataset", "text_files"}

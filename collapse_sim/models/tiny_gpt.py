@@ -1,0 +1,166 @@
+"""A nanoGPT-sized decoder-only transformer, written for collapse_sim, with a key-value cache for sampling.
+
+Token and position embeddings, ``layers`` pre-norm blocks of causal self-attention
+and a 4x MLP, a final norm and a head tied to the token embedding. Every
+passage is read after the end-of-document token, so its first token is
+predicted too. Sampling runs the prompt once and then one token at a time,
+attending to the cached keys and values of the tokens before it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from collapse_sim.models.categorical import shape_probabilities
+
+
+@dataclass(frozen=True)
+class GPTShape:
+    """The network's size: vocabulary, context, layers, heads, width."""
+
+    vocab_size: int
+    context: int
+    layers: int
+    heads: int
+    width: int
+
+
+class _Block(nn.Module):
+    def __init__(self, shape: GPTShape) -> None:
+        super().__init__()
+        self.heads = shape.heads
+        self.norm1, self.norm2 = nn.LayerNorm(shape.width), nn.LayerNorm(shape.width)
+        self.qkv = nn.Linear(shape.width, 3 * shape.width)
+        self.proj = nn.Linear(shape.width, shape.width)
+        self.mlp = nn.Sequential(
+            nn.Linear(shape.width, 4 * shape.width), nn.GELU(), nn.Linear(4 * shape.width, shape.width)
+        )
+
+    def forward(self, x: torch.Tensor, cache: tuple | None) -> tuple[torch.Tensor, tuple]:
+        b, t, c = x.shape
+        q, k, v = self.qkv(self.norm1(x)).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
+        if cache is not None:  # the keys and values of every earlier token
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        # Without a cache the block sees the whole sequence: causal. With one, the new tokens come last.
+        causal = cache is None and t > 1
+        if cache is not None and t > 1:
+            raise ValueError("with a cache, feed one token at a time")
+        y = functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
+        return x + self.mlp(self.norm2(x)), (k, v)
+
+
+class GPT(nn.Module):
+    """The network: ``forward(tokens, caches, start)`` returns logits and the updated caches."""
+
+    def __init__(self, shape: GPTShape) -> None:
+        super().__init__()
+        self.shape = shape
+        self.tokens = nn.Embedding(shape.vocab_size, shape.width)
+        self.positions = nn.Embedding(shape.context, shape.width)
+        self.blocks = nn.ModuleList(_Block(shape) for _ in range(shape.layers))
+        self.norm = nn.LayerNorm(shape.width)
+        self.apply(self._init)
+        for name, p in self.named_parameters():  # GPT-2's scaled init of the residual projections
+            if name.endswith(("proj.weight", "mlp.2.weight")):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * shape.layers))
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, tokens: torch.Tensor, caches: list | None = None, start: int = 0):
+        """Logits ``(B, T, V)`` for ``tokens`` ``(B, T)`` at positions ``start..``, and each block's cache."""
+        positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)
+        x = self.tokens(tokens) + self.positions(positions)
+        new = []
+        for block, cache in zip(self.blocks, caches or [None] * len(self.blocks), strict=True):
+            x, kept = block(x, cache)
+            new.append(kept)
+        return self.norm(x) @ self.tokens.weight.T, new
+
+    def flops_per_token(self) -> float:
+        """Training FLOPs per token: 6 per parameter plus attention (the PaLM appendix estimate)."""
+        s = self.shape
+        return 6 * sum(p.numel() for p in self.parameters()) + 12 * s.layers * s.width * s.context
+
+
+class TinyGPTModel:
+    """A trained network's weights (on the CPU) and how to score and sample with it."""
+
+    sampling_options = ("temperature", "top_k", "top_p")
+
+    def __init__(self, shape: GPTShape, state: dict, *, end: int, device: str) -> None:
+        self.shape, self.state, self.end, self.device = shape, state, end, device
+        self._network: GPT | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_network": None}  # checkpoints keep the weights, not the module
+
+    def network(self) -> GPT:
+        """The network with these weights, in evaluation mode on the model's device."""
+        if self._network is None:
+            self._network = GPT(self.shape)
+            self._network.load_state_dict(self.state)
+            self._network.to(self.device).eval()
+        return self._network
+
+    @torch.no_grad()
+    def log2_probs(self, passages: np.ndarray, batch: int = 64) -> np.ndarray:
+        """log2 of the probability of each token of ``passages`` ``(N, L)`` given what precedes it."""
+        network, out = self.network(), []
+        for lo in range(0, len(passages), batch):
+            targets = torch.as_tensor(passages[lo : lo + batch], dtype=torch.long, device=self.device)
+            inputs = torch.cat([torch.full_like(targets[:, :1], self.end), targets[:, :-1]], dim=1)
+            logits, _ = network(inputs)
+            scores = functional.log_softmax(logits.float(), dim=-1).gather(2, targets[..., None])[..., 0]
+            out.append(scores.cpu().numpy() / math.log(2))
+        return np.concatenate(out)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: np.ndarray,
+        length: int,
+        rng: np.random.Generator,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        cache: bool = True,
+    ) -> np.ndarray:
+        """``length`` new tokens after each prompt row ``(D, p)``: ``(D, length)``, drawn with ``rng``.
+
+        ``cache=False`` recomputes every earlier token at each step (the benchmark's baseline); the
+        tokens drawn are the same.
+        """
+        network, rows = self.network(), len(prompts)
+        start = torch.full((rows, 1), self.end, dtype=torch.long, device=self.device)
+        sequence = torch.cat([start, torch.as_tensor(prompts, dtype=torch.long, device=self.device)], dim=1)
+        logits, caches = network(sequence)
+        out = np.empty((rows, length), dtype=np.int32)
+        for t in range(length):
+            probs = torch.softmax(logits[:, -1].double(), dim=-1).cpu().numpy()
+            probs = shape_probabilities(probs, temperature=temperature, top_k=top_k, top_p=top_p)
+            cumulative = np.cumsum(probs, axis=1)
+            draws = rng.random(rows)[:, None] * cumulative[:, -1:]
+            out[:, t] = np.minimum((cumulative < draws).sum(axis=1), self.shape.vocab_size - 1)
+            if t == length - 1:
+                break
+            token = torch.as_tensor(out[:, t : t + 1], dtype=torch.long, device=self.device)
+            sequence = torch.cat([sequence, token], dim=1)
+            if cache:
+                logits, caches = network(token, caches, start=sequence.shape[1] - 1)
+            else:
+                logits, _ = network(sequence)
+        return out
