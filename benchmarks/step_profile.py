@@ -55,6 +55,26 @@ def synchronised_time(device: str) -> float:
     return time.perf_counter()
 
 
+def matmul_peak_gflops(device: str) -> float:
+    """Best of several large square matrix multiplies (float32 on CPU, bfloat16 on GPU)."""
+    import torch
+
+    from collapse_sim.yolo.runtime import cpu_threads
+
+    torch.set_num_threads(cpu_threads())
+    n, dtype = (2048, torch.float32) if device == "cpu" else (8192, torch.bfloat16)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    best = 0.0
+    for _ in range(3):
+        a @ b  # warm-up
+    for _ in range(10):
+        began = synchronised_time(device)
+        a @ b
+        best = max(best, 2 * n**3 / (synchronised_time(device) - began) / 1e9)
+    return best
+
+
 def generation_data(imgsz: int, images: int, test_size: int):
     """The benchmarks' rendered generation: ``images`` training scenes and ``test_size`` real test ones."""
     from collapse_sim.sources.shapes import ShapesSource

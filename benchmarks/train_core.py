@@ -48,7 +48,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from step_profile import generation_data, header, measure_step, synchronised_time
+from step_profile import generation_data, header, matmul_peak_gflops, measure_step, synchronised_time
 
 from collapse_sim.reporting.intervals import mean_interval
 
@@ -88,26 +88,6 @@ def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, devi
         "peak_rss_mb": peak_rss_mb,
         "peak_gpu_mb": peak_gpu_mb,
     }
-
-
-def matmul_peak_gflops(device: str) -> float:
-    """Best of several large square matrix multiplies (float32 on CPU, bfloat16 on GPU)."""
-    import torch
-
-    from collapse_sim.yolo.runtime import cpu_threads
-
-    torch.set_num_threads(cpu_threads())
-    n, dtype = (2048, torch.float32) if device == "cpu" else (8192, torch.bfloat16)
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    best = 0.0
-    for _ in range(3):
-        a @ b  # warm-up
-    for _ in range(10):
-        began = synchronised_time(device)
-        a @ b
-        best = max(best, 2 * n**3 / (synchronised_time(device) - began) / 1e9)
-    return best
 
 
 def _in_fresh_process(function, *args):

@@ -31,6 +31,18 @@ SCRIPTS = {
         "trainer.batch=8",
     ],
     "benchmarks/step_profile.py": ["--imgsz", "32", "--images", "16", "--batch", "8", "--epochs", "1"],
+    "benchmarks/text_core.py": [
+        "--steps",
+        "4",
+        "--batch",
+        "4",
+        "--passage",
+        "16",
+        "--rows",
+        "8",
+        "--new",
+        "16",
+    ],
     "benchmarks/train_core.py": [
         "--imgsz",
         "32",
@@ -74,6 +86,9 @@ def test_benchmark_runs_and_prints_json_last(script):
     assert summary["benchmark"] == script.removeprefix("benchmarks/").removesuffix(".py")
     if script.endswith("toy_loop.py"):
         assert summary["vectorised_s"] > 0 and abs(summary["same_process_z"]) < 5
+    if script.endswith("text_core.py"):
+        assert summary["same_tokens"] is True and summary["kv_cache_speedup"] > 0
+        assert summary["train_tokens_per_s"] > 0 and 0 < summary["flop_fraction"] < 1
     if script.endswith("chains.py"):
         assert summary["identical_chains"] is True and summary["throughput_ratio"] > 0
 

@@ -89,10 +89,13 @@ class GPT(nn.Module):
             new.append(kept)
         return self.norm(x) @ self.tokens.weight.T, new
 
-    def flops_per_token(self) -> float:
-        """Training FLOPs per token: 6 per parameter plus attention (the PaLM appendix estimate)."""
-        s = self.shape
-        return 6 * sum(p.numel() for p in self.parameters()) + 12 * s.layers * s.width * s.context
+    def flops_per_token(self, sequence: int) -> float:
+        """Training FLOPs per token of ``sequence``-token inputs: 6 per parameter plus attention (PaLM's
+        appendix B estimate)."""
+        return (
+            6 * sum(p.numel() for p in self.parameters())
+            + 12 * self.shape.layers * self.shape.width * sequence
+        )
 
 
 class TinyGPTModel:
