@@ -114,8 +114,9 @@ class NGramModel:
             types = _lookup(level.contexts, level.types, context)
             lo = np.searchsorted(level.keys, context * self.base)
             hi = np.searchsorted(level.keys, context * self.base + self.base)
-            row = np.repeat(np.arange(rows), hi - lo)
-            at = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)]) if rows else lo
+            sizes = hi - lo
+            row = np.repeat(np.arange(rows), sizes)
+            at = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes - lo, sizes)  # every lo..hi
             mixed = d * types[:, None] * prob
             np.add.at(mixed, (row, level.keys[at] % self.base), np.maximum(level.counts[at] - d, 0))
             with np.errstate(divide="ignore", invalid="ignore"):
