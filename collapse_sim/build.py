@@ -12,7 +12,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from collapse_sim.capacity import ChainPlan, plan_chains
-from collapse_sim.config import COMPONENT_GROUPS, CONFIG_DIR, GROUPS, import_target
+from collapse_sim.config import COMPONENT_GROUPS, CONFIG_DIR, GROUPS
 from collapse_sim.errors import ConfigError
 from collapse_sim.protocols import (
     RUN_ABILITIES,
@@ -26,6 +26,7 @@ from collapse_sim.protocols import (
     needs,
     provides,
 )
+from collapse_sim.settings import import_target
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def linreg_param_error(generations: int, *, n: int, dim: int, noise: float, mixi
 
 def _is(config: dict, group: str, cls: type) -> bool:
     """Whether the group's ``_target_`` is ``cls`` or a subclass of it (a user's extension counts)."""
-    from collapse_sim.config import import_target
+    from collapse_sim.settings import import_target
 
     target = import_target(f"{group}._target_", config[group]["_target_"])
     return isinstance(target, type) and issubclass(target, cls)
@@ -103,7 +103,7 @@ def _is(config: dict, group: str, cls: type) -> bool:
 
 def _settings(config: dict, group: str) -> dict:
     """A component's settings as it runs: the config's, and its constructor's defaults for the rest."""
-    from collapse_sim.config import accepted_settings, import_target
+    from collapse_sim.settings import accepted_settings, import_target
 
     params, _, _ = accepted_settings(import_target(f"{group}._target_", config[group]["_target_"]))
     defaults = {name: p.default for name, p in params.items() if p.default is not p.empty}
