@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from collapse_sim.checks import sampling_options, set_options
 from collapse_sim.errors import ConfigError
 from collapse_sim.protocols import sampling
 from collapse_sim.samples import Samples
@@ -28,20 +29,13 @@ class RefitSampleGenerator:
     ) -> None:
         if not (isinstance(n, int) and n >= 1):
             raise ConfigError("n", f"must be an integer >= 1 (it defaults to n_samples), got {n!r}")
-        if not temperature > 0:
-            raise ConfigError("temperature", f"must be > 0 (1 = faithful sampling), got {temperature!r}")
-        if top_k is not None and not (isinstance(top_k, int) and top_k >= 1):
-            raise ConfigError("top_k", f"must be null or an integer >= 1, got {top_k!r}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ConfigError("top_p", f"must be null or in (0, 1], got {top_p!r}")
         self.n = n
-        self.options = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        self.options = sampling_options(temperature, top_k, top_p)
 
     @property
     def needs(self) -> frozenset[str]:
         """The sampling options set away from their neutral value: the trainer's models must honour them."""
-        neutral = {"temperature": 1.0, "top_k": None, "top_p": None}
-        return sampling(*(k for k, v in self.options.items() if v != neutral[k]))
+        return sampling(*set_options(self.options))
 
     def generate(
         self, model, data: Samples, generation: int, rng: np.random.Generator, *, real=None

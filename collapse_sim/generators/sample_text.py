@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from collapse_sim.checks import positive_int
+from collapse_sim.checks import positive_int, sampling_options, set_options
 from collapse_sim.errors import ConfigError
 from collapse_sim.protocols import data_of, sampling
 from collapse_sim.text.data import TextSet
@@ -31,19 +31,12 @@ class SampleTextGenerator:
     ) -> None:
         self.n, self.length = positive_int("n", n), positive_int("length", length)
         self.prompt = positive_int("prompt", prompt, minimum=0)
-        if not temperature > 0:
-            raise ConfigError("temperature", f"must be > 0 (1 = faithful sampling), got {temperature!r}")
-        if top_k is not None and not (isinstance(top_k, int) and top_k >= 1):
-            raise ConfigError("top_k", f"must be null or an integer >= 1, got {top_k!r}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ConfigError("top_p", f"must be null or in (0, 1], got {top_p!r}")
-        self.options = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        self.options = sampling_options(temperature, top_k, top_p)
 
     @property
     def needs(self) -> frozenset[str]:
         """Text data, and the sampling options set away from neutral (the trainer's models honour them)."""
-        neutral = {"temperature": 1.0, "top_k": None, "top_p": None}
-        return data_of("text") | sampling(*(k for k, v in self.options.items() if v != neutral[k]))
+        return data_of("text") | sampling(*set_options(self.options))
 
     def check(self, sim) -> None:
         """Generated passages join the real ones: they must be as long, and a prompt shorter."""

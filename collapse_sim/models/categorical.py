@@ -41,6 +41,13 @@ def shape_probabilities(
     return shaped / shaped.sum(axis=1, keepdims=True)
 
 
+def draw_tokens(probs: np.ndarray, rng: np.random.Generator, **options) -> np.ndarray:
+    """One index per row of ``probs`` ``(D, V)``, shaped by ``shape_probabilities(**options)``."""
+    shaped = np.cumsum(shape_probabilities(probs, **options), axis=1)
+    draws = rng.random(len(shaped))[:, None] * shaped[:, -1:]
+    return np.minimum((shaped < draws).sum(axis=1), probs.shape[1] - 1)
+
+
 @dataclass(frozen=True)
 class CategoricalModel:
     """Class probabilities ``probs (R, K)`` with ``class_names``."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collapse_sim.models.categorical import shape_probabilities
+from collapse_sim.models.categorical import draw_tokens
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,6 @@ class NGramModel:
         out = np.empty((rows, length), dtype=np.int32)
         for t in range(length):
             probs = self.next_probs(history[:, history.shape[1] - keep :] if keep else history[:, :0])
-            probs = shape_probabilities(probs, temperature=temperature, top_k=top_k, top_p=top_p)
-            cumulative = np.cumsum(probs, axis=1)
-            draws = rng.random(rows)[:, None] * cumulative[:, -1:]
-            out[:, t] = np.minimum((cumulative < draws).sum(axis=1), self.vocab_size - 1)
+            out[:, t] = draw_tokens(probs, rng, temperature=temperature, top_k=top_k, top_p=top_p)
             history = np.concatenate([history[:, 1:] if keep else history, out[:, t : t + 1]], axis=1)
         return out

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from collapse_sim.models.categorical import shape_probabilities
+from collapse_sim.models.categorical import draw_tokens
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,7 @@ class TinyGPTModel:
         out = np.empty((rows, length), dtype=np.int32)
         for t in range(length):
             probs = torch.softmax(logits[:, -1].double(), dim=-1).cpu().numpy()
-            probs = shape_probabilities(probs, temperature=temperature, top_k=top_k, top_p=top_p)
-            cumulative = np.cumsum(probs, axis=1)
-            draws = rng.random(rows)[:, None] * cumulative[:, -1:]
-            out[:, t] = np.minimum((cumulative < draws).sum(axis=1), self.shape.vocab_size - 1)
+            out[:, t] = draw_tokens(probs, rng, temperature=temperature, top_k=top_k, top_p=top_p)
             if t == length - 1:
                 break
             token = torch.as_tensor(out[:, t : t + 1], dtype=torch.long, device=self.device)
