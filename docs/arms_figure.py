@@ -69,7 +69,7 @@ def labels(datasets: list) -> list[str]:
 
 def series(ds, metric: str):
     """Per-chain series (generation, replicate) of a store variable or a rarest-quarter series."""
-    if metric.startswith("rare_"):
+    if metric.startswith("rare_") and metric not in ds:  # a store variable (rare_word_recall) is itself
         return dict(rare_class_series(ds))[metric]
     da = ds[metric]
     extra = [d for d in da.dims if d not in ("generation", "replicate")]
