@@ -86,3 +86,26 @@ class Samples:
         names = parts[0].fields.keys()
         fields = {n: np.concatenate([p.fields[n] for p in parts], axis=1) for n in names}
         return Samples(fields, np.concatenate([p.origin for p in parts], axis=1))
+
+
+class OneChain:
+    """What the sample sets of a family run one chain per process share (detection, text):
+    ``origin`` is ``(1, N)``, and drawing and the real share follow from ``take`` and ``origin``."""
+
+    origin: np.ndarray
+    unit = "samples"  # what a sample is, in messages
+
+    @property
+    def replicates(self) -> int:
+        """One chain per process."""
+        return 1
+
+    def subsample(self, k: int, rng: np.random.Generator):
+        """``k`` samples drawn without replacement."""
+        if k > len(self):
+            raise ValueError(f"cannot draw {k} {self.unit} from {len(self)}")
+        return self.take(rng.permutation(len(self))[:k])
+
+    def real_share(self) -> float:
+        """Share of samples that are real."""
+        return float(np.mean(self.origin == REAL)) if len(self) else float("nan")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collapse_sim.samples import REAL
+from collapse_sim.samples import REAL, OneChain
 
 
 def empty_labels() -> np.ndarray:
@@ -27,8 +27,10 @@ def box_sizes(objects: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class DetectionSet:
+class DetectionSet(OneChain):
     """Images, their labels, their true objects, and where each label set came from."""
+
+    unit = "images"
 
     images: np.ndarray
     labels: tuple[np.ndarray, ...]
@@ -59,11 +61,6 @@ class DetectionSet:
         return cls(images, labels, truth, origin, tuple(names))
 
     @property
-    def replicates(self) -> int:
-        """Detection runs are one chain."""
-        return 1
-
-    @property
     def image_size(self) -> int:
         """Side length of the (square) images in pixels."""
         return int(self.images.shape[1])
@@ -81,16 +78,6 @@ class DetectionSet:
             self.origin[:, index],
             self.names,
         )
-
-    def subsample(self, k: int, rng: np.random.Generator) -> DetectionSet:
-        """``k`` images drawn without replacement."""
-        if k > len(self):
-            raise ValueError(f"cannot draw {k} images from {len(self)}")
-        return self.take(rng.permutation(len(self))[:k])
-
-    def real_share(self) -> float:
-        """Share of images whose labels are real."""
-        return float(np.mean(self.origin == REAL)) if len(self) else float("nan")
 
     @staticmethod
     def concat(parts: list[DetectionSet]) -> DetectionSet:

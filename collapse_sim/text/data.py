@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collapse_sim.samples import REAL
+from collapse_sim.samples import REAL, OneChain
 
 
 @dataclass(frozen=True)
-class TextSet:
+class TextSet(OneChain):
     """Token passages and where each came from (real text, or the generation whose model wrote it)."""
+
+    unit = "passages"
 
     tokens: np.ndarray
     origin: np.ndarray
@@ -38,11 +40,6 @@ class TextSet:
         return cls(tokens, np.full((1, len(tokens)), generation, dtype=np.int32))
 
     @property
-    def replicates(self) -> int:
-        """Text runs are one chain per process."""
-        return 1
-
-    @property
     def passage_tokens(self) -> int:
         """Tokens per passage."""
         return int(self.tokens.shape[1])
@@ -54,16 +51,6 @@ class TextSet:
         """The passages at ``index`` (1-d), in that order."""
         index = np.asarray(index, dtype=int).reshape(-1)
         return TextSet(self.tokens[index], self.origin[:, index])
-
-    def subsample(self, k: int, rng: np.random.Generator) -> TextSet:
-        """``k`` passages drawn without replacement."""
-        if k > len(self):
-            raise ValueError(f"cannot draw {k} passages from {len(self)}")
-        return self.take(rng.permutation(len(self))[:k])
-
-    def real_share(self) -> float:
-        """Share of passages of real text."""
-        return float(np.mean(self.origin == REAL)) if len(self) else float("nan")
 
     @staticmethod
     def concat(parts: list[TextSet]) -> TextSet:
