@@ -7,7 +7,7 @@ package stays light (no torch, no ultralytics).
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["open_run", "open_sweep", "run", "__version__"]
+__all__ = ["collapse_rate", "open_run", "open_sweep", "run", "__version__"]
 
 
 def __getattr__(name: str):
@@ -20,6 +20,10 @@ def __getattr__(name: str):
         from collapse_sim.sweep import open_sweep
 
         return open_sweep
+    if name == "collapse_rate":
+        from collapse_sim.rates import collapse_rate
+
+        return collapse_rate
     if name == "run":
         from collapse_sim.api import run
 
