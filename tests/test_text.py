@@ -57,6 +57,11 @@ def test_one_tokenizer_per_corpus_and_the_test_documents_are_never_in_the_pool(t
     b = TextFilesSource(path=str(folder), passage_tokens=16, vocab_size=300)
     np.testing.assert_array_equal(a.train.tokens, b.train.tokens)  # trained and cut the same way again
     assert a.tokenizer.vocab_size == 300 and a.pool_size == len(a.train) > 0 and len(a.test) > 0
+    few = TextFilesSource(path=str(folder), passage_tokens=16, vocab_size=300, pool_size=50)
+    real = few.load(np.random.default_rng(0))
+    assert len(real.train) == 50 and len(real.draw(30, np.random.default_rng(1))) == 30
+    pool = {p.tobytes() for p in real.train.tokens}  # the run's real data: drawing never leaves it
+    assert {p.tobytes() for p in real.draw(30, np.random.default_rng(1)).tokens} <= pool
     train = {a.tokenizer.decode(p) for p in a.train.tokens}
     assert not train & {a.tokenizer.decode(p) for p in a.test.tokens}
     text = "river stone market"
@@ -149,6 +154,7 @@ def test_a_text_run_records_every_variable_for_every_chain(tmp_path):
         ("binary", [], "is binary (a NUL byte at offset 3)"),
         ("tiny", [], "too few for a test set and a training pool"),
         ("corpus", ["source.tokenizer=bpe", "source.vocab_size=5000"], "the training pool fills only"),
+        ("corpus", ["source.pool_size=100000"], "source.pool_size: asks for 100000 real passages but"),
         ("corpus", ["generator.length=20"], "generator.length: is 20 tokens but the source's passages"),
         ("family", [], "trainer=ngram needs text data, which source=shapes does not provide; options"),
     ],

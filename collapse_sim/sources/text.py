@@ -5,7 +5,8 @@ test set that no generation trains on (a fixed permutation, the same for every
 run and seed). One tokenizer is trained on the training pool and frozen; each
 pool is then cut into passages of ``passage_tokens`` tokens, the unit a
 generation trains on (``n_samples`` passages), so runs of different corpora
-compare. All of it happens when the source is built: a corpus too small, a
+compare. ``pool_size`` of those passages (a random subset fixed by the seed,
+the same for every chain) are the real data the run has, as in every family. All of it happens when the source is built: a corpus too small, a
 vocabulary it cannot fill or an unreadable file stops the run before any work.
 """
 
@@ -60,6 +61,7 @@ class TextSource:
         tokenizer: str,
         vocab_size: int,
         test_share: float,
+        pool_size: int | None,
         what: str,
     ) -> None:
         self.passage_tokens = positive_int("passage_tokens", passage_tokens, minimum=8)
@@ -79,7 +81,13 @@ class TextSource:
         if key not in _PREPARED:
             _PREPARED[key] = self._prepare(documents, order, n_test, tokenizer, vocab_size, what)
         self.tokenizer, self.train, self.test, self.truth = _PREPARED[key]
-        self.pool_size = len(self.train)
+        self.pool_size = len(self.train) if pool_size is None else positive_int("pool_size", pool_size)
+        if self.pool_size > len(self.train):
+            raise ConfigError(
+                "source.pool_size",
+                f"asks for {self.pool_size} real passages but {what} gives {len(self.train)} of "
+                f"{self.passage_tokens} tokens; lower it (or n_samples), or null for all of them",
+            )
 
     def _prepare(self, documents, order, n_test: int, tokenizer: str, vocab_size: int, what: str) -> tuple:
         test_docs = [documents[i] for i in sorted(order[:n_test])]
@@ -98,12 +106,13 @@ class TextSource:
         return tokens, train, test, truth
 
     def load(self, rng: np.random.Generator) -> RealData:
-        """The training pool's passages, the test set's, and the tokenizer with the pool's words."""
+        """``pool_size`` training passages, the test set's, and the tokenizer with the corpus's words."""
+        pool = self.train if self.pool_size == len(self.train) else self.train.subsample(self.pool_size, rng)
 
         def draw(n: int, draw_rng: np.random.Generator) -> TextSet:
-            return self.train.subsample(n, draw_rng)  # a corpus has no new text: resample the pool
+            return pool.subsample(n, draw_rng)  # a corpus has no new text: resample the pool
 
-        return RealData(self.train, self.test, self.truth, draw)
+        return RealData(pool, self.test, self.truth, draw)
 
 
 class WikipediaSource(TextSource):
@@ -116,6 +125,7 @@ class WikipediaSource(TextSource):
         tokenizer: str = "bpe",
         vocab_size: int = 1024,
         test_share: float = 0.1,
+        pool_size: int | None = None,
     ) -> None:
         require_gensim("source")
         super().__init__(
@@ -124,6 +134,7 @@ class WikipediaSource(TextSource):
             tokenizer=tokenizer,
             vocab_size=vocab_size,
             test_share=test_share,
+            pool_size=pool_size,
             what="the Wikipedia dump",
         )
 
@@ -139,6 +150,7 @@ class TextFilesSource(TextSource):
         tokenizer: str = "bpe",
         vocab_size: int = 1024,
         test_share: float = 0.1,
+        pool_size: int | None = None,
     ) -> None:
         super().__init__(
             text_file_documents(path),
@@ -146,5 +158,6 @@ class TextFilesSource(TextSource):
             tokenizer=tokenizer,
             vocab_size=vocab_size,
             test_share=test_share,
+            pool_size=pool_size,
             what=str(path),
         )
