@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import refused_in_process
+from markupsafe import escape
 
 import collapse_sim as cs
 from collapse_sim.models.ngram import NGramModel
+from collapse_sim.reporting.html import write_run_page
 from collapse_sim.sources.text import TextFilesSource
 from collapse_sim.theory import gini_simpson_expected
 
@@ -142,7 +144,11 @@ def test_a_text_run_records_every_variable_for_every_chain(tmp_path):
     assert np.isfinite(ds.test_bits_per_char).all() and (ds.test_bits_per_char > 0).all()
     assert float(ds.real_fraction[0, 0]) == 1.0 and float(ds.real_fraction[1, 0]) == 0.0
     assert ds.distinct_n.sizes["n"] == 4 and ds.repetition.sizes["n_repeated"] == 3
-    assert isinstance(ds.text_sample.values[0, 0], str) and ds.text_sample.values[0, 0]
+    assert ds.text_sample.sizes["passage"] == 3
+    assert all(isinstance(t, str) and t for t in ds.text_sample.values[0, 0])
+    page = write_run_page(ds, tmp_path, []).read_text()  # the report shows each generation's text
+    for g in range(3):
+        assert str(escape(ds.text_sample.values[g, 0, 0][:60])) in page
 
 
 @pytest.mark.parametrize(

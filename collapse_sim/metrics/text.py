@@ -22,6 +22,7 @@ from collapse_sim.text.words import words
 
 DISTINCT = (1, 2, 3, 4)
 REPEATED = (2, 3, 4)
+SAMPLE_PASSAGES, SAMPLE_CHARS = 3, 400  # the text a chain keeps of each generation, for its report
 
 
 def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
@@ -165,9 +166,14 @@ class TextMetrics:
                 "share of the real pool's rare words (seen <= 3 times) still in the text",
             ),
             "zipf_slope": ((), zipf_slope(everything), "1", "slope of log frequency on log rank, top 1000"),
-            "text_sample": ((), texts[0][:400], "text", "the start of the training text's first passage"),
+            "text_sample": (
+                ("passage",),
+                [(texts[i] if i < len(texts) else "")[:SAMPLE_CHARS] for i in range(SAMPLE_PASSAGES)],
+                "text",
+                f"the start of the training text's first {SAMPLE_PASSAGES} passages, as the reader sees it",
+            ),
         }
         return xr.Dataset(
             {name: variable(d, v, units=u, description=t) for name, (d, v, u, t) in values.items()},
-            coords={"n": list(DISTINCT), "n_repeated": list(REPEATED)},
+            coords={"n": list(DISTINCT), "n_repeated": list(REPEATED), "passage": range(SAMPLE_PASSAGES)},
         )

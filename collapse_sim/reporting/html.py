@@ -81,6 +81,18 @@ def drift_table(ds: xr.Dataset) -> dict | None:
     }
 
 
+def text_samples(ds: xr.Dataset) -> list[dict]:
+    """Chain 0's kept passages of each generation's training text (empty for other families)."""
+    if "text_sample" not in ds:
+        return []
+    texts = ds["text_sample"].isel(replicate=0) if "replicate" in ds.dims else ds["text_sample"]
+    kept = [np.atleast_1d(texts.sel(generation=g).values) for g in ds.generation.values]
+    return [
+        {"generation": int(g), "passages": [str(t) for t in passages if t]}
+        for g, passages in zip(ds.generation.values, kept, strict=True)
+    ]
+
+
 def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
     """``report.html`` in the run directory: summary with intervals, plots, data drift, config, command."""
     run_dir = Path(run_dir)
@@ -100,6 +112,7 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
             plots=[inline_png(p) for p in pngs if Path(p).name not in PICTURES],
             samples=[inline_png(p) for p in pngs if Path(p).name in PICTURES],
             drift=drift_table(ds),
+            texts=text_samples(ds),
             config_yaml=ds.attrs.get("config_yaml", ""),
             command=reproduce_command(ds, run_dir),
         )
