@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import tempfile
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,11 +98,13 @@ class _Worker:
     process: multiprocessing.Process
     generation: int
     failure: str | None = None
+    heard: bool = False  # whether the worker has sent anything
 
 
 def _run_in_workers(pristine, run_dir, pending, starts, workers, progress, checkpoint):
     context = multiprocessing.get_context("spawn")
     queue, active = deque(pending), {}  # connection -> _Worker
+    pristine_path = _hand_over(pristine, Path(run_dir))
     try:
         while queue or active:
             while queue and len(active) < workers:
@@ -109,19 +112,67 @@ def _run_in_workers(pristine, run_dir, pending, starts, workers, progress, check
                 ours, theirs = context.Pipe()
                 process = context.Process(
                     target=chain_worker.main,
-                    args=(os.getpid(), pristine, str(run_dir), chain, starts[chain], checkpoint, theirs),
+                    args=(os.getpid(), pristine_path, str(run_dir), chain, starts[chain], checkpoint, theirs),
                     name=f"collapse_sim chain {chain}",
                     daemon=True,
                 )
                 process.start()
                 theirs.close()  # so the parent sees EOF when the worker dies
                 active[ours] = _Worker(chain, process, starts[chain])
-            for conn in wait(list(active)):
+            # A worker that dies before it reads its pipe (a failed spawn) leaves the pipe open in
+            # multiprocessing's fd sharer, so no EOF comes: its process sentinel says it ended.
+            ready = set(wait([*active, *(w.process.sentinel for w in active.values())]))
+            for conn in [c for c in active if c in ready]:
                 yield from _serve(conn, active, progress, run_dir)
+            for conn, worker in list(active.items()):
+                if worker.process.sentinel in ready and not conn.poll():  # nothing more will come
+                    del active[conn]
+                    _ended(worker, run_dir)
     finally:
         for worker in active.values():
             worker.process.kill()
             worker.process.join()
+        os.unlink(pristine_path)
+
+
+def _hand_over(pristine: bytes, run_dir: Path) -> str:
+    """The pickled simulation in a file of the run directory, which each worker reads.
+
+    Pickled into the spawn pipe instead, megabytes block ``Process.start``
+    forever when the child dies before reading them (a script without a main guard).
+    """
+    for stale in run_dir.glob(".simulation-*.pickle"):  # left by a killed run (the directory is locked)
+        stale.unlink()
+    handle, path = tempfile.mkstemp(dir=run_dir, prefix=".simulation-", suffix=".pickle")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(pristine)
+    except OSError as error:
+        os.unlink(path)
+        raise RunFailure(
+            f"could not hand the simulation to the chain workers: {describe_fault(error)}. Every complete "
+            f"generation is kept in the store; fix the cause and rerun into {run_dir} to resume"
+        ) from None
+    return path
+
+
+def _ended(worker: _Worker, run_dir: Path) -> None:
+    """A worker's process ended before it said it was done: the run fails, naming how."""
+    worker.process.join()
+    if worker.failure is not None:
+        raise RunFailure(worker.failure) from None
+    code = worker.process.exitcode
+    how = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
+    if not worker.heard:
+        raise RunFailure(
+            f"chain {worker.chain}'s worker process ended ({how}) before it started its chain; its error "
+            "is above. A script that calls collapse_sim.run must do so under `if __name__ == "
+            '"__main__":`, since each worker imports the script again (multiprocessing\'s spawn)'
+        ) from None
+    raise RunFailure(
+        f"chain {worker.chain} stopped during generation {worker.generation} ({how}); every generation "
+        f"complete in every chain is kept in the store. Rerun into {run_dir} to resume"
+    ) from None
 
 
 def _serve(conn: Connection, active: dict, progress: ChainProgress, run_dir: Path) -> Iterator[Generation]:
@@ -130,16 +181,9 @@ def _serve(conn: Connection, active: dict, progress: ChainProgress, run_dir: Pat
     try:
         message = conn.recv()
     except (EOFError, ConnectionResetError):
-        worker.process.join()
         del active[conn]
-        if worker.failure is not None:
-            raise RunFailure(worker.failure) from None
-        code = worker.process.exitcode
-        how = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
-        raise RunFailure(
-            f"chain {worker.chain} stopped during generation {worker.generation} ({how}); every generation "
-            f"complete in every chain is kept in the store. Rerun into {run_dir} to resume"
-        ) from None
+        _ended(worker, run_dir)
+    worker.heard = True
     if isinstance(message, Epoch):
         progress.epoch(worker.chain, message.generation, message.epoch, message.epochs)
     elif isinstance(message, Generation):

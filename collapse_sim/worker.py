@@ -23,9 +23,12 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def main(parent: int, pristine: bytes, run_dir: str, chain: int, start: int, checkpoint: bool, conn) -> None:
-    """Bind to the parent, then run one chain, sending its generations (and epochs) to the parent."""
+def main(parent: int, pristine: str, run_dir: str, chain: int, start: int, checkpoint: bool, conn) -> None:
+    """Bind to the parent, then run one chain of the pickled simulation in the file ``pristine``,
+    sending its generations (and epochs) to the parent."""
     _die_with_parent(parent)
+    from pathlib import Path
+
     from collapse_sim.chain import serve_parent
 
-    serve_parent(pristine, run_dir, chain, start, checkpoint, conn)
+    serve_parent(Path(pristine).read_bytes(), run_dir, chain, start, checkpoint, conn)

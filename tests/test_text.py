@@ -198,3 +198,20 @@ def test_a_killed_text_run_resumes_to_the_uninterrupted_values(tmp_path):
     whole = run_cli(*args, f"hydra.run.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr
     assert_same_results(cs.open_run(tmp_path / "killed"), cs.open_run(tmp_path / "whole"))
+
+
+def test_a_script_without_a_main_guard_stops_at_once_and_names_the_guard(tmp_path):
+    """Each spawned worker imports the script again and dies there; the run must say so, not hang."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, user_env
+
+    folder = corpus(tmp_path / "corpus")
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"import collapse_sim as cs\ncs.run({text_run(folder, 'workers=2')!r})\n")
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120, env=user_env()
+    )
+    assert done.returncode != 0
+    assert "before it started its chain" in done.stderr and 'if __name__ == "__main__":' in done.stderr
