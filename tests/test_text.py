@@ -98,6 +98,39 @@ def test_kneser_ney_distributions_sum_to_one_and_match_the_scores():
     np.testing.assert_allclose(model.log2_probs(passage)[0], expected, rtol=1e-12)
 
 
+def test_a_wide_beam_search_finds_the_likeliest_continuation():
+    """With beams >= V^(length - 1) no continuation is ever dropped, so the search is exact."""
+    rng = np.random.default_rng(2)
+    model = NGramModel(rng.integers(0, 6, size=(40, 10)), vocab_size=6, order=2, discount=0.5)
+    prompts = rng.integers(0, 6, size=(5, 3))
+    found = model.generate(prompts, 3, rng, beams=36)
+    narrow = model.generate(prompts, 3, rng, beams=2)
+    every = np.array(np.meshgrid(*[np.arange(6)] * 3, indexing="ij")).reshape(3, -1).T  # all 216
+
+    def log_prob(prompt, continuation):
+        row = np.concatenate([prompt, continuation])
+        return sum(np.log(model.next_probs(row[None, t - 1 : t])[0, row[t]]) for t in range(3, 6))
+
+    for prompt, best, kept in zip(prompts, found, narrow, strict=True):
+        scores = [log_prob(prompt, c) for c in every]
+        np.testing.assert_array_equal(best, every[int(np.argmax(scores))])
+        assert log_prob(prompt, kept) <= max(scores) + 1e-12
+
+
+def test_the_repetition_penalty_makes_a_repeat_as_likely_as_theory_says():
+    """Unigram p, penalty a: the second token repeats the first w.p. sum p_x p_x^a / (p_x^a + 1 - p_x)."""
+    probs = np.array([0.5, 0.3, 0.15, 0.05])
+    model = NGramModel(
+        np.repeat(np.arange(4), (probs * 100).astype(int))[None], vocab_size=4, order=1, discount=0.0
+    )
+    rows, penalty = 40_000, 3.0
+    drawn = model.generate(np.zeros((rows, 0), int), 2, np.random.default_rng(3), repetition_penalty=penalty)
+    expected = float(np.sum(probs * probs**penalty / (probs**penalty + 1 - probs)))
+    share = float(np.mean(drawn[:, 0] == drawn[:, 1]))
+    assert abs(share - expected) < 4 * np.sqrt(expected * (1 - expected) / rows), (share, expected)
+    assert expected < float(np.sum(probs**2)) - 0.1  # the penalty moved it well away from no penalty
+
+
 def test_a_unigram_without_discount_is_the_categorical_refit():
     tokens = np.array([[0, 0, 1, 2, 2, 2]])
     probs = NGramModel(tokens, vocab_size=4, order=1, discount=0.0).next_probs(np.zeros((1, 0), int))[0]
@@ -161,6 +194,8 @@ def test_a_text_run_records_every_variable_for_every_chain(tmp_path):
         ("tiny", [], "too few for a test set and a training pool"),
         ("corpus", ["source.tokenizer=bpe", "source.vocab_size=5000"], "the training pool fills only"),
         ("corpus", ["source.pool_size=100000"], "source.pool_size: asks for 100000 real passages but"),
+        ("corpus", ["generator.beams=4", "generator.top_k=5"], "generator.beams: is 4: beam search keeps"),
+        ("corpus", ["generator.beams=4", "generator.prompt=0"], "a beam search from nothing writes the same"),
         ("corpus", ["generator.length=20"], "generator.length: is 20 tokens but the source's passages"),
         ("family", [], "trainer=ngram needs text data, which source=shapes does not provide; options"),
     ],

@@ -20,6 +20,10 @@ def test_the_decoder_samples_the_same_tokens_with_and_without_its_cache():
     cached = model.generate(prompts, 20, np.random.default_rng(1))
     recomputed = model.generate(prompts, 20, np.random.default_rng(1), cache=False)
     np.testing.assert_array_equal(cached, recomputed)
+    # A beam search reorders its rows each step; the cache must follow them.
+    beams = {"beams": 3, "repetition_penalty": 1.5}
+    searched = model.generate(prompts, 12, np.random.default_rng(1), **beams)
+    np.testing.assert_array_equal(searched, model.generate(prompts, 12, None, cache=False, **beams))
     # Scores agree with the network's own next-token distributions: the first token follows the end token.
     scores = model.log2_probs(cached)
     logits, _ = model.network()(torch.zeros((6, 1), dtype=torch.long))

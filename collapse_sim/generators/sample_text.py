@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from collapse_sim.checks import positive_int, sampling_options, set_options
+from collapse_sim.checks import decoding_options, positive_int, sampling_options, set_options
 from collapse_sim.errors import ConfigError
 from collapse_sim.protocols import data_of, sampling
 from collapse_sim.text.data import TextSet
@@ -17,6 +17,9 @@ class SampleTextGenerator:
     generation's training data (Shumailov et al. 2024: 64 tokens of prompt,
     64 generated); only the generated tokens become training text.
     ``temperature`` T samples p^(1/T); ``top_k`` and ``top_p`` truncate the tail.
+    ``beams`` > 1 writes the likeliest continuation found by a beam search
+    instead (Shumailov et al. used 5); ``repetition_penalty`` raises a seen
+    token's probability to that power (``collapse_sim.text.decoding``).
     """
 
     def __init__(
@@ -28,10 +31,19 @@ class SampleTextGenerator:
         temperature: float = 1.0,
         top_k: int | None = None,
         top_p: float | None = None,
+        beams: int | None = None,
+        repetition_penalty: float = 1.0,
     ) -> None:
         self.n, self.length = positive_int("n", n), positive_int("length", length)
         self.prompt = positive_int("prompt", prompt, minimum=0)
-        self.options = sampling_options(temperature, top_k, top_p)
+        sampling = sampling_options(temperature, top_k, top_p)
+        self.options = {**sampling, **decoding_options(beams, repetition_penalty, sampling)}
+        if beams and beams > 1 and not self.prompt:
+            raise ConfigError(
+                "beams",
+                f"is {beams} with prompt=0: a beam search from nothing writes the same passage n times; "
+                "give a prompt (generator.prompt=16) or sample (beams=null)",
+            )
 
     @property
     def needs(self) -> frozenset[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collapse_sim.models.categorical import draw_tokens
+from collapse_sim.text.decoding import DECODING_OPTIONS, decode
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarr
 class NGramModel:
     """Token probabilities given the previous ``order - 1`` tokens, fitted to passages ``(N, L)``."""
 
-    sampling_options = ("temperature", "top_k", "top_p")
+    sampling_options = DECODING_OPTIONS
 
     def __init__(self, passages: np.ndarray, *, vocab_size: int, order: int, discount: float) -> None:
         self.vocab_size, self.order, self.discount = vocab_size, order, discount
@@ -123,23 +123,30 @@ class NGramModel:
                 prob = np.where(seen[:, None] > 0, mixed / seen[:, None], prob)
         return prob
 
-    def generate(
-        self,
-        prompts: np.ndarray,
-        length: int,
-        rng: np.random.Generator,
-        *,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-    ) -> np.ndarray:
-        """``length`` new tokens after each prompt row ``(D, p)`` (``p`` may be 0): ``(D, length)``."""
-        rows, keep = len(prompts), self.order - 1
-        padding = np.full((rows, keep), self.vocab_size, dtype=np.int64)
+    def generate(self, prompts: np.ndarray, length: int, rng: np.random.Generator, **options) -> np.ndarray:
+        """``length`` new tokens after each prompt row ``(D, p)`` (``p`` may be 0): ``(D, length)``.
+
+        The options are ``decoding.decode``'s.
+        """
+        decoder = _NGramDecoder(self, prompts)
+        return decode(decoder, prompts, length, rng, vocab_size=self.vocab_size, **options)
+
+
+class _NGramDecoder:
+    """An n-gram model's next-token distributions over rows, each keeping its last ``order - 1`` tokens."""
+
+    def __init__(self, model: NGramModel, prompts: np.ndarray) -> None:
+        self.model, self.keep = model, model.order - 1
+        padding = np.full((len(prompts), self.keep), model.vocab_size, dtype=np.int64)  # before any text
         history = np.concatenate([padding, np.asarray(prompts, np.int64)], axis=1)
-        out = np.empty((rows, length), dtype=np.int32)
-        for t in range(length):
-            probs = self.next_probs(history[:, history.shape[1] - keep :] if keep else history[:, :0])
-            out[:, t] = draw_tokens(probs, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            history = np.concatenate([history[:, 1:] if keep else history, out[:, t : t + 1]], axis=1)
-        return out
+        self.history = history[:, history.shape[1] - self.keep :]
+
+    def probs(self) -> np.ndarray:
+        """Each row's next-token distribution ``(D, V)``."""
+        return self.model.next_probs(self.history)
+
+    def advance(self, parents: np.ndarray | None, tokens: np.ndarray) -> None:
+        """Continue row ``parents[i]`` (or row ``i``) with ``tokens[i]``."""
+        history = self.history if parents is None else self.history[parents]
+        grown = np.concatenate([history, np.asarray(tokens, np.int64)[:, None]], axis=1)
+        self.history = grown[:, grown.shape[1] - self.keep :]

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from collapse_sim.models.categorical import draw_tokens
+from collapse_sim.text.decoding import DECODING_OPTIONS, decode
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class GPT(nn.Module):
 class TinyGPTModel:
     """A trained network's weights (on the CPU) and how to score and sample with it."""
 
-    sampling_options = ("temperature", "top_k", "top_p")
+    sampling_options = DECODING_OPTIONS
 
     def __init__(self, shape: GPTShape, state: dict, *, end: int, device: str) -> None:
         self.shape, self.state, self.end, self.device = shape, state, end, device
@@ -132,35 +132,39 @@ class TinyGPTModel:
 
     @torch.no_grad()
     def generate(
-        self,
-        prompts: np.ndarray,
-        length: int,
-        rng: np.random.Generator,
-        *,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        cache: bool = True,
+        self, prompts: np.ndarray, length: int, rng: np.random.Generator, *, cache: bool = True, **options
     ) -> np.ndarray:
-        """``length`` new tokens after each prompt row ``(D, p)``: ``(D, length)``, drawn with ``rng``.
+        """``length`` new tokens after each prompt row ``(D, p)``: ``(D, length)``; options as ``decode``'s.
 
         ``cache=False`` recomputes every earlier token at each step (the benchmark's baseline); the
-        tokens drawn are the same.
+        tokens written are the same.
         """
-        network, rows = self.network(), len(prompts)
-        start = torch.full((rows, 1), self.end, dtype=torch.long, device=self.device)
-        sequence = torch.cat([start, torch.as_tensor(prompts, dtype=torch.long, device=self.device)], dim=1)
-        logits, caches = network(sequence)
-        out = np.empty((rows, length), dtype=np.int32)
-        for t in range(length):
-            probs = torch.softmax(logits[:, -1].double(), dim=-1).cpu().numpy()
-            out[:, t] = draw_tokens(probs, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            if t == length - 1:
-                break
-            token = torch.as_tensor(out[:, t : t + 1], dtype=torch.long, device=self.device)
-            sequence = torch.cat([sequence, token], dim=1)
-            if cache:
-                logits, caches = network(token, caches, start=sequence.shape[1] - 1)
-            else:
-                logits, _ = network(sequence)
-        return out
+        decoder = _CachedDecoder(self.network(), prompts, self.end, self.device, cache)
+        return decode(decoder, prompts, length, rng, vocab_size=self.shape.vocab_size, **options)
+
+
+class _CachedDecoder:
+    """The network's next-token distributions over rows of prompts, with each row's keys and values."""
+
+    def __init__(self, network: GPT, prompts: np.ndarray, end: int, device: str, cache: bool) -> None:
+        self.network, self.device, self.cache = network, device, cache
+        start = torch.full((len(prompts), 1), end, dtype=torch.long, device=device)
+        self.sequence = torch.cat([start, torch.as_tensor(prompts, dtype=torch.long, device=device)], dim=1)
+        self.logits, self.caches = network(self.sequence)
+
+    def probs(self) -> np.ndarray:
+        """Each row's next-token distribution ``(D, V)``, in float64."""
+        return torch.softmax(self.logits[:, -1].double(), dim=-1).cpu().numpy()
+
+    def advance(self, parents: np.ndarray | None, tokens: np.ndarray) -> None:
+        """Continue row ``parents[i]`` (or row ``i``) with ``tokens[i]``."""
+        if parents is not None:
+            index = torch.as_tensor(parents, device=self.device)
+            self.sequence = self.sequence[index]
+            self.caches = [(k[index], v[index]) for k, v in self.caches]
+        token = torch.as_tensor(np.asarray(tokens)[:, None], dtype=torch.long, device=self.device)
+        self.sequence = torch.cat([self.sequence, token], dim=1)
+        if self.cache:
+            self.logits, self.caches = self.network(token, self.caches, start=self.sequence.shape[1] - 1)
+        else:
+            self.logits, self.caches = self.network(self.sequence)
