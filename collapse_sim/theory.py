@@ -93,6 +93,34 @@ def linreg_param_error(generations: int, *, n: int, dim: int, noise: float, mixi
     raise ValueError(f"mixing must be 'replace' or 'accumulate', got {mixing!r}")
 
 
+def kde_variance_expected(
+    generations: int, *, n: int, trace_sigma: float, dim: int, bandwidth: float | None = None, factor=None
+) -> np.ndarray:
+    """E[trace of a Gaussian KDE's covariance] per generation under replace, ``n`` samples a generation.
+
+    The KDE of n points has covariance S + K: S the points' maximum-likelihood
+    covariance, K the kernel's. n draws from a model of covariance C have
+    E[tr S] = a tr C, a = (n - 1) / n. With a fixed bandwidth h (K = h^2 I):
+
+        E T_{g+1} = a E T_g + d h^2,   T_0 = a tr(Sigma) + d h^2,
+        E T_g = T* + a^g (T_0 - T*),   T* = n d h^2,
+
+    so the estimate collapses toward n d h^2 when that is below T_0 and
+    inflates toward it when above. With a rule's ``factor`` f (Scott, Silverman:
+    K = f^2 times the points' covariance, ddof 1), tr K = f^2 n/(n-1) tr S, and
+
+        E T_g = (a + f^2)^(g + 1) tr(Sigma):
+
+    geometric growth whenever f^2 > 1/n, as both rules give.
+    """
+    a, g = (n - 1) / n, np.arange(generations)
+    if factor is not None:
+        return (a + factor**2) ** (g + 1) * trace_sigma
+    kernel = dim * bandwidth**2
+    fixed_point = n * kernel
+    return fixed_point + a**g * (a * trace_sigma + kernel - fixed_point)
+
+
 def _is(config: dict, group: str, cls: type) -> bool:
     """Whether the group's ``_target_`` is ``cls`` or a subclass of it (a user's extension counts)."""
     from collapse_sim.settings import import_target
@@ -115,11 +143,14 @@ def expected_curves(config: dict) -> dict[str, np.ndarray]:
     from collapse_sim.generators.refit_sample import RefitSampleGenerator
     from collapse_sim.generators.relabel import RelabelGenerator
     from collapse_sim.mixing import AccumulateMixing, FreshMixing, ReplaceMixing
+    from collapse_sim.settings import import_target
+    from collapse_sim.sources._base import ModelSource
     from collapse_sim.sources.gaussian import GaussianSource
     from collapse_sim.sources.linreg import LinearRegressionSource
     from collapse_sim.sources.zipf import ZipfSource, zipf_probabilities
     from collapse_sim.trainers.categorical import CategoricalFitTrainer
     from collapse_sim.trainers.gaussian import GaussianFitTrainer
+    from collapse_sim.trainers.kde import KDEFitTrainer, rule_factor
     from collapse_sim.trainers.ols import OLSTrainer
 
     g, n = config["generations"], config["n_samples"]
@@ -149,6 +180,19 @@ def expected_curves(config: dict) -> dict[str, np.ndarray]:
                 )
                 out["variance_geometric_mean"] = np.exp(log_var)
             return out
+    kde = _is(config, "trainer", KDEFitTrainer) and _is(config, "source", ModelSource) and refit and replace
+    if kde and options["temperature"] == 1.0 and options.get("top_p") is None:
+        source = import_target("source._target_", config["source"]["_target_"])
+        settings = {k: v for k, v in config["source"].items() if k != "_target_"} | {"replicates": 1}
+        truth = source(**settings).truth
+        dim, bandwidth = truth.means.shape[-1], _settings(config, "trainer")["bandwidth"]
+        factor = rule_factor(bandwidth, n, dim) if isinstance(bandwidth, str) else None
+        trace = float(np.trace(truth.cov[0]))
+        return {
+            "variance": kde_variance_expected(
+                g, n=n, trace_sigma=trace, dim=dim, bandwidth=None if factor else bandwidth, factor=factor
+            )
+        }
     categorical = _is(config, "source", ZipfSource) and _is(config, "trainer", CategoricalFitTrainer)
     if categorical and refit and replace:
         if options["temperature"] == 1.0 and options.get("top_k") is None and options.get("top_p") is None:

@@ -25,6 +25,7 @@ CONF = Path(__file__).resolve().parent.parent / "conf"
 FAMILIES = {
     "gaussian": dict(source="gaussian", generator="refit_sample", trainer="gaussian_fit", metrics="gaussian"),
     "gmm": dict(source="gmm", generator="refit_sample", trainer="gmm_fit", metrics="gaussian"),
+    "kde": dict(source="gaussian", generator="refit_sample", trainer="kde_fit", metrics="gaussian"),
     "zipf": dict(source="zipf", generator="refit_sample", trainer="categorical_fit", metrics="classes"),
     "linreg": dict(source="linreg", generator="relabel", trainer="ols", metrics="regression"),
     "shapes": dict(source="shapes", generator="scene_model", trainer="yolo_fast", metrics="detection"),

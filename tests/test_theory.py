@@ -151,3 +151,42 @@ def test_expected_curves_pick_the_right_theory():
     assert set(theory.expected_curves(config)) == {"param_error", "test_mse"}
     config = validate(compose_config([*GAUSSIAN, "generator.top_p=0.9"]))
     assert theory.expected_curves(config) == {}
+
+
+@pytest.mark.parametrize(
+    "overrides, regime",
+    [
+        (["trainer.bandwidth=0.1"], "collapses"),  # n d h^2 = 0.12, below T_0 = 0.93
+        (["source.dim=2", "source.std=[1.0,2.0]", "trainer.bandwidth=0.6"], "inflates"),  # 8.64 > 5.3
+        (["trainer.bandwidth=scott"], "inflates"),  # f^2 = 12^-0.4 > 1/12: geometric growth
+        (["source=gmm", "trainer.bandwidth=silverman"], "inflates"),
+    ],
+)
+def test_kde_refits_follow_their_closed_form_in_both_regimes(overrides, regime):
+    from collapse_sim.api import compose_config
+    from collapse_sim.config import validate
+
+    args = ["+experiment=kde_collapse", "n_samples=12", "generations=12", "replicates=4000", "seed=5"]
+    ds = run([*args, *overrides])
+    expected = theory.expected_curves(validate(compose_config([*args, *overrides])))["variance"]
+    assert_mean_matches(ds.variance.values, expected, f"KDE variance {overrides}")
+    assert (expected[-1] < expected[0]) == (regime == "collapses")
+
+
+def test_kde_rules_set_the_kernel_as_scipy_does():
+    from scipy.stats import gaussian_kde
+
+    from collapse_sim.samples import Samples
+    from collapse_sim.trainers.kde import KDEFitTrainer
+
+    x = np.random.default_rng(0).normal(size=(2, 40, 3)) * [1.0, 2.0, 0.5]
+    data = Samples({"x": x}, np.zeros((2, 40), int))
+    for rule in ("scott", "silverman"):
+        model = KDEFitTrainer(bandwidth=rule).fit(data)
+        for r in range(2):
+            reference = gaussian_kde(x[r].T, bw_method=rule)
+            np.testing.assert_allclose(model.covs[r, 0], reference.covariance, rtol=1e-10)
+            centred = x[r] - x[r].mean(0)
+            np.testing.assert_allclose(
+                model.cov[r], centred.T @ centred / 40 + reference.covariance, rtol=1e-10
+            )
