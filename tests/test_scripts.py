@@ -77,6 +77,23 @@ def test_every_script_has_a_smoke_test():
     assert found == set(SCRIPTS) | set(DOCS_SCRIPTS)
 
 
+def test_the_cuda_check_refuses_clearly_without_cuda():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: run benchmarks/cuda_check.sh itself (minutes)")
+    result = subprocess.run(
+        ["bash", "benchmarks/cuda_check.sh"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=user_env(),
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert "torch sees no CUDA device" in result.stderr and "nothing to measure" in result.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_benchmark_runs_and_prints_json_last(script):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from test_text import corpus
 
 from collapse_sim.sources.text import TextFilesSource
@@ -49,6 +50,26 @@ def test_the_decoder_trains_to_the_same_weights_for_a_seed(tmp_path):
     assert all(torch_equal(weights[0][k], weights[1][k]) for k in weights[0])
     before = -model.log2_probs(real.test.tokens).mean()
     assert before < np.log2(source.tokenizer.vocab_size)  # it learnt something: below the uniform code
+
+
+@pytest.mark.cuda
+def test_the_decoder_trains_and_samples_on_cuda(tmp_path):
+    """bf16 autocast, data resident on the GPU: it learns, and its cache samples what recomputing does."""
+    from collapse_sim.protocols import RunContext
+    from collapse_sim.trainers.tiny_gpt import TinyGPTTrainer
+
+    source = TextFilesSource(
+        path=str(corpus(tmp_path / "corpus")), passage_tokens=16, tokenizer="characters", vocab_size=300
+    )
+    real = source.load(np.random.default_rng(0))
+    trainer = TinyGPTTrainer(layers=2, heads=2, width=32, context=32, tokens=20000, batch=8, device="cuda")
+    trainer.setup(RunContext(tmp_path, 0, real=real))
+    model = trainer.fit(real.train, rng=np.random.default_rng(5), generation=0)
+    assert model.device.startswith("cuda") and next(iter(model.state.values())).device.type == "cpu"
+    assert -model.log2_probs(real.test.tokens).mean() < np.log2(source.tokenizer.vocab_size) - 1
+    prompts = real.train.tokens[:8, :4]
+    cached = model.generate(prompts, 12, np.random.default_rng(1))
+    np.testing.assert_array_equal(cached, model.generate(prompts, 12, np.random.default_rng(1), cache=False))
 
 
 def torch_equal(a, b) -> bool:
