@@ -5,9 +5,11 @@ family (detection) runs ``replicates`` separate chains; ``workers`` of them at
 once, each in its own process with ``trainer.threads`` torch threads. Memory
 is checked before any work against what the machine has available now:
 
-- a detection chain needs about ``CHAIN_BASE_BYTES`` (peak RSS of a YOLO26n
-  chain process at imgsz 64, measured 0.9-1.1 GB) plus its images: the real
-  pool and test set, and ``n_samples`` images for each synthetic set it keeps;
+- a chain in its own process needs its trainer's ``chain_bytes`` (the peak
+  RSS of a chain process apart from its data, measured for each trainer;
+  ``CHAIN_BASE_BYTES`` when a trainer does not say) plus its samples, at the
+  source's ``sample_bytes`` each: the real pool and test set, and
+  ``n_samples`` for each synthetic set it keeps;
 - a vectorised chain needs its arrays: ``replicates`` x (pool + test +
   ``n_samples`` x the synthetic sets kept) x the sample width x 8 bytes, times
   ``ARRAY_OVERHEAD`` for the fits' temporaries.
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from collapse_sim.errors import ConfigError
 from collapse_sim.protocols import provides
 
-CHAIN_BASE_BYTES = 1.2e9
+CHAIN_BASE_BYTES = 1.2e9  # a YOLO26n chain process at imgsz 64: 0.9-1.1 GB measured
 ARRAY_OVERHEAD = 4
 HEADROOM = 0.9  # leave a tenth of the available memory to everything else
 
@@ -79,17 +81,15 @@ def plan_chains(source, trainer, mixing, resolved: dict) -> ChainPlan:
             f"is {workers}, and each chain trains with trainer.threads={threads}, which needs "
             f"{workers * threads} cores; this machine gives {cores}. Use workers={slots} or fewer (or auto)",
         )
-    per_chain = _chain_bytes(resolved, kept_sets)
+    per_chain = _chain_bytes(source, trainer, resolved["n_samples"], kept_sets)
     _check_memory("workers" if workers > 1 else "replicates", per_chain, workers, replicates)
     return ChainPlan(chains=replicates, workers=workers, vectorised=False)
 
 
-def _chain_bytes(resolved: dict, kept_sets: int) -> float:
-    source = resolved["source"]
-    side = source.get("image_size", resolved["trainer"].get("imgsz", 64))
-    images = source.get("pool_size", resolved["n_samples"]) + source.get("test_size", 0)
-    images += resolved["n_samples"] * kept_sets
-    return CHAIN_BASE_BYTES + images * side * side * 3
+def _chain_bytes(source, trainer, n_samples: int, kept_sets: int) -> float:
+    samples = source.pool_size + getattr(source, "test_size", 0) + n_samples * kept_sets
+    sample_bytes = getattr(source, "sample_bytes", 64 * 64 * 3)  # unknown: a small image
+    return getattr(trainer, "chain_bytes", CHAIN_BASE_BYTES) + samples * sample_bytes
 
 
 def _vectorised_bytes(resolved: dict, kept_sets: int) -> float:

@@ -270,6 +270,11 @@ def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch):
         _run([*CHAINS, "replicates=4", "workers=2"])
     with pytest.raises(ConfigError, match=r"replicates: replicates=100000 needs about .* GB of memory"):
         _run([*GAUSSIAN, "replicates=100000", "n_samples=1000"])
+    # A text chain's trainer says what its process needs: the decoder's does not fit, the n-gram's does.
+    text = ["+experiment=vocabulary_loss", "n_samples=50", "replicates=2", "workers=2", "+debug=default"]
+    with pytest.raises(ConfigError, match=r"workers: 2 chains at once need about 3\.\d GB of memory"):
+        _run(text)
+    assert _run([*text, "trainer=ngram"])[2].chains.workers == 2
 
 
 @pytest.mark.slow

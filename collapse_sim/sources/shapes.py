@@ -95,6 +95,7 @@ class ShapesSource:
         self.pool_size = positive_int("pool_size", pool_size)
         self.test_size = positive_int("test_size", test_size)
         self.image_size = positive_int("image_size", image_size, minimum=32)
+        self.sample_bytes = self.image_size**2 * 3  # an RGB image
         self.exponent = exponent
         self.objects_per_image = objects_per_image
 

@@ -6,8 +6,9 @@ run and seed). One tokenizer is trained on the training pool and frozen; each
 pool is then cut into passages of ``passage_tokens`` tokens, the unit a
 generation trains on (``n_samples`` passages), so runs of different corpora
 compare. ``pool_size`` of those passages (a random subset fixed by the seed,
-the same for every chain) are the real data the run has, as in every family. All of it happens when the source is built: a corpus too small, a
-vocabulary it cannot fill or an unreadable file stops the run before any work.
+the same for every chain) are the real data the run has, as in every family.
+All of it happens when the source is built: a corpus too small, a vocabulary
+it cannot fill or an unreadable file stops the run before any work.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class TextSource:
         if key not in _PREPARED:
             _PREPARED[key] = self._prepare(documents, order, n_test, tokenizer, vocab_size, what)
         self.tokenizer, self.train, self.test, self.truth = _PREPARED[key]
+        self.test_size, self.sample_bytes = len(self.test), self.train.tokens[0].nbytes
         self.pool_size = len(self.train) if pool_size is None else positive_int("pool_size", pool_size)
         if self.pool_size > len(self.train):
             raise ConfigError(

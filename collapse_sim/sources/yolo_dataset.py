@@ -187,8 +187,9 @@ class YOLODatasetSource:
             for image in images:
                 _check_image(image)
             self.labels[split] = [read_labels(_label_path(p), len(self.names)) for p in images]
-        self.pool_size = len(self.splits["train"])
+        self.pool_size, self.test_size = len(self.splits["train"]), len(self.splits["test"])
         self.n_classes = len(self.names)
+        self.sample_bytes = self.image_size**2 * 3  # an RGB image at the training size
 
     def _read(self, split: str) -> DetectionSet:
         size = (self.image_size, self.image_size)
