@@ -141,6 +141,7 @@ def _hand_over(pristine: bytes, run_dir: Path) -> str:
     Pickled into the spawn pipe instead, megabytes block ``Process.start``
     forever when the child dies before reading them (a script without a main guard).
     """
+    run_dir.mkdir(parents=True, exist_ok=True)
     for stale in run_dir.glob(".simulation-*.pickle"):  # left by a killed run (the directory is locked)
         stale.unlink()
     handle, path = tempfile.mkstemp(dir=run_dir, prefix=".simulation-", suffix=".pickle")
@@ -163,7 +164,7 @@ def _ended(worker: _Worker, run_dir: Path) -> None:
         raise RunFailure(worker.failure) from None
     code = worker.process.exitcode
     how = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
-    if not worker.heard:
+    if not worker.heard and code and code > 0:  # it failed on its own before its chain began
         raise RunFailure(
             f"chain {worker.chain}'s worker process ended ({how}) before it started its chain; its error "
             "is above. A script that calls collapse_sim.run must do so under `if __name__ == "
