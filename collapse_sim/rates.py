@@ -12,6 +12,14 @@ import xarray as xr
 from collapse_sim.reporting.intervals import mean_interval
 
 
+def chain_slopes(da: xr.DataArray) -> np.ndarray:
+    """Each chain's least-squares slope of ``da`` (dims ``generation``, ``replicate``) on generation."""
+    values = da.transpose("replicate", "generation").values.astype(float)
+    centred = da.generation.values.astype(float)
+    centred = centred - centred.mean()
+    return ((values - values.mean(axis=1, keepdims=True)) * centred).sum(axis=1) / (centred**2).sum()
+
+
 def collapse_rate(ds: xr.Dataset, variable: str) -> xr.Dataset:
     """``per_generation[replicate]`` (each chain's least-squares slope against generation, in the variable's
     units per generation), its mean and 95 % Student-t bounds over chains, and ``generations_to_half``
@@ -36,8 +44,7 @@ def collapse_rate(ds: xr.Dataset, variable: str) -> xr.Dataset:
         da = da.expand_dims(replicate=[0])
     values = da.transpose("replicate", "generation").values.astype(float)
     generations = da.generation.values.astype(float)
-    centred = generations - generations.mean()
-    slope = ((values - values.mean(axis=1, keepdims=True)) * centred).sum(axis=1) / (centred**2).sum()
+    slope = chain_slopes(da)
     mean, low, high, chains = mean_interval(slope)
     reached = values <= values[:, :1] / 2
     to_half = np.where(reached.any(axis=1), generations[reached.argmax(axis=1)], np.nan)

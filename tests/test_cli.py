@@ -24,7 +24,12 @@ def test_default_run_is_a_detection_simulation(default_detection_run):
         assert (run_dir / plot).stat().st_size > 5_000, plot
     ds = cs.open_run(run_dir)
     assert ds.attrs["choices"]["source"] == "shapes" and ds.attrs["device"] == "cpu"
-    assert "2 chains" in result.stdout  # the default run has two chains, with intervals in the summary
+    # Two chains: their mean and no t-interval (it would span 12.7 half-ranges), and the summary says why.
+    assert "2 chains (mean)" in result.stdout
+    assert "\n2 chains: run replicates=4 for an interval\n" in result.stdout
+    summary = result.stdout.split("store:")[0]
+    assert "[" not in summary.split("\n", 2)[2] and "per generation" in summary
+    assert ds.map50.attrs["valid_min"] == 0 and ds.map50.attrs["valid_max"] == 1  # CF ranges in the store
     assert ds.class_frequency.dims == ("generation", "replicate", "class") and ds.sizes["class"] == 8
     assert (
         ds.ap50_95.dims == ("generation", "replicate", "class") and ds.ap50_95_by_size.sizes["size_bin"] == 3

@@ -12,17 +12,19 @@ from collapse_sim.theory import linreg_param_error
 
 def test_slopes_and_generations_to_half_of_hand_made_curves():
     generations = np.arange(5)
-    curves = np.array([10 - 2.0 * generations, 10 - 0.5 * generations])  # one halves at 3, one never
+    # One halves at generation 3, one never, one at 2.
+    curves = np.array([10 - 2.0 * generations, 10 - 0.5 * generations, 10 - 3.0 * generations])
     ds = xr.Dataset(
         {"map50": (("replicate", "generation"), curves, {"units": "1"})},
-        coords={"generation": generations, "replicate": [0, 1]},
+        coords={"generation": generations, "replicate": [0, 1, 2]},
     )
     rate = cs.collapse_rate(ds, "map50")
-    np.testing.assert_allclose(rate.per_generation.values, [-2.0, -0.5])
-    assert float(rate.per_generation_mean) == pytest.approx(-1.25)
-    assert float(rate.per_generation_low) < -1.25 < float(rate.per_generation_high)
-    assert rate.generations_to_half.values[0] == 3 and np.isnan(rate.generations_to_half.values[1])
-    assert rate.attrs["chains"] == 2 and rate.attrs["chains_reaching_half"] == 1
+    np.testing.assert_allclose(rate.per_generation.values, [-2.0, -0.5, -3.0])
+    assert float(rate.per_generation_mean) == pytest.approx(-11 / 6)
+    assert float(rate.per_generation_low) < -11 / 6 < float(rate.per_generation_high)
+    np.testing.assert_array_equal(rate.generations_to_half.values, [3, np.nan, 2])
+    assert rate.attrs["chains"] == 3 and rate.attrs["chains_reaching_half"] == 2
+    assert np.isnan(cs.collapse_rate(ds.isel(replicate=[0, 1]), "map50").per_generation_low)  # 2: none
     assert rate.per_generation.attrs["units"] == "1 per generation"
     with pytest.raises(ValueError, match="has dimensions \\['class'\\]"):
         cs.collapse_rate(ds.expand_dims({"class": ["a"]}), "map50")

@@ -13,8 +13,8 @@ from conftest import run_cli
 from rich.console import Console
 from scipy import stats
 
-from collapse_sim.reporting.intervals import mean_interval, welch_difference
-from collapse_sim.reporting.run import plot_run, summarize
+from collapse_sim.reporting.intervals import band, mean_interval, welch_difference
+from collapse_sim.reporting.run import plot_run, summarize, summary_table
 from collapse_sim.reporting.sweep import comparisons, pooled
 
 
@@ -25,6 +25,23 @@ def test_mean_interval_is_students_t():
     assert n == 12 and mean == pytest.approx(values.mean())
     assert (low, high) == pytest.approx(expected)
     assert np.isnan(mean_interval([1.0])[1]) and mean_interval([np.nan, 2.0, 4.0])[3] == 2
+    assert np.isnan(mean_interval([2.0, 4.0])[1])  # two chains: no interval (it would be +- 12.7 half-ranges)
+
+
+def test_no_interval_leaves_a_variable_s_valid_range(tmp_path):
+    """Shares near 1 with one low chain: Student t alone would reach above 1 and below 0."""
+    values = np.array([[0.99, 1.0, 0.98, 0.2], [0.02, 0.0, 0.01, 0.9]])
+    ds = _chains(values)
+    ds.map50.attrs.update(valid_min=0.0, valid_max=1.0)
+    assert mean_interval(values[0])[2] > 1 and mean_interval(values[1])[1] < 0  # unclipped
+    mean, low, high = band(ds.map50)
+    assert (high <= 1).all() and (low >= 0).all() and high[0] == 1 and low[1] == 0
+    row = next(r for r in summary_table(ds) if r["name"] == "map50")
+    assert row["first"][2] == 1.0 and row["last"][1] == 0.0
+    assert np.isfinite(row["rate"]).all() and row["rate"][0] == pytest.approx(np.mean(values[1] - values[0]))
+    from collapse_sim.metrics import VALID_RANGES
+
+    assert VALID_RANGES["map50"] == (0.0, 1.0) and VALID_RANGES["test_bits_per_char"] == (0.0, None)
 
 
 def test_welch_difference_matches_the_unequal_variance_formula():

@@ -130,7 +130,7 @@ def test_arms_figure_draws_from_run_directories(default_detection_run, tmp_path)
 
 
 def test_scene_law_drift_prints_every_generation_as_json():
-    result = _run("docs/scene_law_drift.py", "--chains", "2", "--generations", "2", "--images", "30")
+    result = _run("docs/scene_law_drift.py", "--chains", "3", "--generations", "2", "--images", "30")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert [row["generation"] for row in summary["generations"]] == [0, 1]

@@ -148,7 +148,7 @@ def _detection_page_matches_the_store(run_dir: Path, ds) -> None:
         assert summary[name][1] == format_interval(*first[:3]) and summary[name][2] == format_interval(
             *last[:3]
         )
-        assert summary[name][4] == str(last[3])
+        assert summary[name][5] == str(last[3])
     drift = page.tables["drift"]
     assert [row[0] for row in drift[1:]] == [str(g) for g in ds.generation.values]
     assert drift[1][1].split() == [str(h) for h in ds.dataset_hash.isel(generation=0).values]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import xarray as xr
 
-from collapse_sim.metrics import variable
+from collapse_sim.metrics import measured, variable
 from collapse_sim.samples import Samples
 
 
 def bookkeeping(data: Samples, wall_time_s: float) -> xr.Dataset:
     """Training-set size, the real share actually trained on, and the generation's wall time."""
-    return xr.Dataset(
+    return measured(
         {
             "train_size": variable(
                 (), float(len(data)), units="samples", description="training samples per replicate"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from collapse_sim.metrics import variable
+from collapse_sim.metrics import measured, variable
 from collapse_sim.models.categorical import class_counts
 from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
@@ -24,7 +24,7 @@ class ClassMetrics:
         with np.errstate(divide="ignore", invalid="ignore"):
             entropy = -np.where(freq > 0, freq * np.log(freq), 0.0).sum(axis=1)
         rep = ("replicate",)
-        return xr.Dataset(
+        return measured(
             {
                 "class_frequency": variable(
                     rep + ("class",),

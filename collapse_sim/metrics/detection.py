@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import variable
+from collapse_sim.metrics import measured, variable
 from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.yolo.scoring import average_precision, match
@@ -55,7 +55,7 @@ class DetectionMetrics:
             keep = pred_bin == b
             bin_ap, _ = average_precision(c[keep], conf[keep], pred_cls[keep], targets[target_bin == b, 0], k)
             by_size.append(np.nanmean(bin_ap[:, :].mean(1)) if np.isfinite(bin_ap).any() else np.nan)
-        return xr.Dataset(
+        return measured(
             {
                 "map50": variable(
                     (),

@@ -6,7 +6,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import wasserstein_distance
 
-from collapse_sim.metrics import variable
+from collapse_sim.metrics import measured, variable
 from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.scenes.quality import label_quality, label_quality_by_class
@@ -95,7 +95,7 @@ class DetectionDataMetrics:
                 "label_recall per class: which classes the labeller drops (NaN where none is present)",
             ),
         }
-        ds = xr.Dataset(
+        ds = measured(
             {k: variable(dims, v, units=u, description=d) for k, (dims, v, u, d) in values.items()},
             coords={"class": np.array(data.names, dtype=object)},
         )

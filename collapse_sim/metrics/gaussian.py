@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import variable
+from collapse_sim.metrics import measured, variable
 from collapse_sim.models.gaussian import GaussianMixtureModel, _matrix_sqrt
 from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
@@ -44,7 +44,7 @@ class GaussianMetrics:
         scale = np.sqrt(np.diagonal(true_cov, axis1=-2, axis2=-1))
         tails = model.marginal_tail_mass(true_mean, scale, self.tail_sigmas)
         rep = ("replicate",)
-        return xr.Dataset(
+        return measured(
             {
                 "variance": variable(
                     rep,

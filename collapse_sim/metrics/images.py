@@ -20,7 +20,7 @@ import xarray as xr
 from scipy import linalg, ndimage
 
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import variable
+from collapse_sim.metrics import measured, variable
 from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.sprites import object_crops
@@ -183,7 +183,7 @@ class ImageMetrics:
                 "share of training crops the frozen real-data classifier names correctly",
             ),
         }
-        return xr.Dataset(
+        return measured(
             {name: variable(d, v, units=u, description=text) for name, (d, v, u, text) in values.items()},
             coords={"class": np.array(data.names, dtype=object)},
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-from collapse_sim.metrics import variable
+from collapse_sim.metrics import measured, variable
 from collapse_sim.models.linear import LinearModel
 from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
@@ -20,7 +20,7 @@ class RegressionMetrics:
         error = ((model.weights - real.truth.weights) ** 2).sum(axis=1)
         residual = real.test["y"] - model.predict(real.test["x"])
         rep = ("replicate",)
-        return xr.Dataset(
+        return measured(
             {
                 "param_error": variable(
                     rep,

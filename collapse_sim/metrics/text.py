@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import variable
+from collapse_sim.metrics import measured, variable
 from collapse_sim.models.ngram import NGramModel
 from collapse_sim.protocols import RealData, data_of
 from collapse_sim.text.data import TextSet
@@ -173,7 +173,7 @@ class TextMetrics:
                 f"the start of the training text's first {SAMPLE_PASSAGES} passages, as the reader sees it",
             ),
         }
-        return xr.Dataset(
+        return measured(
             {name: variable(d, v, units=u, description=t) for name, (d, v, u, t) in values.items()},
             coords={"n": list(DISTINCT), "n_repeated": list(REPEATED), "passage": range(SAMPLE_PASSAGES)},
         )

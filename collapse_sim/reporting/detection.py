@@ -35,7 +35,12 @@ def rare_class_series(ds: xr.Dataset):
             continue
         series = getattr(ds[variable].sel({"class": rare}), combine)("class")
         series = series if "replicate" in series.dims else series.expand_dims(replicate=[0])
-        series.attrs = {"units": "1", "description": f"rarest quarter ({', '.join(rare)}): {description}"}
+        series.attrs = {
+            "units": "1",
+            "description": f"rarest quarter ({', '.join(rare)}): {description}",
+            "valid_min": 0.0,
+            "valid_max": 1.0,
+        }
         yield name, series
 
 
@@ -44,14 +49,14 @@ def rare_class_lines(ds: xr.Dataset) -> list[str]:
 
     With several chains each value is their mean with its 95 % interval.
     """
-    from collapse_sim.reporting.intervals import mean_interval
+    from collapse_sim.reporting.intervals import mean_interval, valid_range
 
     lines = []
     for name, series in rare_class_series(ds):
         fmt = RARE_SERIES[name][3]
         values = []
         for generation in (0, -1):
-            mean, low, high, n = mean_interval(series.isel(generation=generation).values)
+            mean, low, high, n = mean_interval(series.isel(generation=generation).values, valid_range(series))
             bounds = f" [{fmt.format(low)}, {fmt.format(high)}]" if np.isfinite(low) else ""
             values.append((mean, fmt.format(mean) + bounds if np.isfinite(mean) else "n/a"))
         (first, first_text), (last, last_text) = values

@@ -17,7 +17,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from collapse_sim.reporting import COMPARISON_COLUMNS
 from collapse_sim.reporting.detection import rarest_quarter
-from collapse_sim.reporting.intervals import format_interval, mean_interval
+from collapse_sim.reporting.intervals import (
+    MIN_CHAINS,
+    SHARE,
+    format_interval,
+    mean_interval,
+    no_interval_note,
+    valid_range,
+)
 from collapse_sim.reporting.run import summary_table
 
 RUN_PAGE, SWEEP_PAGE = "report.html", "sweep.html"
@@ -30,6 +37,7 @@ def _environment() -> Environment:
         loader=PackageLoader("collapse_sim.reporting", "templates"), autoescape=select_autoescape()
     )
     env.filters["interval"] = lambda triple: format_interval(*triple)
+    env.filters["signed_interval"] = lambda triple: format_interval(*triple, digits=3, signed=True)
     env.filters["percent"] = lambda x: f"{x:+.0%}" if np.isfinite(x) else "n/a"
     env.filters["number"] = lambda x: f"{x:.4g}" if isinstance(x, float | int) and np.isfinite(x) else "n/a"
     return env
@@ -61,12 +69,12 @@ def drift_table(ds: xr.Dataset) -> dict | None:
         row = {
             "generation": int(generation),
             "hashes": [str(h) for h in np.atleast_1d(per(ds["dataset_hash"]).isel(generation=i).values)],
-            "real_share": mean_interval(per(ds["real_fraction"]).isel(generation=i).values)[:3],
-            "class_distance": mean_interval(distance.isel(generation=i).values)[:3],
+            "real_share": mean_interval(per(ds["real_fraction"]).isel(generation=i).values, SHARE)[:3],
+            "class_distance": mean_interval(distance.isel(generation=i).values, SHARE)[:3],
         }
         for name in ("box_size_distance", "label_precision", "label_recall"):
             if name in ds:
-                row[name] = mean_interval(per(ds[name]).isel(generation=i).values)[:3]
+                row[name] = mean_interval(per(ds[name]).isel(generation=i).values, valid_range(ds[name]))[:3]
         rows.append(row)
     vanished = []
     for name in ds["class"].values:
@@ -103,6 +111,8 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
         .render(
             name=ds.attrs.get("name", "run"),
             chains=ds.sizes.get("replicate", 1),
+            min_chains=MIN_CHAINS,
+            no_interval=no_interval_note(ds.sizes.get("replicate", 1)),
             generations=int(ds.sizes["generation"]),
             started=ds.attrs.get("started", ""),
             version=ds.attrs.get("version", ""),

@@ -9,24 +9,42 @@ from scipy import stats
 CONFIDENCE = 0.95
 
 
-def mean_interval(values) -> tuple[float, float, float, int]:
-    """Mean, lower and upper 95 % bound (Student t) and the number of finite values; NaN bounds for n < 2."""
+MIN_CHAINS = 3  # a Student-t 95 % interval over 2 chains spans the mean +- 12.7 half-ranges: none is shown
+UNBOUNDED, SHARE = (-np.inf, np.inf), (0.0, 1.0)
+
+
+def valid_range(da: xr.DataArray) -> tuple[float, float]:
+    """A variable's valid range from its CF attributes ``valid_min`` and ``valid_max`` ."""
+    return float(da.attrs.get("valid_min", -np.inf)), float(da.attrs.get("valid_max", np.inf))
+
+
+def mean_interval(values, valid: tuple[float, float] = UNBOUNDED) -> tuple[float, float, float, int]:
+    """Mean, lower and upper 95 % bound (Student t, kept inside ``valid``) and the number of finite values.
+
+    The bounds are NaN for fewer than ``MIN_CHAINS`` values.
+    """
     v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v)]
     n = v.size
     if n == 0:
         return np.nan, np.nan, np.nan, 0
     mean = float(v.mean())
-    if n < 2:
+    if n < MIN_CHAINS:
         return mean, np.nan, np.nan, n
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
-    return mean, mean - half, mean + half, n
+    return mean, max(mean - half, valid[0]), min(mean + half, valid[1]), n
+
+
+def no_interval_note(chains: int) -> str:
+    """Why a run with too few chains shows none: ``2 chains: run replicates=4 for an interval``."""
+    return f"{plural(chains, 'chain')}: run replicates=4 for an interval"
 
 
 def band(da: xr.DataArray, dim: str = "replicate") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over ``dim`` and its 95 % interval, per remaining coordinate (generation)."""
+    """Mean over ``dim`` and its 95 % interval inside the variable's valid range, per generation."""
     values = np.moveaxis(np.asarray(da.transpose(..., dim).values, dtype=float), -1, 0)
-    rows = [mean_interval(values[:, i]) for i in range(values.shape[1])] if values.ndim == 2 else []
+    valid = valid_range(da)
+    rows = [mean_interval(values[:, i], valid) for i in range(values.shape[1])] if values.ndim == 2 else []
     mean, low, high = (np.array([r[j] for r in rows]) for j in range(3))
     return mean, low, high
 
@@ -46,13 +64,14 @@ def welch_difference(arm, reference) -> tuple[float, float, float]:
     return difference, float(low), float(high)
 
 
-def format_interval(mean: float, low: float, high: float, digits: int = 4) -> str:
-    """``0.512 [0.48, 0.54]``, or the mean alone where there is no interval."""
+def format_interval(mean: float, low: float, high: float, digits: int = 4, signed: bool = False) -> str:
+    """``0.512 [0.48, 0.54]`` (``signed``: ``+0.512 [+0.48, +0.54]``), or the mean alone if no interval."""
     if not np.isfinite(mean):
         return "n/a"
+    sign = "+" if signed else ""
     if not (np.isfinite(low) and np.isfinite(high)):
-        return f"{mean:.{digits}g}"
-    return f"{mean:.{digits}g} [{low:.3g}, {high:.3g}]"
+        return f"{mean:{sign}.{digits}g}"
+    return f"{mean:{sign}.{digits}g} [{low:{sign}.3g}, {high:{sign}.3g}]"
 
 
 def plural(count: int, noun: str) -> str:

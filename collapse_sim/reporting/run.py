@@ -10,10 +10,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from collapse_sim.rates import chain_slopes
 from collapse_sim.reporting import KEY_VARIABLES
 from collapse_sim.reporting.crops import plot_crops
 from collapse_sim.reporting.detection import plot_class_ap, plot_samples, rare_class_lines, rare_class_series
-from collapse_sim.reporting.intervals import band, format_interval, mean_interval, plural
+from collapse_sim.reporting.intervals import (
+    MIN_CHAINS,
+    band,
+    format_interval,
+    mean_interval,
+    no_interval_note,
+    plural,
+    valid_range,
+)
 from collapse_sim.theory import expected_curves
 
 FAINT_CHAINS = 40  # more chains than this are drawn as their band only
@@ -25,7 +34,7 @@ def per_chain(da: xr.DataArray, keep: tuple[str, ...] = ()) -> xr.DataArray:
     A variable without a ``replicate`` dimension (one chain) gets one of length 1.
     """
     extra = [d for d in da.dims if d not in ("generation", "replicate", *keep)]
-    series = da.mean(extra) if extra else da
+    series = da.mean(extra, keep_attrs=True) if extra else da
     return series if "replicate" in series.dims else series.expand_dims(replicate=[0])
 
 
@@ -43,25 +52,30 @@ def _summary_rows(ds: xr.Dataset):
 
 
 def summary_table(ds: xr.Dataset) -> list[dict]:
-    """Each key value at the first and last generation: mean, 95 % interval, chains; and the change."""
+    """Each key value at the first and last generation (mean, 95 % interval, chains), the relative
+    change, and the change per generation (``collapse_rate``'s mean slope over chains, its interval)."""
     rows = []
     for name, series in _summary_rows(ds):
-        first = mean_interval(series.isel(generation=0).values)
-        last = mean_interval(series.isel(generation=-1).values)
+        valid = valid_range(series)
+        first = mean_interval(series.isel(generation=0).values, valid)
+        last = mean_interval(series.isel(generation=-1).values, valid)
         change = (last[0] - first[0]) / abs(first[0]) if first[0] and np.isfinite(last[0]) else np.nan
-        rows.append({"name": name, "first": first[:3], "last": last[:3], "change": change, "chains": last[3]})
+        rate = mean_interval(chain_slopes(series))[:3] if series.sizes["generation"] > 1 else (np.nan,) * 3
+        row = {"name": name, "first": first[:3], "last": last[:3], "change": change, "rate": rate}
+        rows.append(row | {"chains": last[3]})
     return rows
 
 
 def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) -> str:
-    """Print (and return) the first and last generation's mean, 95 % interval across chains, and change."""
+    """Print (and return) the first and last generation's mean and 95 % interval, the change and rate."""
     console = console or Console(stderr=False, width=None if Console().is_terminal else 150)
     chains = ds.sizes.get("replicate", 1)
     title = (
         f"{ds.attrs.get('name', 'run')}: generation 0 -> {int(ds.generation[-1])}, {plural(chains, 'chain')}"
     )
-    table = Table(title=title + (" (mean [95 % interval])" if chains > 1 else ""))
-    for column in ("metric", "first", "last", "change", "chains"):
+    title += " (mean [95 % interval])" if chains >= MIN_CHAINS else " (mean)" if chains > 1 else ""
+    table = Table(title=title)
+    for column in ("metric", "first", "last", "change", "per generation", "chains"):
         table.add_column(column, justify="right" if column != "metric" else "left")
     for row in summary_table(ds):
         table.add_row(
@@ -69,11 +83,13 @@ def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) 
             format_interval(*row["first"]),
             format_interval(*row["last"]),
             f"{row['change']:+.0%}" if np.isfinite(row["change"]) else "n/a",
+            format_interval(*row["rate"], digits=3, signed=True),
             str(row["chains"]),
         )
     with console.capture() as captured:
         console.print(table)
-    extra = "".join(f"{line}\n" for line in rare_class_lines(ds))
+    lines = rare_class_lines(ds) + ([no_interval_note(chains)] if 1 < chains < MIN_CHAINS else [])
+    extra = "".join(f"{line}\n" for line in lines)
     text = captured.get() + extra + f"store: {store_path}\n"  # plain, so long paths are never wrapped
     console.file.write(text)
     return text
@@ -94,7 +110,7 @@ def draw_band(ax, gens, series: xr.DataArray, label: str, color=None, faint: boo
     line = ax.plot(gens, mean, color=color, lw=1.8, label=f"{label}: mean" if values.shape[1] > 1 else label)[
         0
     ]
-    if values.shape[1] > 1:
+    if values.shape[1] >= MIN_CHAINS:  # with fewer, the chains and their mean are drawn, no t-band
         ax.fill_between(gens, low, high, color=line.get_color(), alpha=0.2, label="95 % interval")
 
 
@@ -140,7 +156,10 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("generation", fontsize=8)
-    what = f"{chains} chains: each faint, mean and 95 % interval" if chains > 1 else "one chain"
+    if chains >= MIN_CHAINS:
+        what = f"{chains} chains: each faint, mean and 95 % interval"
+    else:
+        what = f"{no_interval_note(chains)}; each faint, and their mean" if chains > 1 else "one chain"
     fig.suptitle(f"{ds.attrs.get('name', 'run')}: {what}", fontsize=10)
     fig.tight_layout()
     written = [Path(folder) / "curves.png"]
