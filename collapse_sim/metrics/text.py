@@ -13,6 +13,7 @@ from collections import Counter
 import numpy as np
 import xarray as xr
 
+from collapse_sim.checks import positive_int
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import measured, variable
 from collapse_sim.models.ngram import NGramModel
@@ -67,28 +68,39 @@ class TextMetrics:
 
     needs = data_of("text")
 
-    def __init__(self, *, window: int = 1000, bleu_passages: int = 40, reference_order: int = 3) -> None:
+    def __init__(
+        self,
+        *,
+        window: int = 1000,
+        bleu_passages: int = 40,
+        reference_order: int = 3,
+        test_passages: int | None = None,
+    ) -> None:
         if not (isinstance(window, int) and window >= 50):
             raise ConfigError("window", f"must be an integer >= 50 (words per window), got {window!r}")
         self.window, self.bleu_passages, self.reference_order = window, bleu_passages, reference_order
+        self.test_passages = None if test_passages is None else positive_int("test_passages", test_passages)
         self._reference: dict[str, tuple] = {}
 
-    def reference(self, real: RealData) -> tuple[NGramModel, int]:
-        """A Kneser–Ney model of the real pool (what a generation-0 n-gram learns) and the test set's
-        characters, made once per real world."""
+    def reference(self, real: RealData) -> tuple[NGramModel, TextSet, int]:
+        """A Kneser–Ney model of the real pool (what a generation-0 n-gram learns), the test passages
+        scored (the first ``test_passages``, or all) and their characters, made once per real world."""
         key = real.train.content_hash()
         if key not in self._reference:
             tokenizer = real.truth.tokenizer
             model = NGramModel(
                 real.train.tokens, vocab_size=tokenizer.vocab_size, order=self.reference_order, discount=0.75
             )
-            self._reference[key] = model, sum(len(tokenizer.decode(p)) for p in real.test.tokens)
+            test = real.test
+            if self.test_passages is not None and self.test_passages < len(test):
+                test = test.take(np.arange(self.test_passages))
+            self._reference[key] = model, test, sum(len(tokenizer.decode(p)) for p in test.tokens)
         return self._reference[key]
 
     def measure(self, model, data: TextSet, real: RealData) -> xr.Dataset:
         """Score ``model`` on the real test set and measure ``data``, the generation's training text."""
         tokenizer, truth = real.truth.tokenizer, real.truth
-        reference, test_chars = self.reference(real)
+        reference, test, test_chars = self.reference(real)
         texts = [tokenizer.decode(p) for p in data.tokens]
         per_passage = [words(t) for t in texts]
         stream = [w for p in per_passage for w in p]
@@ -109,7 +121,7 @@ class TextMetrics:
         values = {
             "test_bits_per_char": (
                 (),
-                bits_per_char(model, real.test, test_chars),
+                bits_per_char(model, test, test_chars),
                 "bits/char",
                 "cross-entropy of the generation's model on the fixed real test set",
             ),
