@@ -136,8 +136,11 @@ def test_scene_law_drift_prints_every_generation_as_json():
     assert [row["generation"] for row in summary["generations"]] == [0, 1]
     first = summary["generations"][0]
     # Generation 0 refits the real images: every chain reads the same colours, so the interval is a point.
-    assert first["colour_error_rarest"][1] == pytest.approx(first["colour_error_rarest"][2])
-    assert first["colour_spread_commonest"][0] > 0
+    for estimate in ("centre", "mask"):
+        assert first[f"colour_error_rarest_{estimate}"][1] == pytest.approx(
+            first[f"colour_error_rarest_{estimate}"][2]
+        )
+        assert first[f"colour_spread_commonest_{estimate}"][0] > 0
 
 
 def test_gaussian_figure_draws_the_run_beside_theory(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet
-from collapse_sim.scenes.law import fit_law
+from collapse_sim.scenes.law import COLOUR_ESTIMATES, fit_law
 
 
 class SceneModelGenerator:
@@ -14,7 +14,8 @@ class SceneModelGenerator:
 
     It fits the mean count of each class per image and per-class size,
     position and colour distributions (maximum likelihood) to the
-    generation's *labels* (colours read from the pixels at box centres), then
+    generation's *labels* (``colour_estimate``: a class's colour read at its box
+    centres, ``centre``, or from each object's own rendered pixels, ``mask``), then
     renders ``n`` images.  ``temperature`` T samples from p^(1/T): class
     shares sharpen and spreads shrink (variance times T) for T < 1;
     ``top_p`` drops the rarest classes outside the top ``top_p`` mass.
@@ -27,8 +28,21 @@ class SceneModelGenerator:
     needs = frozenset({"scene law"})
 
     def __init__(
-        self, *, n: int, temperature: float = 1.0, top_p: float | None = None, fit_images: int | None = None
+        self,
+        *,
+        n: int,
+        temperature: float = 1.0,
+        top_p: float | None = None,
+        fit_images: int | None = None,
+        colour_estimate: str = "centre",
     ) -> None:
+        if colour_estimate not in COLOUR_ESTIMATES:
+            raise ConfigError(
+                "colour_estimate",
+                f"must be centre (pixels at box centres, where neighbours and background show) or mask "
+                f"(each object's own pixels), got {colour_estimate!r}",
+            )
+        self.colour_estimate = colour_estimate
         if not (isinstance(n, int) and n >= 1):
             raise ConfigError("n", f"must be an integer >= 1 (it defaults to n_samples), got {n!r}")
         if not temperature > 0:
@@ -54,6 +68,7 @@ class SceneModelGenerator:
             )
         if self.fit_images is not None and self.fit_images < len(data):
             data = data.take(np.sort(rng.choice(len(data), self.fit_images, replace=False)))
-        fitted = fit_law(data.images, data.labels, law.shapes).sharpened(self.temperature, self.top_p)
+        fitted = fit_law(data.images, data.labels, law.shapes, colour_estimate=self.colour_estimate)
+        fitted = fitted.sharpened(self.temperature, self.top_p)
         images, labels = fitted.render(self.n, data.image_size, rng)
         return DetectionSet.made_by(generation, images, labels, labels, data.names)

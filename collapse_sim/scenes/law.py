@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from collapse_sim.scenes.dataset import empty_labels
-from collapse_sim.scenes.render import background, box_colours, draw_scene
+from collapse_sim.scenes.render import background, box_colours, draw_scene, mask_colours
 
 MIN_SIZE, MAX_SIZE = 0.15, 0.6  # box side limits, as a fraction of the image side
 MAX_OVERLAP = 0.25  # objects overlapping more than this (IoU) are moved: labels stay visible
@@ -104,8 +104,22 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, 1e-12)
 
 
-def fit_law(images: np.ndarray, labels, shapes: tuple[str, ...], *, min_std: float = 1e-3) -> SceneLaw:
-    """Maximum-likelihood scene law of labelled images (colours read at box centres).
+COLOUR_ESTIMATES = ("centre", "mask")
+
+
+def fit_law(
+    images: np.ndarray,
+    labels,
+    shapes: tuple[str, ...],
+    *,
+    min_std: float = 1e-3,
+    colour_estimate: str = "centre",
+) -> SceneLaw:
+    """Maximum-likelihood scene law of labelled images.
+
+    Colours are read at box centres (``centre``: where an overlapping object or
+    the background sometimes shows) or from each object's own rendered pixels
+    (``mask``: faithful, so only finite-sample drift is left).
 
     Classes with no objects get share 0 and never come back; classes with one
     object borrow the spread pooled over all classes.
@@ -115,7 +129,8 @@ def fit_law(images: np.ndarray, labels, shapes: tuple[str, ...], *, min_std: flo
     objects = np.concatenate(labels)
     if not len(objects):
         raise ValueError("cannot fit a scene law to images without a single labelled object")
-    colours = np.concatenate([box_colours(im, lab) for im, lab in zip(images, labels, strict=True)])
+    read = box_colours if colour_estimate == "centre" else lambda im, lab: mask_colours(im, lab, shapes)
+    colours = np.concatenate([read(im, lab) for im, lab in zip(images, labels, strict=True)])
     cls = objects[:, 0].astype(int)
     log_size = np.log(np.clip(objects[:, 3:5], 1e-3, None))
     pooled = {

@@ -78,3 +78,22 @@ def box_colours(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
         x, y = int(np.clip(cx * size, 1, size - 2)), int(np.clip(cy * size, 1, size - 2))
         colours[i] = np.median(image[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3), axis=0)
     return colours
+
+
+def mask_colours(image: np.ndarray, labels: np.ndarray, shapes: tuple[str, ...]) -> np.ndarray:
+    """Each object's colour from the pixels that belong to it as rendered (median), without neighbours
+    or background: its shape drawn into its box, less what later objects cover (they are drawn over it).
+
+    An object hidden entirely falls back on its box centre.
+    """
+    size = image.shape[0]
+    owner = np.full((size, size), -1)
+    for i, label in enumerate(labels):
+        alone = draw_scene(np.zeros((size, size, 3), np.uint8), label[None], [(255, 255, 255)], shapes)
+        owner[alone[..., 0] > 0] = i
+    colours = box_colours(image, labels)
+    for i in range(len(labels)):
+        mine = owner == i
+        if mine.any():
+            colours[i] = np.median(image[mine], axis=0)
+    return colours
