@@ -34,17 +34,23 @@ class Trackers:
             logger.start(run_dir, name=name, config=config, overrides=overrides)
         logged = self._logged()
         done = open_run(store.path)
-        for generation in (int(g) for g in done.generation.values if int(g) > logged):
-            self._log(generation, done.sel(generation=generation).load())
+        for generation in (int(g) for g in done.generation.values):
+            # A logger that cannot reopen its run (W&B offline) gets the whole history again.
+            loggers = [
+                lg for lg in self.loggers if generation > logged or getattr(lg, "replays_on_resume", False)
+            ]
+            if loggers:
+                self._log(generation, done.sel(generation=generation).load(), loggers)
 
     def _logged(self) -> int:
         return json.loads(self.state.read_text())["logged"] if self.state.exists() else -1
 
-    def _log(self, generation: int, ds: xr.Dataset) -> None:
+    def _log(self, generation: int, ds: xr.Dataset, loggers: list | None = None) -> None:
         values = scalars(ds, per_chain=self.per_chain)
-        for logger in self.loggers:
+        for logger in self.loggers if loggers is None else loggers:
             logger.log(generation, values)
-        atomic_write(self.state, lambda file: file.write(json.dumps({"logged": generation}).encode()))
+        logged = max(generation, self._logged())
+        atomic_write(self.state, lambda file: file.write(json.dumps({"logged": logged}).encode()))
 
     def written(self, store: RunStore, generation: int) -> None:
         """A chain's generation is in the store; once every chain has it, log it (as read back)."""

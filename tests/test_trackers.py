@@ -103,6 +103,80 @@ def test_a_killed_run_resumes_into_the_same_mlflow_run_without_gaps_or_repeats(t
     assert client.get_run(run_id).info.status == "FINISHED"
 
 
+def _offline_network(*args: str) -> list[str]:
+    """A command in its own network namespace: loopback only, so nothing can reach the internet."""
+    import shlex
+
+    return ["unshare", "-n", "sh", "-c", "ip link set lo up && exec " + shlex.join(args)]
+
+
+def _wandb_history(run_file: Path) -> list[dict]:
+    """The history rows of an offline W&B run file (a LevelDB-style log of protobuf records)."""
+    import json
+
+    from wandb.proto import wandb_internal_pb2
+
+    data, at, chunks, pending = run_file.read_bytes(), 7, [], b""  # 7: the ':W&B' header
+    while at + 7 <= len(data):
+        left = 32768 - at % 32768  # records never cross a 32 KiB block
+        if left < 7:
+            at += left
+            continue
+        length, kind = int.from_bytes(data[at + 4 : at + 6], "little"), data[at + 6]
+        chunk, at = data[at + 7 : at + 7 + length], at + 7 + length
+        if kind in (1, 4):  # a whole record, or the last piece of one
+            chunks.append(pending + chunk)
+            pending = b""
+        elif kind in (2, 3):
+            pending += chunk
+    rows = []
+    for chunk in chunks:
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(chunk)
+        if record.WhichOneof("record_type") == "history":
+            items = {
+                item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                for item in record.history.item
+            }
+            rows.append(items | {"_step": record.history.step.num})
+    return rows
+
+
+@pytest.mark.slow
+def test_wandb_logs_offline_with_the_network_blocked_and_a_killed_run_logs_each_generation_once(tmp_path):
+    import os
+    import signal
+    import time
+
+    from conftest import ROOT, completed
+
+    if subprocess.run(_offline_network("true"), capture_output=True).returncode != 0:
+        pytest.skip("this machine cannot make a network namespace (unshare -n needs root)")
+    run_dir = tmp_path / "run"
+    args = [*GAUSSIAN, "replicates=20000", "n_samples=500", "generations=12", "plots=false", "logger=wandb"]
+    command = _offline_network(sys.executable, "-m", "collapse_sim", *args, f"hydra.run.dir={run_dir}")
+    env = {k: v for k, v in user_env().items() if not k.startswith("WANDB_")}
+    killed = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while completed(run_dir) < 3 and time.time() < deadline and killed.poll() is None:
+        time.sleep(0.02)
+    assert killed.poll() is None, "the run finished before it could be killed"
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    resumed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    run_id = (run_dir / "wandb_run_id.txt").read_text().strip()
+    folders = sorted((run_dir / "wandb").glob(f"offline-run-*-{run_id}"))
+    assert len(folders) == 2  # offline W&B cannot reopen a run: the resume wrote a second folder
+    rows = _wandb_history(folders[-1] / f"run-{run_id}.wandb")  # what `wandb sync` uploads
+    assert [row["_step"] for row in rows] == list(range(12))  # one row per generation, across the kill
+    ds = cs.open_run(run_dir)
+    last = next(row for row in rows if row["_step"] == 11)
+    assert last["mean/variance"] == pytest.approx(float(ds.variance.isel(generation=11).mean()), rel=1e-6)
+
+
 def test_tensorboard_and_mlflow_together_log_three_generations_per_metric(tmp_path):
     from mlflow.tracking import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -186,7 +260,14 @@ def test_a_reported_sweep_has_its_page(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        (["logger=wandb"], "logger: has no option 'wandb'; valid options: mlflow, none, tensorboard"),
+        (
+            ["logger=neptune"],
+            "logger: has no option 'neptune'; valid options: mlflow, none, tensorboard, wandb",
+        ),
+        (
+            ["logger=wandb", "logger.wandb.mode=disabled"],
+            "logger.wandb.mode: is 'disabled'; collapse_sim logs",
+        ),
         (
             ["logger=mlflow", "logger.mlflow.tracking_uri=sqlite:///TMP/a_file/mlflow.db"],
             "logger.mlflow.tracking_uri: sqlite:///TMP/a_file/mlflow.db cannot be written",
