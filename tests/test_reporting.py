@@ -15,7 +15,7 @@ from scipy import stats
 
 from collapse_sim.reporting.intervals import band, mean_interval, welch_difference
 from collapse_sim.reporting.run import plot_run, summarize, summary_table
-from collapse_sim.reporting.sweep import comparisons, pooled
+from collapse_sim.reporting.sweep import comparisons, plot_dose_response, pooled
 
 
 def test_mean_interval_is_students_t():
@@ -150,3 +150,26 @@ def test_a_sweep_report_compares_arms_with_intervals_and_chain_counts(tmp_path):
     assert [float(row[k]) for k in ("difference", "low", "high")] == pytest.approx(expected)
     assert row["chains_arm"] == row["chains_reference"] == "4"
     assert "comparison" in store.attrs
+
+
+def test_a_numeric_sweep_reports_rates_with_welch_intervals_and_draws_the_dose_response(tmp_path):
+    """Four doses of real data, 4 chains each: the more real data, the slower map50 falls."""
+    rng = np.random.default_rng(3)
+    doses, generations = [0.0, 0.1, 0.2, 0.5], np.arange(5)
+    slopes = -0.1 * (1 - np.array(doses))[:, None] + rng.normal(0, 0.01, (4, 4))  # dose, chain
+    values = 0.8 + slopes[:, None, :] * generations[None, :, None] + rng.normal(0, 0.005, (4, 5, 4))
+    ds = xr.Dataset(
+        {"map50": (("real_fraction", "generation", "replicate"), values, {"units": "1"})},
+        coords={"real_fraction": doses, "generation": generations},
+    )
+    rows = [r for r in comparisons(ds) if r["variable"] == "map50"]
+    assert [r["arm"] for r in rows] == ["real_fraction=0.1", "real_fraction=0.2", "real_fraction=0.5"]
+    fitted = [np.polyfit(generations, values[d, :, c], 1)[0] for d in range(4) for c in range(4)]
+    fitted = np.reshape(fitted, (4, 4))
+    expected = welch_difference(fitted[3], fitted[0])
+    assert [rows[-1]["rate_difference"], rows[-1]["rate_low"], rows[-1]["rate_high"]] == pytest.approx(
+        expected
+    )
+    assert rows[-1]["rate_low"] > 0  # half the real data halves the fall, beyond the interval
+    assert plot_dose_response(ds, tmp_path).stat().st_size > 5_000
+    assert plot_dose_response(ds.assign_coords(real_fraction=["a", "b", "c", "d"]), tmp_path) is None

@@ -47,4 +47,9 @@ COMPARISON_COLUMNS = (
     "high",
     "chains_arm",
     "chains_reference",
+    "rate_arm",
+    "rate_reference",
+    "rate_difference",
+    "rate_low",
+    "rate_high",
 )

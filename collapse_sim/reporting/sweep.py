@@ -6,9 +6,12 @@ warning naming them) and pools ``seed`` with ``replicate`` (both independent
 chains). It prints, per key variable at the last generation, each arm of the
 first swept setting minus the first arm with a 95 % Welch interval and the
 chains per arm (also in ``sweep_comparison.csv`` and the store's ``comparison``
-attribute), writes ``<sweep dir>/sweep.zarr`` and, per key variable,
-``sweep_<variable>.png``: mean and 95 % band per arm, one panel per
-combination of the other settings.
+attribute), with each arm's change per generation beside it, writes
+``<sweep dir>/sweep.zarr`` and, per key variable, ``sweep_<variable>.png``:
+mean and 95 % band per arm, one panel per combination of the other settings.
+A numeric first setting (``mixing.real_fraction=0,0.05,0.1,0.2,0.5``) also
+gets ``dose_response.png``: the last generation's value and the change per
+generation against the setting, with bands.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from rich.console import Console
 from rich.table import Table
 
 from collapse_sim.errors import exit_with
+from collapse_sim.rates import chain_slopes
 from collapse_sim.reporting import COMPARISON_COLUMNS, KEY_VARIABLES
 from collapse_sim.reporting.html import write_sweep_page
-from collapse_sim.reporting.intervals import format_interval, mean_interval, welch_difference
+from collapse_sim.reporting.intervals import band, format_interval, mean_interval, welch_difference
 from collapse_sim.sweep import FIXED_DIMS, open_sweep
 from collapse_sim.zarr_io import as_stored, write_whole
 
@@ -74,22 +78,24 @@ def _variables(ds: xr.Dataset):
 
     swept = tuple(swept_dims(ds))
     for name in KEY_VARIABLES:
-        if name in ds and name != "train_size":
+        if name in ds.data_vars and name != "train_size":
             da = ds[name].isel(k=0) if "k" in ds[name].dims else ds[name]
             yield name, per_chain(da, keep=swept)
     yield from rare_class_series(ds)  # needs every generation: the rarest quarter is generation 0's
 
 
-def _last_generation(ds: xr.Dataset):
-    """``_variables`` at the last generation."""
-    for name, series in _variables(ds):
-        yield name, series.isel(generation=-1)
+def _slopes(series: xr.DataArray) -> np.ndarray:
+    """Each chain's change per generation (``collapse_rate``'s slope) of one arm's series."""
+    return (
+        chain_slopes(series) if series.sizes["generation"] > 1 else np.full(series.sizes["replicate"], np.nan)
+    )
 
 
 def comparisons(ds: xr.Dataset) -> list[dict]:
-    """Each arm of the first swept setting against its first arm, at the last generation.
+    """Each arm of the first swept setting against its first arm: at the last generation, and in its
+    change per generation (each chain's least-squares slope, as ``collapse_rate``).
 
-    Seeds are pooled with replicates (both independent chains); the difference
+    Seeds are pooled with replicates (both independent chains); each difference
     of means has a 95 % Welch interval. Other swept settings are held fixed,
     one block per combination.
     """
@@ -102,11 +108,15 @@ def comparisons(ds: xr.Dataset) -> list[dict]:
     rows = []
     for combo in itertools.product(*(ds[d].values for d in others)) or [()]:
         fixed = dict(zip(others, combo, strict=True))
-        for name, series in _last_generation(ds.sel(fixed) if fixed else ds):
+        for name, whole in _variables(ds.sel(fixed) if fixed else ds):
+            series = whole.isel(generation=-1)
             reference = series.sel({arm_dim: arms[0]}).values
+            reference_rate = _slopes(whole.sel({arm_dim: arms[0]}))
             for arm in arms[1:]:
                 values = series.sel({arm_dim: arm}).values
                 difference, low, high = welch_difference(values, reference)
+                rate = _slopes(whole.sel({arm_dim: arm}))
+                rate_difference, rate_low, rate_high = welch_difference(rate, reference_rate)
                 rows.append(
                     {
                         "variable": name,
@@ -120,6 +130,13 @@ def comparisons(ds: xr.Dataset) -> list[dict]:
                         "high": high,
                         "chains_arm": int(np.isfinite(values).sum()),
                         "chains_reference": int(np.isfinite(reference).sum()),
+                        "rate_arm": float(np.nanmean(rate)) if np.isfinite(rate).any() else np.nan,
+                        "rate_reference": float(np.nanmean(reference_rate))
+                        if np.isfinite(reference_rate).any()
+                        else np.nan,
+                        "rate_difference": rate_difference,
+                        "rate_low": rate_low,
+                        "rate_high": rate_high,
                     }
                 )
     return rows
@@ -135,16 +152,21 @@ def print_comparisons(rows: list[dict], generation: int) -> None:
         return
     fixed = [k for k in rows[0] if k not in COMPARISON_COLUMNS]
     table = Table(title=f"generation {generation}: each arm minus the reference, 95 % Welch interval")
-    for column in ["variable", *fixed, "arm", "reference", "difference [95 %]", "chains"]:
+    columns = ["variable", *fixed, "arm", "reference", "difference [95 %]", "per generation [95 %]", "chains"]
+    for column in columns:
         table.add_column(column, justify="left" if column in ("variable", "arm", "reference") else "right")
     for row in rows:
         interval = format_interval(row["difference"], row["low"], row["high"], digits=3)
+        rate = format_interval(
+            row["rate_difference"], row["rate_low"], row["rate_high"], digits=3, signed=True
+        )
         table.add_row(
             row["variable"],
             *(str(row[k]) for k in fixed),
             row["arm"],
             row["reference"],
             interval,
+            rate,
             f"{row['chains_arm']} vs {row['chains_reference']}",
         )
     Console(width=None if Console().is_terminal else 150).print(table)
@@ -195,6 +217,47 @@ def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
     return written
 
 
+def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
+    """For a numeric first swept setting (``mixing.real_fraction=0,0.05,0.1``): each key variable's
+    last-generation value and its change per generation against the setting, mean and 95 % band over
+    chains (seeds pooled), one column per variable; None for any other sweep."""
+    ds = pooled(ds)
+    dims = [d for d in swept_dims(ds) if d != "replicate"]
+    if not dims or ds[dims[0]].dtype.kind not in "iuf" or ds.sizes[dims[0]] < 2:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    setting, others = dims[0], dims[1:]
+    flat = ds.isel({d: 0 for d in others}) if others else ds
+    doses = flat[setting].values.astype(float)
+    series = list(_variables(flat))
+    fig, axes = plt.subplots(2, len(series), figsize=(3.2 * len(series), 5.4), squeeze=False)
+    for column, (name, da) in enumerate(series):
+        last = da.isel(generation=-1).transpose(setting, "replicate")
+        rates = xr.DataArray(
+            np.array([_slopes(da.sel({setting: d})) for d in flat[setting].values]),
+            dims=(setting, "replicate"),
+        )
+        for row, (values, what) in enumerate(((last, "last generation"), (rates, "per generation"))):
+            ax = axes[row, column]
+            mean, low, high = band(values)
+            ax.plot(doses, mean, "o-", color="C0", lw=1.6)
+            ax.fill_between(doses, low, high, color="C0", alpha=0.2)
+            ax.set_title(f"{name}: {what}", fontsize=8)
+            ax.set_xlabel(setting, fontsize=8)
+            ax.tick_params(labelsize=7)
+    chains = ds.sizes.get("replicate", 1)
+    fig.suptitle(f"dose-response: mean and 95 % interval\nof {chains} chains at each {setting}", fontsize=9)
+    fig.tight_layout()
+    path = Path(folder) / "dose_response.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def write_comparisons(rows: list[dict], folder: Path) -> Path | None:
     """The comparison table as ``sweep_comparison.csv`` beside the sweep store."""
     if not rows:
@@ -234,6 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     if table:
         print(f"table: {table}")
     plots = plot_sweep(ds, folder)
+    dose = plot_dose_response(ds, folder)
+    plots = [dose, *plots] if dose else plots
     for path in plots:
         print(f"plot: {path}")
     print(f"report: {write_sweep_page(ds, folder, rows, plots)}")
