@@ -219,10 +219,10 @@ def _faulty_run(tmp_path, run_dir, fault: str, workers: int):
     )
 
 
+# A full disk while checkpoints are written is covered for real (a small tmpfs) by test_crash_safety.
 @pytest.mark.parametrize(
     ("fault", "workers", "named"),
     [
-        ("synthetic_:ENOSPC:3", 1, "synthetic_00002.pkl: No space left on device (ENOSPC)"),
         ("weights.pt:EIO:2", 2, "weights.pt: Input/output error (EIO)"),
         ("store:ENOSPC:40", 1, "results.zarr/"),
     ],
@@ -261,7 +261,7 @@ def test_bad_chain_settings_stop_before_any_work(tmp_path, monkeypatch, capsys, 
     assert not run_dir.exists()
 
 
-def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch):
+def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch, tmp_path):
     import collapse_sim.capacity as capacity
     from collapse_sim.errors import ConfigError
 
@@ -271,7 +271,9 @@ def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch):
     with pytest.raises(ConfigError, match=r"replicates: replicates=100000 needs about .* GB of memory"):
         _run([*GAUSSIAN, "replicates=100000", "n_samples=1000"])
     # A text chain's trainer says what its process needs: the decoder's does not fit, the n-gram's does.
-    text = ["+experiment=vocabulary_loss", "n_samples=50", "replicates=2", "workers=2", "+debug=default"]
+    from test_text import corpus, text_run
+
+    text = [*text_run(corpus(tmp_path / "corpus")), "trainer=tiny_gpt", "workers=2"]
     with pytest.raises(ConfigError, match=r"workers: 2 chains at once need about 3\.\d GB of memory"):
         _run(text)
     assert _run([*text, "trainer=ngram"])[2].chains.workers == 2
