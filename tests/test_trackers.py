@@ -323,3 +323,22 @@ def test_a_tracker_that_is_not_installed_names_the_extra(tmp_path):
     message = " ".join(result.stderr.split())
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "logger.mlflow: needs MLflow" in message and 'pip install -e ".[trackers]"' in message
+
+
+def test_a_reopened_mlflow_run_skips_the_generations_it_already_holds(tmp_path):
+    """Killed after MLflow stored a generation but before the run recorded that: it is not logged twice."""
+    from mlflow.tracking import MlflowClient
+
+    from collapse_sim.loggers.mlflow_logger import MLflowLogger
+
+    first = MLflowLogger()
+    first.start(tmp_path, name="reopened", config={"seed": 0}, overrides=[])
+    for generation in range(3):
+        first.log(generation, {"mean/variance": float(generation)})
+    again = MLflowLogger()  # the resumed process, told to log generation 2 again
+    again.start(tmp_path, name="reopened", config={"seed": 0}, overrides=[])
+    for generation in (2, 3):
+        again.log(generation, {"mean/variance": float(generation)})
+    client = MlflowClient(f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}")
+    steps = [m.step for m in client.get_metric_history(again.run_id, "mean/variance")]
+    assert sorted(steps) == [0, 1, 2, 3] and again.run_id == first.run_id

@@ -75,6 +75,7 @@ class MLflowLogger:
             check_local_uri("tracking_uri", self.tracking_uri)
             check_file_store("tracking_uri", self.tracking_uri, from_env=not tracking_uri)
         self.client = self.run_id = None
+        self.last_step = -1  # the last generation this MLflow run already holds
 
     def start(self, run_dir: Path, *, name: str, config: dict, overrides: list[str]) -> None:
         """Open (or, resuming, reopen) this run's MLflow run and record its settings."""
@@ -96,6 +97,11 @@ class MLflowLogger:
         if kept.exists():
             self.run_id = kept.read_text().strip()
             self.client.update_run(self.run_id, status="RUNNING")
+            # A kill between this log and the run's record of it must not log a generation twice.
+            metrics = self.client.get_run(self.run_id).data.metrics
+            if metrics:
+                history = self.client.get_metric_history(self.run_id, next(iter(metrics)))
+                self.last_step = max((m.step for m in history), default=-1)
             return
         run = self.client.create_run(
             experiment_id, run_name=run_dir.name, tags={"collapse_sim.run_dir": str(run_dir.resolve())}
@@ -109,9 +115,11 @@ class MLflowLogger:
             self.client.log_batch(self.run_id, params=params[start : start + PARAMS_PER_BATCH])
 
     def log(self, generation: int, values: dict[str, float]) -> None:
-        """One point per metric at step ``generation``."""
+        """One point per metric at step ``generation``, unless the run already holds that step."""
         from mlflow.entities import Metric
 
+        if generation <= self.last_step:
+            return
         stamp = int(time.time() * 1000)
         metrics = [Metric(key, value, stamp, generation) for key, value in values.items()]
         for start in range(0, len(metrics), 1000):
