@@ -155,8 +155,14 @@ def test_unigram_refits_follow_wright_fisher_like_the_zipf_family():
     assert np.all(np.abs(z) < 4), z
 
 
-def test_a_text_run_records_every_variable_for_every_chain(tmp_path):
-    ds = cs.run(text_run(corpus(tmp_path / "corpus")))
+@pytest.mark.parametrize("trainer", ["ngram", "tiny_gpt"])
+def test_a_text_run_records_every_variable_for_every_chain(tmp_path, trainer):
+    small = (
+        ["trainer.tokens=4000", "trainer.batch=4", "trainer.context=48", "workers=1"]
+        if trainer == "tiny_gpt"
+        else []
+    )
+    ds = cs.run([*text_run(corpus(tmp_path / "corpus")), f"trainer={trainer}", *small])
     names = {
         "test_bits_per_char",
         "reference_bits_per_char",
