@@ -138,7 +138,7 @@ def test_a_killed_run_logs_each_generation_once_to_mlflow_and_to_wandb_offline_w
     # Where no network namespace can be made (unshare -n needs root) the run still goes offline.
     blocked = subprocess.run(_offline_network("true"), capture_output=True).returncode == 0
     run_dir = tmp_path / "run"
-    args = [*GAUSSIAN, "replicates=20000", "n_samples=500", "generations=12", "plots=false"]
+    args = [*GAUSSIAN, "replicates=12000", "n_samples=500", "generations=12", "plots=false"]
     args.append("logger=[wandb,mlflow]")
     command = [sys.executable, "-m", "collapse_sim", *args, f"hydra.run.dir={run_dir}"]
     command = _offline_network(*command) if blocked else command
