@@ -13,8 +13,11 @@ from collapse_sim.reporting.intervals import mean_interval
 
 
 def chain_slopes(da: xr.DataArray) -> np.ndarray:
-    """Each chain's least-squares slope of ``da`` (dims ``generation``, ``replicate``) on generation."""
+    """Each chain's least-squares slope of ``da`` (dims ``generation``, ``replicate``) on generation;
+    NaN for every chain when there is a single generation (no slope)."""
     values = da.transpose("replicate", "generation").values.astype(float)
+    if values.shape[1] < 2:
+        return np.full(values.shape[0], np.nan)
     centred = da.generation.values.astype(float)
     centred = centred - centred.mean()
     return ((values - values.mean(axis=1, keepdims=True)) * centred).sum(axis=1) / (centred**2).sum()

@@ -60,7 +60,7 @@ def summary_table(ds: xr.Dataset) -> list[dict]:
         first = mean_interval(series.isel(generation=0).values, valid)
         last = mean_interval(series.isel(generation=-1).values, valid)
         change = (last[0] - first[0]) / abs(first[0]) if first[0] and np.isfinite(last[0]) else np.nan
-        rate = mean_interval(chain_slopes(series))[:3] if series.sizes["generation"] > 1 else (np.nan,) * 3
+        rate = mean_interval(chain_slopes(series))[:3]
         row = {"name": name, "first": first[:3], "last": last[:3], "change": change, "rate": rate}
         rows.append(row | {"chains": last[3]})
     return rows

@@ -84,13 +84,6 @@ def _variables(ds: xr.Dataset):
     yield from rare_class_series(ds)  # needs every generation: the rarest quarter is generation 0's
 
 
-def _slopes(series: xr.DataArray) -> np.ndarray:
-    """Each chain's change per generation (``collapse_rate``'s slope) of one arm's series."""
-    return (
-        chain_slopes(series) if series.sizes["generation"] > 1 else np.full(series.sizes["replicate"], np.nan)
-    )
-
-
 def comparisons(ds: xr.Dataset) -> list[dict]:
     """Each arm of the first swept setting against its first arm: at the last generation, and in its
     change per generation (each chain's least-squares slope, as ``collapse_rate``).
@@ -111,11 +104,11 @@ def comparisons(ds: xr.Dataset) -> list[dict]:
         for name, whole in _variables(ds.sel(fixed) if fixed else ds):
             series = whole.isel(generation=-1)
             reference = series.sel({arm_dim: arms[0]}).values
-            reference_rate = _slopes(whole.sel({arm_dim: arms[0]}))
+            reference_rate = chain_slopes(whole.sel({arm_dim: arms[0]}))
             for arm in arms[1:]:
                 values = series.sel({arm_dim: arm}).values
                 difference, low, high = welch_difference(values, reference)
-                rate = _slopes(whole.sel({arm_dim: arm}))
+                rate = chain_slopes(whole.sel({arm_dim: arm}))
                 rate_difference, rate_low, rate_high = welch_difference(rate, reference_rate)
                 rows.append(
                     {
@@ -130,10 +123,8 @@ def comparisons(ds: xr.Dataset) -> list[dict]:
                         "high": high,
                         "chains_arm": int(np.isfinite(values).sum()),
                         "chains_reference": int(np.isfinite(reference).sum()),
-                        "rate_arm": float(np.nanmean(rate)) if np.isfinite(rate).any() else np.nan,
-                        "rate_reference": float(np.nanmean(reference_rate))
-                        if np.isfinite(reference_rate).any()
-                        else np.nan,
+                        "rate_arm": mean_interval(rate)[0],
+                        "rate_reference": mean_interval(reference_rate)[0],
                         "rate_difference": rate_difference,
                         "rate_low": rate_low,
                         "rate_high": rate_high,
@@ -238,7 +229,7 @@ def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
     for column, (name, da) in enumerate(series):
         last = da.isel(generation=-1).transpose(setting, "replicate")
         rates = xr.DataArray(
-            np.array([_slopes(da.sel({setting: d})) for d in flat[setting].values]),
+            np.array([chain_slopes(da.sel({setting: d})) for d in flat[setting].values]),
             dims=(setting, "replicate"),
         )
         for row, (values, what) in enumerate(((last, "last generation"), (rates, "per generation"))):
