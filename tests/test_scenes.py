@@ -85,6 +85,29 @@ def test_the_scene_model_refits_to_fit_images_of_the_generation(real):
     assert len(set(every.objects()[:, 0])) > 2
 
 
+def test_the_scene_model_reads_colours_as_its_colour_estimate_says(tmp_path, monkeypatch, capsys, real):
+    from conftest import refused_in_process
+
+    from collapse_sim.generators.scene_model import SceneModelGenerator
+
+    # Same labels drawn either way (colours are read after the layout is fitted), different pixels.
+    made = {
+        estimate: SceneModelGenerator(n=40, colour_estimate=estimate).generate(
+            None, real.train, 0, rng(5), real=real
+        )
+        for estimate in ("centre", "mask")
+    }
+    np.testing.assert_array_equal(made["centre"].objects(), made["mask"].objects())
+    assert not np.array_equal(made["centre"].images, made["mask"].images)
+    refused = refused_in_process(
+        ["+debug=default", "generator.colour_estimate=median", f"hydra.run.dir={tmp_path / 'run'}"],
+        monkeypatch,
+        capsys,
+    )
+    assert "generator.colour_estimate: must be centre (pixels at box centres" in refused and "mask" in refused
+    assert not (tmp_path / "run").exists()
+
+
 def test_temperature_sharpens_class_shares_and_top_p_truncates(real):
     law = real.truth.law
     sharp = law.sharpened(0.5)
