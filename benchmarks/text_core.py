@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from step_profile import matmul_peak_gflops, synchronised_time
 
-from collapse_sim.protocols import RealData, RunContext
+from collapse_sim.components import RealData, RunContext
 from collapse_sim.text.data import TextSet
 
 

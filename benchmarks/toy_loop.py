@@ -40,9 +40,9 @@ from scipy import stats
 from collapse_sim.api import compose_config
 from collapse_sim.build import build
 from collapse_sim.checkpoints import NoCheckpoints
+from collapse_sim.components import RunContext
 from collapse_sim.config import validate
 from collapse_sim.loop import simulate
-from collapse_sim.protocols import RunContext
 
 TAILS = (2.0, 3.0, 4.0)
 # The five groups named outright: the top-level defaults are the detection run.

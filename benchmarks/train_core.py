@@ -57,8 +57,8 @@ def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, devi
     """In a fresh process: warm up, then time one generation's training and score it."""
     import torch
 
+    from collapse_sim.components import RunContext
     from collapse_sim.metrics.detection import DetectionMetrics
-    from collapse_sim.protocols import RunContext
     from collapse_sim.trainers.yolo import YOLOTrainer
     from collapse_sim.trainers.yolo_fast import YOLOFastTrainer
 

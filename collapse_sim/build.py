@@ -12,9 +12,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from collapse_sim.capacity import ChainPlan, plan_chains
-from collapse_sim.config import COMPONENT_GROUPS, CONFIG_DIR, GROUPS
-from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import (
+from collapse_sim.components import (
     RUN_ABILITIES,
     ChecksSimulation,
     Generator,
@@ -26,6 +24,8 @@ from collapse_sim.protocols import (
     needs,
     provides,
 )
+from collapse_sim.config import COMPONENT_GROUPS, CONFIG_DIR, GROUPS
+from collapse_sim.errors import ConfigError
 from collapse_sim.settings import import_target
 
 

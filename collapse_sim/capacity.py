@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from collapse_sim.components import provides
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import provides
 
 CHAIN_BASE_BYTES = 1.2e9  # a YOLO26n chain process at imgsz 64: 0.9-1.1 GB measured
 ARRAY_OVERHEAD = 4

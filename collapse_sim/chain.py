@@ -11,9 +11,9 @@ from pathlib import Path
 
 from collapse_sim.build import Simulation
 from collapse_sim.checkpoints import Checkpoints, NoCheckpoints
+from collapse_sim.components import RunContext
 from collapse_sim.errors import describe_fault
 from collapse_sim.loop import Generation, simulate
-from collapse_sim.protocols import RunContext
 
 
 def chain_dir(run_dir: Path, chain: int, *, vectorised: bool) -> Path:

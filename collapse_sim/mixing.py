@@ -10,8 +10,8 @@ import dataclasses
 
 import numpy as np
 
+from collapse_sim.components import RealData, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
 
 

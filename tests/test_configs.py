@@ -13,10 +13,10 @@ import pytest
 
 from collapse_sim.api import compose_config, run
 from collapse_sim.build import build
+from collapse_sim.components import ROLES, Metric, needs, provides
 from collapse_sim.config import GROUPS, validate
 from collapse_sim.errors import ConfigError
 from collapse_sim.generators.scene_model import SceneModelGenerator
-from collapse_sim.protocols import ROLES, Metric, needs, provides
 from collapse_sim.sources.shapes import ShapesSource
 
 CONF = Path(__file__).resolve().parent.parent / "conf"

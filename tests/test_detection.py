@@ -13,9 +13,9 @@ from conftest import ROOT, run_cli
 from conftest import TINY_DETECTION as TINY_ANY
 
 import collapse_sim as cs
+from collapse_sim.components import RunContext
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics.detection import DetectionMetrics
-from collapse_sim.protocols import RunContext
 from collapse_sim.sources.shapes import ShapesSource
 from collapse_sim.trainers.yolo import YOLOTrainer
 from collapse_sim.yolo.files import write_dataset

@@ -12,9 +12,9 @@ from collapse_sim.api import stack
 from collapse_sim.build import Simulation
 from collapse_sim.capacity import ChainPlan
 from collapse_sim.checkpoints import Checkpoints
+from collapse_sim.components import RealData, RunContext
 from collapse_sim.loop import simulate, stream
 from collapse_sim.mixing import AccumulateSubsampleMixing, ReplaceMixing
-from collapse_sim.protocols import RealData, RunContext
 from collapse_sim.samples import Samples
 
 CONTEXT = RunContext(Path("."), 0)

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from collapse_sim.components import RealData
 from collapse_sim.metrics.bookkeeping import bookkeeping
 from collapse_sim.metrics.classes import ClassMetrics
 from collapse_sim.metrics.gaussian import GaussianMetrics, wasserstein2
 from collapse_sim.metrics.regression import RegressionMetrics
 from collapse_sim.models.gaussian import GaussianMixtureModel
 from collapse_sim.models.linear import LinearModel
-from collapse_sim.protocols import RealData
 from collapse_sim.samples import Samples
 from collapse_sim.sources.gaussian import GaussianSource
 from collapse_sim.sources.zipf import ZipfSource

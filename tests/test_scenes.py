@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from collapse_sim.components import RealData
 from collapse_sim.mixing import FractionMixing, VerifiedMixing
-from collapse_sim.protocols import RealData
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.law import box_iou, fit_law
 from collapse_sim.scenes.quality import correct_labels, images_correct, label_quality

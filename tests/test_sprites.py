@@ -10,10 +10,10 @@ import pytest
 from conftest import ROOT, TINY_DETECTION, user_env
 from scipy import ndimage
 
+from collapse_sim.components import RunContext
 from collapse_sim.generators.sprites import SpritePasteGenerator, SpriteVAEGenerator
 from collapse_sim.metrics.images import ImageMetrics, sharpness
 from collapse_sim.models.sprite_vae import train_sprite_vae
-from collapse_sim.protocols import RunContext
 from collapse_sim.scenes.sprites import SOLID, crop_alpha, object_crops, paste
 from collapse_sim.sources.shapes import ShapesSource
 

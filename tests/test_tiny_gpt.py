@@ -33,7 +33,7 @@ def test_the_decoder_samples_the_same_tokens_with_and_without_its_cache():
 
 
 def test_the_decoder_trains_to_the_same_weights_for_a_seed(tmp_path):
-    from collapse_sim.protocols import RunContext
+    from collapse_sim.components import RunContext
     from collapse_sim.trainers.tiny_gpt import TinyGPTTrainer
 
     source = TextFilesSource(
@@ -55,7 +55,7 @@ def test_the_decoder_trains_to_the_same_weights_for_a_seed(tmp_path):
 @pytest.mark.cuda
 def test_the_decoder_trains_and_samples_on_cuda(tmp_path):
     """bf16 autocast, data resident on the GPU: it learns, and its cache samples what recomputing does."""
-    from collapse_sim.protocols import RunContext
+    from collapse_sim.components import RunContext
     from collapse_sim.trainers.tiny_gpt import TinyGPTTrainer
 
     source = TextFilesSource(

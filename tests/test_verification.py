@@ -7,10 +7,10 @@ import pytest
 from conftest import TINY_DETECTION
 
 import collapse_sim as cs
+from collapse_sim.components import RealData
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics.detection_data import DetectionDataMetrics
 from collapse_sim.mixing import VerifiedMixing
-from collapse_sim.protocols import RealData
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.quality import images_correct, label_quality_by_class
 

@@ -10,9 +10,9 @@ import torch
 from conftest import TINY_DETECTION
 
 import collapse_sim as cs
+from collapse_sim.components import RunContext
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics.detection import DetectionMetrics
-from collapse_sim.protocols import RunContext
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.sources.shapes import ShapesSource
 from collapse_sim.trainers.yolo import YOLOTrainer

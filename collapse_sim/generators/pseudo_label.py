@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from collapse_sim.components import data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import data_of
 from collapse_sim.scenes.dataset import DetectionSet
 
 

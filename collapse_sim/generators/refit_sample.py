@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_sim.checks import sampling_options, set_options
+from collapse_sim.components import sampling
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import sampling
 from collapse_sim.samples import Samples
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_sim.checks import decoding_options, positive_int, sampling_options, set_options
+from collapse_sim.components import data_of, sampling
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import data_of, sampling
 from collapse_sim.text.data import TextSet
 
 

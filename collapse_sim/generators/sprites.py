@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from collapse_sim.checks import positive_int
+from collapse_sim.components import RunContext
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import RunContext
 from collapse_sim.samples import REAL
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.law import MAX_SIZE, fit_law

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from collapse_sim.components import RealData, data_of
 from collapse_sim.metrics import measured, variable
 from collapse_sim.models.categorical import class_counts
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
 
 

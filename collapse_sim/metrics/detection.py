@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from collapse_sim.components import RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import measured, variable
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.yolo.scoring import average_precision, match
 

@@ -6,8 +6,8 @@ import numpy as np
 import xarray as xr
 from scipy.stats import wasserstein_distance
 
+from collapse_sim.components import RealData, data_of
 from collapse_sim.metrics import measured, variable
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.scenes.quality import label_quality, label_quality_by_class
 

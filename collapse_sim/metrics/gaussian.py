@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from collapse_sim.components import RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import measured, variable
 from collapse_sim.models.gaussian import GaussianMixtureModel, _matrix_sqrt
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
 
 

@@ -19,9 +19,9 @@ import numpy as np
 import xarray as xr
 from scipy import linalg, ndimage
 
+from collapse_sim.components import RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import measured, variable
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.sprites import object_crops
 

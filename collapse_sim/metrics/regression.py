@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import xarray as xr
 
+from collapse_sim.components import RealData, data_of
 from collapse_sim.metrics import measured, variable
 from collapse_sim.models.linear import LinearModel
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
 
 

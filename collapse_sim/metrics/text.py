@@ -14,10 +14,10 @@ import numpy as np
 import xarray as xr
 
 from collapse_sim.checks import positive_int
+from collapse_sim.components import RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import measured, variable
 from collapse_sim.models.ngram import NGramModel
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.text.data import TextSet
 from collapse_sim.text.words import words
 

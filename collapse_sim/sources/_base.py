@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from collapse_sim.checks import positive_int
-from collapse_sim.protocols import RealData
+from collapse_sim.components import RealData
 from collapse_sim.samples import Samples
 
 

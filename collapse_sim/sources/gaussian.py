@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from collapse_sim.checks import per_dimension, positive_int
+from collapse_sim.components import data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.gaussian import GaussianMixtureModel
-from collapse_sim.protocols import data_of
 from collapse_sim.sources._base import ModelSource
 
 

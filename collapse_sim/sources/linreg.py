@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_sim.checks import positive_int
+from collapse_sim.components import RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.linear import LinearModel
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.samples import Samples
 
 

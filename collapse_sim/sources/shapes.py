@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from collapse_sim.checks import positive_int
+from collapse_sim.components import RealData, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.law import SceneLaw
 from collapse_sim.scenes.render import SHAPES

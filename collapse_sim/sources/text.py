@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from collapse_sim.checks import positive_int
+from collapse_sim.components import RealData, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.text.corpus import require_gensim, text_file_documents, wikipedia_documents
 from collapse_sim.text.data import TextSet
 from collapse_sim.text.tokenizer import make_tokenizer, passages

@@ -17,8 +17,8 @@ import yaml
 from PIL import Image, UnidentifiedImageError
 
 from collapse_sim.checks import positive_int
+from collapse_sim.components import RealData, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import RealData, data_of
 from collapse_sim.scenes.dataset import DetectionSet, empty_labels
 from collapse_sim.sources.shapes import DetectionTruth
 

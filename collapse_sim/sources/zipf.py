@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_sim.checks import positive_int
+from collapse_sim.components import data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.categorical import CategoricalModel
-from collapse_sim.protocols import data_of
 from collapse_sim.sources._base import ModelSource
 
 

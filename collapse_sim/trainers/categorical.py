@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collapse_sim.components import data_of, sampling
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.categorical import CategoricalModel, class_counts
-from collapse_sim.protocols import data_of, sampling
 from collapse_sim.samples import Samples
 from collapse_sim.sources.zipf import class_names
 

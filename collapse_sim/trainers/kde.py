@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from collapse_sim.components import data_of, sampling
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.gaussian import GaussianMixtureModel
-from collapse_sim.protocols import data_of, sampling
 from collapse_sim.samples import Samples
 
 RULES = ("scott", "silverman")

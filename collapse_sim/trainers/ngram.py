@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_sim.checks import positive_int
+from collapse_sim.components import RunContext, data_of, sampling
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.ngram import NGramModel
-from collapse_sim.protocols import RunContext, data_of, sampling
 from collapse_sim.text.data import TextSet
 
 

@@ -16,8 +16,8 @@ import math
 import numpy as np
 
 from collapse_sim.checks import positive_int
+from collapse_sim.components import RunContext, data_of, sampling
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import RunContext, data_of, sampling
 from collapse_sim.text.data import TextSet
 from collapse_sim.yolo.settings import resolve_device
 

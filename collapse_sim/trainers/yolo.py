@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from collapse_sim.checks import positive_int
+from collapse_sim.components import RunContext, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.protocols import RunContext, data_of
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.yolo.detector import Detector
 from collapse_sim.yolo.files import write_dataset
