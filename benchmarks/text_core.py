@@ -26,6 +26,7 @@ import numpy as np
 from step_profile import matmul_peak_gflops, synchronised_time
 
 from collapse_sim.components import RealData, RunContext
+from collapse_sim.devices import available_cores
 from collapse_sim.text.data import TextSet
 
 
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: every core)")
     parser.add_argument("--width", type=int, default=128)
     args = parser.parse_args()
-    threads = args.threads or len(__import__("os").sched_getaffinity(0))
+    threads = args.threads or available_cores()
     peak = matmul_peak_gflops(args.device)
     rng = np.random.default_rng(0)
     data = TextSet.real(rng.integers(1, 1024, size=(2000, args.passage)))

@@ -14,15 +14,13 @@ from hydra.utils import instantiate
 from collapse_sim.capacity import ChainPlan, plan_chains
 from collapse_sim.components import (
     RUN_ABILITIES,
-    ChecksSimulation,
+    Component,
     Generator,
     Metric,
     Mixing,
     RunContext,
     Source,
     Trainer,
-    needs,
-    provides,
 )
 from collapse_sim.config import COMPONENT_GROUPS, CONFIG_DIR, GROUPS
 from collapse_sim.errors import ConfigError
@@ -46,12 +44,11 @@ class Simulation:
     choices: dict[str, str] = field(default_factory=dict)  # the option chosen in each group
 
     def setup(self, context: RunContext) -> None:
-        """Hand the chain's context to every component that needs something only the run provides."""
+        """Hand the chain's context to every component (one that needs nothing of the run ignores it)."""
         for _, component in self.components():
-            if needs(component) & RUN_ABILITIES:
-                component.setup(context)
+            component.setup(context)
 
-    def components(self) -> Iterator[tuple[str, Any]]:
+    def components(self) -> Iterator[tuple[str, Component]]:
         """Each component with its config key (``source``, ..., ``metrics.<name>``)."""
         yield from (("source", self.source), ("generator", self.generator), ("mixing", self.mixing))
         yield "trainer", self.trainer
@@ -76,7 +73,7 @@ def providers(ability: str, option_dirs: list[Path]) -> dict[str, list[str]]:
         for path in sorted({p for d in option_dirs for p in Path(d).glob(f"{group}/*.yaml")}):
             try:
                 target = (yaml.safe_load(path.read_text()) or {}).get("_target_")
-                offered = provides(import_target(group, target))
+                offered = import_target(group, target).provides
             except (ConfigError, yaml.YAMLError, AttributeError, OSError):
                 continue  # an option that cannot be read here provides nothing
             if ability in offered and path.stem not in found.get(group, []):
@@ -92,8 +89,8 @@ def check_abilities(sim: Simulation, option_dirs: list[Path]) -> None:
     """The one rule: every ability a component needs is provided by another chosen component or the run."""
     chosen = list(sim.components())
     for key, component in chosen:
-        offered = RUN_ABILITIES.union(*(provides(c) for k, c in chosen if k != key))
-        missing = sorted(needs(component) - offered)
+        offered = RUN_ABILITIES.union(*(c.provides for k, c in chosen if k != key))
+        missing = sorted(component.needs - offered)
         if not missing:
             continue
         ability = missing[0]
@@ -128,7 +125,7 @@ def build(
         n_samples=resolved["n_samples"],
         seed=resolved["seed"],
         warm_start=resolved["warm_start"],
-        chains=plan_chains(parts["source"], parts["trainer"], parts["mixing"], resolved),
+        chains=plan_chains(parts["source"], parts["trainer"], parts["generator"], parts["mixing"], resolved),
         choices={k: v for k, v in (choices or {}).items() if k in COMPONENT_GROUPS},
     )
     if sim.source.pool_size < sim.n_samples:
@@ -139,8 +136,7 @@ def build(
         )
     check_abilities(sim, option_dirs or [Path(CONFIG_DIR)])
     for _, component in sim.components():
-        if isinstance(component, ChecksSimulation):
-            component.check(sim)
+        component.check(sim)
     return sim
 
 

@@ -5,11 +5,11 @@ family (detection) runs ``replicates`` separate chains; ``workers`` of them at
 once, each in its own process with ``trainer.threads`` torch threads. Memory
 is checked before any work against what the machine has available now:
 
-- a chain in its own process needs its trainer's ``chain_bytes`` (the peak
-  RSS of a chain process apart from its data, measured for each trainer;
-  ``CHAIN_BASE_BYTES`` when a trainer does not say) plus its samples, at the
-  source's ``sample_bytes`` each: the real pool and test set, and
-  ``n_samples`` for each synthetic set it keeps;
+- a chain in its own process needs its trainer's and its generator's
+  ``chain_bytes`` (the peak RSS of a chain process apart from its data,
+  measured for each; ``components.Trainer`` holds the default) plus its
+  samples, at the source's ``sample_bytes`` each: the real pool and test set,
+  and ``n_samples`` for each synthetic set it keeps;
 - a vectorised chain needs its arrays: ``replicates`` x (pool + test +
   ``n_samples`` x the synthetic sets kept) x the sample width x 8 bytes, times
   ``ARRAY_OVERHEAD`` for the fits' temporaries.
@@ -17,13 +17,11 @@ is checked before any work against what the machine has available now:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from collapse_sim.components import provides
+from collapse_sim.devices import available_cores
 from collapse_sim.errors import ConfigError
 
-CHAIN_BASE_BYTES = 1.2e9  # a YOLO26n chain process at imgsz 64: 0.9-1.1 GB measured
 ARRAY_OVERHEAD = 4
 HEADROOM = 0.9  # leave a tenth of the available memory to everything else
 
@@ -37,11 +35,6 @@ class ChainPlan:
     vectorised: bool
 
 
-def available_cores() -> int:
-    """Cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def available_memory() -> int:
     """Bytes of memory available now."""
     import psutil
@@ -49,13 +42,13 @@ def available_memory() -> int:
     return int(psutil.virtual_memory().available)
 
 
-def plan_chains(source, trainer, mixing, resolved: dict) -> ChainPlan:
+def plan_chains(source, trainer, generator, mixing, resolved: dict) -> ChainPlan:
     """Chains and workers for a run, or a ConfigError naming ``workers`` or ``replicates``."""
     replicates, workers = resolved["replicates"], resolved["workers"]
     # Synthetic sets a chain holds at once: the mixing policy's window (every generation when
     # unbounded), plus the training set and the set being made.
     kept_sets = (mixing.history_window or resolved["generations"]) + 2
-    if "vectorised replicates" in provides(source):  # the toy families: one loop over arrays
+    if "vectorised replicates" in source.provides:  # the toy families: one loop over arrays
         if workers not in ("auto", 1):
             raise ConfigError(
                 "workers",
@@ -81,15 +74,14 @@ def plan_chains(source, trainer, mixing, resolved: dict) -> ChainPlan:
             f"is {workers}, and each chain trains with trainer.threads={threads}, which needs "
             f"{workers * threads} cores; this machine gives {cores}. Use workers={slots} or fewer (or auto)",
         )
-    per_chain = _chain_bytes(source, trainer, resolved["n_samples"], kept_sets)
+    per_chain = _chain_bytes(source, trainer, generator, resolved["n_samples"], kept_sets)
     _check_memory("workers" if workers > 1 else "replicates", per_chain, workers, replicates)
     return ChainPlan(chains=replicates, workers=workers, vectorised=False)
 
 
-def _chain_bytes(source, trainer, n_samples: int, kept_sets: int) -> float:
-    samples = source.pool_size + getattr(source, "test_size", 0) + n_samples * kept_sets
-    sample_bytes = getattr(source, "sample_bytes", 64 * 64 * 3)  # unknown: a small image
-    return getattr(trainer, "chain_bytes", CHAIN_BASE_BYTES) + samples * sample_bytes
+def _chain_bytes(source, trainer, generator, n_samples: int, kept_sets: int) -> float:
+    samples = source.pool_size + source.test_size + n_samples * kept_sets
+    return trainer.chain_bytes + generator.chain_bytes + samples * source.sample_bytes
 
 
 def _vectorised_bytes(resolved: dict, kept_sets: int) -> float:

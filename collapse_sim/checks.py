@@ -30,13 +30,7 @@ def per_dimension(key: str, value: float | Sequence[float], dim: int, *, positiv
     return np.array(array)
 
 
-NEUTRAL_SAMPLING = {
-    "temperature": 1.0,
-    "top_k": None,
-    "top_p": None,
-    "beams": None,
-    "repetition_penalty": 1.0,
-}
+NEUTRAL_SAMPLING = {"temperature": 1.0, "top_k": None, "top_p": None}
 
 
 def sampling_options(temperature: float, top_k: int | None, top_p: float | None) -> dict:
@@ -50,25 +44,6 @@ def sampling_options(temperature: float, top_k: int | None, top_p: float | None)
     return {"temperature": temperature, "top_k": top_k, "top_p": top_p}
 
 
-def decoding_options(beams: int | None, repetition_penalty: float, sampling: dict) -> dict:
-    """Checked beam search and repetition penalty: ``beams`` null or >= 1 with neutral ``sampling``
-    (beam search draws nothing), ``repetition_penalty`` > 0 (1 = none)."""
-    if beams is not None and not (isinstance(beams, int) and beams >= 1):
-        raise ConfigError("beams", f"must be null (sample) or an integer >= 1 (beam search), got {beams!r}")
-    if beams and beams > 1 and set_options(sampling):
-        raise ConfigError(
-            "beams",
-            f"is {beams}: beam search keeps the likeliest continuations and draws nothing, so "
-            f"{', '.join(set_options(sampling))} would be ignored; set beams=null to sample, or leave them",
-        )
-    if not repetition_penalty > 0:
-        raise ConfigError(
-            "repetition_penalty",
-            f"must be > 0 (1 = none, > 1 makes repeats less likely), got {repetition_penalty!r}",
-        )
-    return {"beams": beams, "repetition_penalty": float(repetition_penalty)}
-
-
-def set_options(options: dict) -> tuple[str, ...]:
-    """The sampling options set away from their neutral value (the model must honour those)."""
-    return tuple(k for k, v in options.items() if v != NEUTRAL_SAMPLING[k])
+def set_options(options: dict, neutral: dict = NEUTRAL_SAMPLING) -> tuple[str, ...]:
+    """The options set away from their ``neutral`` value (the model must honour those)."""
+    return tuple(k for k, v in options.items() if v != neutral[k])

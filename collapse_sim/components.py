@@ -1,14 +1,19 @@
-"""The roles components play, what they declare, and what the run hands them.
+"""The roles components play: one base class each, holding every optional declaration and hook's default.
 
-Plain classes fit a role structurally. Besides its one or two methods, a
-component declares as data on its class what it ``provides`` and what it
-``needs``: ability names such as ``"detection data"``, ``"scene law"`` or
-``"run folder"``. ``build`` checks a simulation with one rule (every need is
-provided by another chosen component or by the run) and one message shape.
-The run provides ``RUN_ABILITIES``; a component that needs any of them is
-handed one ``RunContext`` through ``setup(context)`` before its chain starts.
-A component whose settings must agree with another's (a pool large enough to
-label ``n`` images, say) checks them in ``check(sim)``, called once at build.
+A component subclasses the base of its role (``Source``, ``Trainer``,
+``Generator``, ``Mixing``, ``Metric``; ``Tracker`` for experiment trackers)
+and overrides what it needs, as xarray's ``BackendEntrypoint`` does for
+backends. Besides its one or two methods, a component declares as data on its
+class what it ``provides`` and what it ``needs``: ability names such as
+``"detection data"``, ``"scene law"`` or ``"run folder"``. ``build`` checks a
+simulation with one rule (every need is provided by another chosen component
+or by the run) and one message shape. The run provides ``RUN_ABILITIES``; every
+component is handed one ``RunContext`` through ``setup(context)`` before its
+chain starts. A component whose settings must agree with another's (a pool
+large enough to label ``n`` images, say) checks them in ``check(sim)``.
+
+The defaults live here and nowhere else: no other module asks a component
+whether it has an attribute (``tests/test_components.py`` scans the package).
 """
 
 from __future__ import annotations
@@ -16,14 +21,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:  # annotations only: importing xarray here would slow every component's import
+    import xarray as xr
 
 # What the run itself provides: the chain's folder for files, the real data once
 # loaded, a callback for progress inside a generation, the chain's index.
 RUN_ABILITIES = frozenset({"run folder", "real data", "epoch progress"})
+
+# A chain process's peak memory apart from its data when its trainer does not say (YOLO26n at
+# imgsz 64: 0.9-1.1 GB measured).
+CHAIN_BASE_BYTES = 1.2e9
 
 
 def data_of(family: str) -> frozenset[str]:
@@ -36,17 +47,6 @@ def sampling(*options: str) -> frozenset[str]:
     return frozenset(f"sampling option {option}" for option in options)
 
 
-def provides(component: Any) -> frozenset[str]:
-    """What a component declares it provides (nothing when it declares nothing)."""
-    return frozenset(getattr(component, "provides", ()))
-
-
-def needs(component: Any) -> frozenset[str]:
-    """What a component declares it needs (nothing when it declares nothing)."""
-    return frozenset(getattr(component, "needs", ()))
-
-
-@runtime_checkable
 class SampleSet(Protocol):
     """What the loop and mixing policies need of training data (``Samples`` is one).
 
@@ -86,7 +86,7 @@ class RealData:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a chain's run hands the components that need it, once, before the chain's first generation.
+    """What a chain's run hands every component, once, before the chain's first generation.
 
     ``folder`` is the chain's own folder (``chain_RR/``, or the run directory
     for a vectorised run); ``progress(epoch, epochs)`` reports progress inside
@@ -99,72 +99,126 @@ class RunContext:
     progress: Callable[[int, int], None] = lambda epoch, epochs: None
 
 
-@runtime_checkable
-class Source(Protocol):
-    """Real data. ``pool_size``: real training samples per replicate (checked against ``n_samples``)."""
+class Component:
+    """What every component may declare, with its default: abilities, and the two optional hooks."""
+
+    provides: ClassVar[frozenset[str]] = frozenset()  # abilities it offers the other components
+    needs: frozenset[str] = frozenset()  # abilities it relies on (an instance may add to its class's)
+
+    def setup(self, context: RunContext) -> None:
+        """Take what the run provides (folder, real data, progress) before the chain starts; default:
+        nothing to take."""
+
+    def check(self, sim: Any) -> None:
+        """Raise a ConfigError if this component's settings disagree with another's; default: none can."""
+
+
+class Source(Component):
+    """Real data. ``pool_size``: real training samples per replicate (checked against ``n_samples``).
+
+    ``test_size`` (fixed real test samples) and ``sample_bytes`` (memory of one
+    sample) size a chain's memory before any work.
+    """
 
     pool_size: int
+    test_size: int = 0
+    sample_bytes: float = 64 * 64 * 3  # unknown: counted as a small RGB image
 
-    def load(self, rng: np.random.Generator) -> RealData: ...
+    def load(self, rng: np.random.Generator) -> RealData:
+        """The training pool, the test set and the truth, drawn once per run."""
+        raise NotImplementedError(f"{type(self).__name__} must define load(rng)")
 
 
-@runtime_checkable
-class Trainer(Protocol):
+class Trainer(Component):
     """Fits a model to one generation's data.
 
     ``device`` is where it trains (recorded in the store); ``threads`` its CPU
-    thread count, which chains keep whatever ``workers`` is.
+    thread count, which chains keep whatever ``workers`` is; ``chain_bytes`` a
+    chain process's peak memory apart from its data. ``sampling_options`` are
+    the options its models honour (read from the model class, the truth): they
+    join ``provides`` as ``"sampling option <name>"``.
     """
 
-    device: str
-    threads: int
+    device: str = "cpu"
+    threads: int = 1
+    chain_bytes: float = CHAIN_BASE_BYTES
+    sampling_options: ClassVar[tuple[str, ...]] = ()
 
-    def fit(self, data: SampleSet, *, init: Any, rng: np.random.Generator, generation: int) -> Any: ...
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.provides = frozenset(cls.provides) | sampling(*cls.sampling_options)
+
+    def fit(self, data: SampleSet, *, init: Any, rng: np.random.Generator, generation: int) -> Any:
+        """The model fitted to ``data`` (continuing ``init`` when the run warm-starts)."""
+        raise NotImplementedError(f"{type(self).__name__} must define fit(data, *, init, rng, generation)")
 
 
-@runtime_checkable
-class Generator(Protocol):
-    """Produces synthetic samples from a trained model (``real`` for generators that label real inputs)."""
+class Generator(Component):
+    """Produces synthetic samples from a trained model (``real`` for generators that label real inputs).
+
+    ``chain_bytes``: memory it holds in a chain beyond the trainer's (a model of its own).
+    """
+
+    chain_bytes: float = 0.0
 
     def generate(
         self, model: Any, data: SampleSet, generation: int, rng: np.random.Generator, *, real: RealData
-    ) -> SampleSet: ...
+    ) -> SampleSet:
+        """New samples made by ``model`` (the model of ``generation``)."""
+        raise NotImplementedError(f"{type(self).__name__} must define generate(model, data, generation, rng)")
 
 
-@runtime_checkable
-class Mixing(Protocol):
+class Mixing(Component):
     """Combines real and synthetic data into the next generation's training set.
 
     ``history_window`` is how many of the latest synthetic sets the policy
     reads (``None`` = all), so the loop keeps and checkpoints no more.
     """
 
-    history_window: int | None
+    history_window: int | None = 1
 
     def mix(
         self, real: RealData, synthetic: SampleSet, history: list[SampleSet], rng: np.random.Generator
-    ) -> SampleSet: ...
+    ) -> SampleSet:
+        """The next generation's training data."""
+        raise NotImplementedError(f"{type(self).__name__} must define mix(real, synthetic, history, rng)")
 
 
-@runtime_checkable
-class Metric(Protocol):
-    """Measures one generation; returns variables without the generation dim."""
+class Metric(Component):
+    """Measures one generation; returns variables without the generation dim (``metrics.variable``)."""
 
-    def measure(self, model: Any, data: SampleSet, real: RealData) -> xr.Dataset: ...
-
-
-@runtime_checkable
-class UsesRun(Protocol):
-    """A component that needs one of ``RUN_ABILITIES``: it is handed the chain's context before it starts."""
-
-    def setup(self, context: RunContext) -> None: ...
+    def measure(self, model: Any, data: SampleSet, real: RealData) -> xr.Dataset:
+        """This generation's variables."""
+        raise NotImplementedError(f"{type(self).__name__} must define measure(model, data, real)")
 
 
-@runtime_checkable
-class ChecksSimulation(Protocol):
-    """A component whose settings must agree with another component's; raises a ConfigError if not."""
+class Tracker:
+    """An experiment tracker the run's one writer drives (``logger=``).
 
-    def check(self, sim: Any) -> None: ...
+    ``start`` once (a resumed run continues the same tracker run), ``log`` each
+    generation once every chain has it, ``finish`` with the plots and report.
+    ``replays_on_resume``: a tracker that cannot reopen its run (W&B offline)
+    is handed every stored generation again when the run resumes.
+    """
+
+    replays_on_resume: bool = False
+
+    def start(self, run_dir: Path, *, name: str, config: dict, overrides: list[str]) -> None:
+        """Open (or reopen) the tracker's run and record the settings."""
+
+    def log(self, generation: int, values: dict[str, float]) -> None:
+        """One point per value at step ``generation``."""
+
+    def finish(self, files: list[Path]) -> None:
+        """Attach the plots and the report, and close the run."""
 
 
-ROLES = {"source": Source, "generator": Generator, "mixing": Mixing, "trainer": Trainer}
+ROLES: dict[str, type] = {
+    "source": Source,
+    "generator": Generator,
+    "mixing": Mixing,
+    "trainer": Trainer,
+    "metrics": Metric,
+    "logger": Tracker,
+}
+"""The base class of each config group's components."""

@@ -14,6 +14,7 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, MissingMandatoryValue, OmegaConf
 
+from collapse_sim.components import ROLES
 from collapse_sim.errors import ConfigError
 from collapse_sim.settings import check_component
 
@@ -122,11 +123,11 @@ def validate(cfg: DictConfig) -> dict:
 
         check_store_url(resolved["store_url"])
     for group in COMPONENT_GROUPS:
-        check_component(group, resolved[group])
+        check_component(group, resolved[group], ROLES[group])
     if not isinstance(resolved["metrics"], dict) or not resolved["metrics"]:
         raise ConfigError("metrics", "must map metric names to components with a _target_")
     for name, node in resolved["metrics"].items():
-        check_component(f"metrics.{name}", node)
+        check_component(f"metrics.{name}", node, ROLES["metrics"])
     if resolved.get("logger") is None:
         resolved["logger"] = {}
     if not isinstance(resolved["logger"], dict):
@@ -134,5 +135,5 @@ def validate(cfg: DictConfig) -> dict:
             "logger", "must map tracker names to components; choose logger=mlflow, tensorboard or none"
         )
     for name, node in resolved["logger"].items():
-        check_component(f"logger.{name}", node)
+        check_component(f"logger.{name}", node, ROLES["logger"])
     return resolved

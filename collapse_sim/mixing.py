@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import Mixing, RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.samples import Samples
 
@@ -21,7 +21,7 @@ def _check_fraction(real_fraction: float) -> float:
     return float(real_fraction)
 
 
-class ReplaceMixing:
+class ReplaceMixing(Mixing):
     """Train only on the newest synthetic set (the classic collapse loop)."""
 
     history_window = 1
@@ -31,7 +31,7 @@ class ReplaceMixing:
         return synthetic
 
 
-class AccumulateMixing:
+class AccumulateMixing(Mixing):
     """Keep the real data and every synthetic set so far (data grows each generation)."""
 
     history_window = None
@@ -41,7 +41,7 @@ class AccumulateMixing:
         return real.train.concat([real.train, *history])
 
 
-class AccumulateSubsampleMixing:
+class AccumulateSubsampleMixing(Mixing):
     """Accumulate, then draw ``n`` samples uniformly so the training size stays fixed."""
 
     history_window = None
@@ -55,7 +55,7 @@ class AccumulateSubsampleMixing:
         return pool.subsample(min(self.n, len(pool)), rng)
 
 
-class _RealShareMixing:
+class _RealShareMixing(Mixing):
     """``real_fraction`` of ``n`` real samples (from ``_real``), the rest newest synthetic."""
 
     history_window = 1
@@ -94,7 +94,7 @@ class FreshMixing(_RealShareMixing):
         return real.draw(k, rng)
 
 
-class VerifiedMixing:
+class VerifiedMixing(Mixing):
     """A verifier checks synthetic images before they are trained on (Feng et al., 2025).
 
     ``budget`` images of each synthetic set are checked (null: all). With

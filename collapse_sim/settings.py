@@ -85,11 +85,19 @@ def accepted_settings(cls: type) -> tuple[dict[str, inspect.Parameter], dict[str
     return params, hints, passes_on
 
 
-def check_component(key: str, node: dict) -> type:
-    """Check a component node's ``_target_`` and that every setting is one it accepts, typed right."""
+def check_component(key: str, node: dict, role: type) -> type:
+    """Check a component node's ``_target_`` (a subclass of ``role``, the group's base class in
+    ``collapse_sim.components``) and that every setting is one it accepts, typed right."""
     if not isinstance(node, dict) or "_target_" not in node:
         raise ConfigError(key, f"must be a component with a _target_, got {node!r}")
     cls = import_target(f"{key}._target_", node["_target_"])
+    if not (isinstance(cls, type) and issubclass(cls, role)):
+        raise ConfigError(
+            f"{key}._target_",
+            f"{node['_target_']} is not a {role.__name__.lower()}: its class must subclass "
+            f"collapse_sim.components.{role.__name__}, which holds the defaults of every optional "
+            "declaration and hook",
+        )
     params, hints, open_ended = accepted_settings(cls)
     for name, value in node.items():
         if name.startswith("_"):

@@ -36,9 +36,7 @@ class Trackers:
         done = open_run(store.path)
         for generation in (int(g) for g in done.generation.values):
             # A logger that cannot reopen its run (W&B offline) gets the whole history again.
-            loggers = [
-                lg for lg in self.loggers if generation > logged or getattr(lg, "replays_on_resume", False)
-            ]
+            loggers = [lg for lg in self.loggers if generation > logged or lg.replays_on_resume]
             if loggers:
                 self._log(generation, done.sel(generation=generation).load(), loggers)
 

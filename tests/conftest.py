@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -21,6 +22,17 @@ TINY_DETECTION = (
     "trainer.epochs=1",
     "trainer.batch=8",
 )
+
+
+def build_job(overrides, *, config_dir=None):
+    """The simulation command-line overrides describe, composed, validated and built (nothing runs)."""
+    from collapse_sim.api import compose_config
+    from collapse_sim.build import build
+    from collapse_sim.config import GROUPS, option_dirs, validate
+
+    cfg = compose_config(list(overrides), config_dir=config_dir)
+    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
+    return SimpleNamespace(sim=build(validate(cfg), choices, option_dirs=option_dirs(cfg.hydra.searchpath)))
 
 
 def user_env(**extra: str) -> dict[str, str]:

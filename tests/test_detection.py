@@ -14,12 +14,13 @@ from conftest import TINY_DETECTION as TINY_ANY
 
 import collapse_sim as cs
 from collapse_sim.components import RunContext
+from collapse_sim.devices import resolve_device
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics.detection import DetectionMetrics
 from collapse_sim.sources.shapes import ShapesSource
 from collapse_sim.trainers.yolo import YOLOTrainer
 from collapse_sim.yolo.files import write_dataset
-from collapse_sim.yolo.settings import check_model, resolve_device
+from collapse_sim.yolo.settings import check_model
 
 # These tests are about the stock trainer and its files; tests/test_yolo_fast.py covers the training core.
 TINY_DETECTION = (*TINY_ANY, "trainer=yolo")

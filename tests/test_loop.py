@@ -12,7 +12,7 @@ from collapse_sim.api import stack
 from collapse_sim.build import Simulation
 from collapse_sim.capacity import ChainPlan
 from collapse_sim.checkpoints import Checkpoints
-from collapse_sim.components import RealData, RunContext
+from collapse_sim.components import Generator, Metric, RealData, RunContext, Source, Trainer
 from collapse_sim.loop import simulate, stream
 from collapse_sim.mixing import AccumulateSubsampleMixing, ReplaceMixing
 from collapse_sim.samples import Samples
@@ -20,7 +20,7 @@ from collapse_sim.samples import Samples
 CONTEXT = RunContext(Path("."), 0)
 
 
-class FakeSource:
+class FakeSource(Source):
     provides = frozenset({"fake data"})
     pool_size = 6
 
@@ -29,9 +29,8 @@ class FakeSource:
         return RealData(draw(6, rng), None, None, draw)
 
 
-class FakeTrainer:
+class FakeTrainer(Trainer):
     needs = frozenset({"fake data"})
-    device, threads = "cpu", 1
 
     def __init__(self, log):
         self.log = log
@@ -43,7 +42,7 @@ class FakeTrainer:
         return mean if init is None else 0.5 * (mean + init)
 
 
-class FakeGenerator:
+class FakeGenerator(Generator):
     def __init__(self, log):
         self.log = log
 
@@ -52,7 +51,7 @@ class FakeGenerator:
         return Samples.made_by(generation, x=model[:, None, None] + rng.normal(size=(2, 6, 1)))
 
 
-class FakeMetric:
+class FakeMetric(Metric):
     needs = frozenset({"fake data"})
 
     def measure(self, model, data, real):

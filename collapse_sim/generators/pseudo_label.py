@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from collapse_sim.components import data_of
+from collapse_sim.components import Generator, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet
 
 
-class PseudoLabelGenerator:
+class PseudoLabelGenerator(Generator):
     """Label ``n`` images drawn from the real training pool with the generation's detector.
 
     Detections above ``conf`` become labels (class, box); objects the detector

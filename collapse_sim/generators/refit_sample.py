@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_sim.checks import sampling_options, set_options
-from collapse_sim.components import sampling
+from collapse_sim.components import Generator, sampling
 from collapse_sim.errors import ConfigError
 from collapse_sim.samples import Samples
 
 
-class RefitSampleGenerator:
+class RefitSampleGenerator(Generator):
     """``n`` samples per replicate from the model, with temperature and tail truncation.
 
     ``temperature`` T samples from p^(1/T): a Gaussian's covariance is scaled by
@@ -18,6 +18,8 @@ class RefitSampleGenerator:
     ``top_k`` keeps the k likeliest classes; ``top_p`` keeps the smallest set of
     classes (or the central region of a Gaussian) holding mass ``top_p``.
     """
+
+    needs = frozenset({"model sampling"})  # a trainer whose models draw samples (model.sample)
 
     def __init__(
         self,
@@ -31,11 +33,8 @@ class RefitSampleGenerator:
             raise ConfigError("n", f"must be an integer >= 1 (it defaults to n_samples), got {n!r}")
         self.n = n
         self.options = sampling_options(temperature, top_k, top_p)
-
-    @property
-    def needs(self) -> frozenset[str]:
-        """The sampling options set away from their neutral value: the trainer's models must honour them."""
-        return sampling(*set_options(self.options))
+        # The options set away from their neutral value: the trainer's models must honour them.
+        self.needs = type(self).needs | sampling(*set_options(self.options))
 
     def generate(
         self, model, data: Samples, generation: int, rng: np.random.Generator, *, real=None

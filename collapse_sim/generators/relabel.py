@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from collapse_sim.components import Generator, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.samples import Samples
 
 
-class RelabelGenerator:
+class RelabelGenerator(Generator):
     """Synthetic labels ``y = x . w_hat + N(0, noise^2)`` on the generation's first ``n`` inputs.
 
     Mixing policies put real samples first, so under ``accumulate`` these are
     the real design points; under ``replace`` they are the same inputs carried
     forward. The design therefore stays fixed, as in the closed-form analysis.
     """
+
+    needs = data_of("regression")  # it relabels the generation's regression inputs
 
     def __init__(self, *, n: int, noise: float) -> None:
         if not noise >= 0:

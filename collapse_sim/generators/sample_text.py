@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from collapse_sim.checks import decoding_options, positive_int, sampling_options, set_options
-from collapse_sim.components import data_of, sampling
+from collapse_sim.checks import positive_int, sampling_options, set_options
+from collapse_sim.components import Generator, data_of, sampling
 from collapse_sim.errors import ConfigError
 from collapse_sim.text.data import TextSet
+from collapse_sim.text.decoding import NEUTRAL_DECODING, decoding_options
 
 
-class SampleTextGenerator:
+class SampleTextGenerator(Generator):
     """``n`` passages of ``length`` tokens, each after a ``prompt``-token prompt (0: from nothing).
 
     A prompt is the first ``prompt`` tokens of a passage drawn from the
@@ -21,6 +22,8 @@ class SampleTextGenerator:
     instead (Shumailov et al. used 5); ``repetition_penalty`` raises a seen
     token's probability to that power (``collapse_sim.text.decoding``).
     """
+
+    needs = data_of("text")
 
     def __init__(
         self,
@@ -36,19 +39,18 @@ class SampleTextGenerator:
     ) -> None:
         self.n, self.length = positive_int("n", n), positive_int("length", length)
         self.prompt = positive_int("prompt", prompt, minimum=0)
-        sampling = sampling_options(temperature, top_k, top_p)
-        self.options = {**sampling, **decoding_options(beams, repetition_penalty, sampling)}
+        drawing = sampling_options(temperature, top_k, top_p)
+        decoding = decoding_options(beams, repetition_penalty, drawing)
+        self.options = drawing | decoding
+        # The options set away from neutral: the trainer's models must honour them.
+        chosen = set_options(drawing) + set_options(decoding, NEUTRAL_DECODING)
+        self.needs = type(self).needs | sampling(*chosen)
         if beams and beams > 1 and not self.prompt:
             raise ConfigError(
                 "beams",
                 f"is {beams} with prompt=0: a beam search from nothing writes the same passage n times; "
                 "give a prompt (generator.prompt=16) or sample (beams=null)",
             )
-
-    @property
-    def needs(self) -> frozenset[str]:
-        """Text data, and the sampling options set away from neutral (the trainer's models honour them)."""
-        return data_of("text") | sampling(*set_options(self.options))
 
     def check(self, sim) -> None:
         """Generated passages join the real ones: they must be as long, and a prompt shorter."""

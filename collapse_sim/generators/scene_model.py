@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from collapse_sim.components import Generator
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.law import COLOUR_ESTIMATES, fit_law
 
 
-class SceneModelGenerator:
+class SceneModelGenerator(Generator):
     """The generative model of a detection pipeline: fit, then sample ``n`` new labelled scenes.
 
     It fits the mean count of each class per image and per-class size,

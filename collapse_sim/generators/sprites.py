@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RunContext
+from collapse_sim.components import Generator, RunContext
 from collapse_sim.errors import ConfigError
 from collapse_sim.samples import REAL
 from collapse_sim.scenes.dataset import DetectionSet
@@ -28,7 +28,7 @@ from collapse_sim.scenes.sprites import object_crops_by_image, paste
 EXAMPLE_IMAGES = 120  # images cropped for the picture: enough to find most classes
 
 
-class SpritePasteGenerator:
+class SpritePasteGenerator(Generator):
     """Crop every labelled object, then paste crops of the same class into scenes from the refitted law."""
 
     needs = frozenset({"scene law", "run folder"})

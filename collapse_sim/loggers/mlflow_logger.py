@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from collapse_sim.checkpoints import atomic_write
+from collapse_sim.components import Tracker
 from collapse_sim.config import flatten_config
 from collapse_sim.errors import ConfigError
 from collapse_sim.loggers import require
@@ -65,7 +66,7 @@ def check_file_store(key: str, uri: str, *, from_env: bool) -> None:
     )
 
 
-class MLflowLogger:
+class MLflowLogger(Tracker):
     """Log every generation's scalars, the resolved config and overrides, and the plots and report."""
 
     def __init__(self, *, tracking_uri: str | None = None) -> None:

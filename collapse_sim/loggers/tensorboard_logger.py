@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from collapse_sim.components import Tracker
 from collapse_sim.loggers import require
 
 FOLDER = "tensorboard"
 
 
-class TensorBoardLogger:
+class TensorBoardLogger(Tracker):
     """Log every generation's scalars, the config, and the plots, as TensorBoard events."""
 
     def __init__(self) -> None:

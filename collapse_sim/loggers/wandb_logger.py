@@ -20,6 +20,7 @@ import secrets
 from pathlib import Path
 
 from collapse_sim.checkpoints import atomic_write
+from collapse_sim.components import Tracker
 from collapse_sim.config import flatten_config
 from collapse_sim.errors import ConfigError
 from collapse_sim.loggers import require
@@ -28,7 +29,7 @@ RUN_ID_FILE = "wandb_run_id.txt"
 MODES = ("offline", "online")
 
 
-class WandbLogger:
+class WandbLogger(Tracker):
     """Log every generation's scalars, the resolved config and overrides, and the plots and report."""
 
     def __init__(

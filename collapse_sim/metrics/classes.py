@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.metrics import measured, variable
 from collapse_sim.models.categorical import class_counts
 from collapse_sim.samples import Samples
 
 
-class ClassMetrics:
+class ClassMetrics(Metric):
     """``class_frequency[class]``, ``surviving_classes``, ``entropy``, ``gini_simpson``, ``missing_mass``."""
 
     needs = data_of("categorical")

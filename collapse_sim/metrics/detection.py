@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import measured, variable
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
@@ -21,7 +21,7 @@ from collapse_sim.yolo.scoring import average_precision, match
 SIZE_BINS = ("small", "medium", "large")
 
 
-class DetectionMetrics:
+class DetectionMetrics(Metric):
     """``map50``, ``map50_95``, ``ap50_95[class]``, ``recall[class]``, ``ap50_95_by_size[size_bin]``.
 
     ``size_bins`` are the two box-size edges (geometric mean side as a

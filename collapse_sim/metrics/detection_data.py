@@ -6,13 +6,13 @@ import numpy as np
 import xarray as xr
 from scipy.stats import wasserstein_distance
 
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.metrics import measured, variable
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.scenes.quality import label_quality, label_quality_by_class
 
 
-class DetectionDataMetrics:
+class DetectionDataMetrics(Metric):
     """``class_frequency[class]``, ``surviving_classes``, ``entropy``, ``gini_simpson``,
     ``missing_mass``, ``objects_per_image``, ``box_size_distance``, ``box_size_spread``,
     ``label_precision``, ``label_recall`` (overall and ``_by_class``) and ``dataset_hash`` of the

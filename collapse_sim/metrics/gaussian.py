@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import measured, variable
 from collapse_sim.models.gaussian import GaussianMixtureModel, _matrix_sqrt
@@ -26,7 +26,7 @@ def wasserstein2(m1: np.ndarray, c1: np.ndarray, m2: np.ndarray, c2: np.ndarray)
     return np.sqrt(np.clip(shift + spread, 0.0, None))
 
 
-class GaussianMetrics:
+class GaussianMetrics(Metric):
     """``variance``, ``mean_shift``, ``w2`` and ``tail_mass[k]`` of the fitted model."""
 
     needs = data_of("gaussian")

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from scipy import linalg, ndimage
 
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import measured, variable
 from collapse_sim.scenes.dataset import DetectionSet
@@ -119,7 +119,7 @@ class CropClassifier:
             return float(metric.compute()[0])
 
 
-class ImageMetrics:
+class ImageMetrics(Metric):
     """``sharpness`` (and ``_by_class``), ``colour_shift``, ``kid`` and ``recognisability`` of the
     training images' object crops against the real test set's."""
 

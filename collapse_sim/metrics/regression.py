@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import xarray as xr
 
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.metrics import measured, variable
 from collapse_sim.models.linear import LinearModel
 from collapse_sim.samples import Samples
 
 
-class RegressionMetrics:
+class RegressionMetrics(Metric):
     """``param_error`` (squared weight error) and ``test_mse`` on the real test set."""
 
     needs = data_of("regression")

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import measured, variable
 from collapse_sim.models.ngram import NGramModel
@@ -63,7 +63,7 @@ def self_bleu(passages: list[str]) -> float:
     return float(np.mean(scores) / 100) if len(passages) > 1 else float("nan")
 
 
-class TextMetrics:
+class TextMetrics(Metric):
     """Held-out bits per character, and the diversity, repetition and drift of the generation's text."""
 
     needs = data_of("text")

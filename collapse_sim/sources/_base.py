@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RealData
+from collapse_sim.components import RealData, Source
 from collapse_sim.samples import Samples
 
 
-class ModelSource:
+class ModelSource(Source):
     """Real data drawn from ``truth``, ``replicates`` chains at once; subclasses declare their data."""
 
     provides: frozenset[str] = frozenset({"vectorised replicates"})

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import RealData, Source, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.linear import LinearModel
 from collapse_sim.samples import Samples
 
 
-class LinearRegressionSource:
+class LinearRegressionSource(Source):
     """Each replicate has its own true weights ``w* ~ N(0, I_d / d)``."""
 
     provides = data_of("regression") | {"vectorised replicates"}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import RealData, Source, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.law import SceneLaw
@@ -62,7 +62,7 @@ def world_law(
     )
 
 
-class ShapesSource:
+class ShapesSource(Source):
     """Scenes of ``n_classes`` shapes whose shares follow p_i ~ i^-exponent (class 0 commonest).
 
     The world (per-class sizes, colours, positions) and every image are fixed

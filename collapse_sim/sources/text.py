@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import RealData, Source, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.text.corpus import require_gensim, text_file_documents, wikipedia_documents
 from collapse_sim.text.data import TextSet
@@ -49,7 +49,7 @@ def _digest(documents: list[str]) -> str:
     return digest.hexdigest()
 
 
-class TextSource:
+class TextSource(Source):
     """Documents split into a training pool and a test set, tokenized once, cut into passages."""
 
     provides = data_of("text")

@@ -17,7 +17,7 @@ import yaml
 from PIL import Image, UnidentifiedImageError
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RealData, data_of
+from collapse_sim.components import RealData, Source, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet, empty_labels
 from collapse_sim.sources.shapes import DetectionTruth
@@ -166,7 +166,7 @@ def _check_image(path: Path) -> None:
         raise _fail(f"{path} is not a readable image ({error})") from None
 
 
-class YOLODatasetSource:
+class YOLODatasetSource(Source):
     """Images and labels of a local Ultralytics dataset, checked up front."""
 
     provides = data_of("detection")

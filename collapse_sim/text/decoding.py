@@ -14,13 +14,16 @@ every token already in the row, prompt included, by ``repetition_penalty``
 
 from __future__ import annotations
 
+import inspect
 from typing import Protocol
 
 import numpy as np
 
+from collapse_sim.checks import set_options
+from collapse_sim.errors import ConfigError
 from collapse_sim.models.categorical import draw_tokens
 
-DECODING_OPTIONS = ("temperature", "top_k", "top_p", "beams", "repetition_penalty")  # what decode takes
+NEUTRAL_DECODING = {"beams": None, "repetition_penalty": 1.0}  # sample, and no penalty
 
 
 class Decoder(Protocol):
@@ -99,3 +102,30 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
+
+
+# What decode takes besides the vocabulary: the options a model that decodes with it honours.
+DECODING_OPTIONS = tuple(
+    name
+    for name, parameter in inspect.signature(decode).parameters.items()
+    if parameter.kind is parameter.KEYWORD_ONLY and name != "vocab_size"
+)
+
+
+def decoding_options(beams: int | None, repetition_penalty: float, sampling: dict) -> dict:
+    """Checked beam search and repetition penalty: ``beams`` null or >= 1 with neutral ``sampling``
+    (beam search draws nothing), ``repetition_penalty`` > 0 (1 = none)."""
+    if beams is not None and not (isinstance(beams, int) and beams >= 1):
+        raise ConfigError("beams", f"must be null (sample) or an integer >= 1 (beam search), got {beams!r}")
+    if beams and beams > 1 and set_options(sampling):
+        raise ConfigError(
+            "beams",
+            f"is {beams}: beam search keeps the likeliest continuations and draws nothing, so "
+            f"{', '.join(set_options(sampling))} would be ignored; set beams=null to sample, or leave them",
+        )
+    if not repetition_penalty > 0:
+        raise ConfigError(
+            "repetition_penalty",
+            f"must be > 0 (1 = none, > 1 makes repeats less likely), got {repetition_penalty!r}",
+        )
+    return {"beams": beams, "repetition_penalty": float(repetition_penalty)}

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collapse_sim.components import data_of, sampling
+from collapse_sim.components import Trainer, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.categorical import CategoricalModel, class_counts
 from collapse_sim.samples import Samples
 from collapse_sim.sources.zipf import class_names
 
 
-class CategoricalFitTrainer:
+class CategoricalFitTrainer(Trainer):
     """Class probabilities = observed frequencies (a class never seen gets probability 0)."""
 
     needs = data_of("categorical")
-    provides = sampling(*CategoricalModel.sampling_options)
-    device, threads = "cpu", 1
+    provides = frozenset({"model sampling"})  # its models draw new samples (refit_sample)
+    sampling_options = CategoricalModel.sampling_options
 
     def __init__(self, *, n_classes: int) -> None:
         if n_classes < 2:

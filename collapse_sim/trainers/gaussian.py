@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from collapse_sim.components import data_of, sampling
+from collapse_sim.components import Trainer, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.gaussian import GaussianMixtureModel
 from collapse_sim.samples import Samples
 
 
-class GaussianFitTrainer:
+class GaussianFitTrainer(Trainer):
     """Sample mean and covariance; ``ddof=0`` is the MLE, ``ddof=1`` the unbiased estimate."""
 
     needs = data_of("gaussian")
-    provides = sampling(*GaussianMixtureModel.sampling_options)
-    device, threads = "cpu", 1
+    provides = frozenset({"model sampling"})  # its models draw new samples (refit_sample)
+    sampling_options = GaussianMixtureModel.sampling_options
 
     def __init__(self, *, ddof: int = 0) -> None:
         if ddof not in (0, 1):
@@ -38,12 +38,12 @@ class GaussianFitTrainer:
         return GaussianMixtureModel.single(mean, cov)
 
 
-class GMMFitTrainer:
+class GMMFitTrainer(Trainer):
     """scikit-learn's EM per replicate; warm start initialises from the previous model."""
 
     needs = data_of("gaussian")
-    provides = sampling(*GaussianMixtureModel.sampling_options)
-    device, threads = "cpu", 1
+    provides = frozenset({"model sampling"})  # its models draw new samples (refit_sample)
+    sampling_options = GaussianMixtureModel.sampling_options
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from collapse_sim.components import data_of, sampling
+from collapse_sim.components import Trainer, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.gaussian import GaussianMixtureModel
 from collapse_sim.samples import Samples
@@ -27,12 +27,12 @@ def rule_factor(rule: str, n: int, dim: int) -> float:
     return (n * (dim + 2) / 4.0) ** (-1.0 / (dim + 4))
 
 
-class KDEFitTrainer:
+class KDEFitTrainer(Trainer):
     """Gaussian KDE with a fixed ``bandwidth`` h (data units) or a rule, ``scott`` or ``silverman``."""
 
     needs = data_of("gaussian")
-    provides = sampling(*GaussianMixtureModel.sampling_options)
-    device, threads = "cpu", 1
+    provides = frozenset({"model sampling"})  # its models draw new samples (refit_sample)
+    sampling_options = GaussianMixtureModel.sampling_options
 
     def __init__(self, *, bandwidth: float | str = "scott") -> None:
         rule = isinstance(bandwidth, str) and bandwidth in RULES

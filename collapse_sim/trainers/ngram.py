@@ -5,21 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RunContext, data_of, sampling
+from collapse_sim.components import RunContext, Trainer, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.ngram import NGramModel
 from collapse_sim.text.data import TextSet
 
 
-class NGramTrainer:
+class NGramTrainer(Trainer):
     """Count the ``order``-grams of a generation's tokens, discounted by ``discount`` (seconds a generation).
 
     A warm start is ignored: a count model has nothing to fine-tune.
     """
 
     needs = data_of("text") | {"real data"}  # the run's tokenizer gives the vocabulary size
-    provides = sampling(*NGramModel.sampling_options)
-    device, threads = "cpu", 1
+    sampling_options = NGramModel.sampling_options
     chain_bytes = 0.5e9  # a chain process of vocabulary_loss: 0.21 GB peak RSS measured
 
     def __init__(self, *, order: int = 3, discount: float = 0.75) -> None:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from collapse_sim.components import data_of
+from collapse_sim.components import Trainer, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.linear import LinearModel
 from collapse_sim.samples import Samples
 
 
-class OLSTrainer:
+class OLSTrainer(Trainer):
     """Least-squares weights; the noise level is the residual standard deviation."""
 
     needs = data_of("regression")
-    device, threads = "cpu", 1
+    sampling_options = LinearModel.sampling_options
 
     def fit(self, data: Samples, *, init=None, rng=None, generation: int = 0) -> LinearModel:
         """Solve the normal equations for every replicate at once."""

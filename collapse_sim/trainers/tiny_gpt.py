@@ -16,18 +16,19 @@ import math
 import numpy as np
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RunContext, data_of, sampling
+from collapse_sim.components import RunContext, Trainer, data_of
+from collapse_sim.devices import resolve_device
 from collapse_sim.errors import ConfigError
 from collapse_sim.text.data import TextSet
-from collapse_sim.yolo.settings import resolve_device
+from collapse_sim.text.decoding import DECODING_OPTIONS
 
 
-class TinyGPTTrainer:
+class TinyGPTTrainer(Trainer):
     """A decoder of ``layers`` x ``heads`` x ``width`` over ``context`` tokens, ``tokens`` per generation."""
 
     chain_bytes = 1.8e9  # a chain process at the shipped size: 1.5-1.6 GB peak RSS measured
     needs = data_of("text") | {"real data", "epoch progress"}  # the tokenizer's vocabulary; progress
-    provides = sampling("temperature", "top_k", "top_p")
+    sampling_options = DECODING_OPTIONS  # what TinyGPTModel.generate hands decode()
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RunContext, data_of
+from collapse_sim.components import RunContext, Trainer, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.yolo.detector import Detector
@@ -24,7 +24,7 @@ from collapse_sim.yolo.settings import check_model_classes, check_probabilities,
 from collapse_sim.yolo.stock import train_stock
 
 
-class YOLOTrainer:
+class YOLOTrainer(Trainer):
     """Train an Ultralytics detector from a model YAML (or a local ``.pt``) on each generation's data.
 
     Defaults suit small synthetic sets: no mosaic (it shrinks objects at

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from collapse_sim.checks import positive_int
-from collapse_sim.components import RunContext, data_of
+from collapse_sim.components import RunContext, Trainer, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.yolo.fast_detector import FastDetector
@@ -32,7 +32,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 SAMPLE_IMAGES = 8
 
 
-class YOLOFastTrainer:
+class YOLOFastTrainer(Trainer):
     """Train an Ultralytics detector in memory; its results match stock training at a fraction of the time.
 
     Optimiser and schedule follow Ultralytics: AdamW (betas 0.937, 0.999),

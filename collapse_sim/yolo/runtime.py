@@ -25,6 +25,8 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+from collapse_sim.devices import available_cores
+
 INTEGRATIONS = ("clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb")
 # Read before Ultralytics is imported: importing it sets OMP_NUM_THREADS=1 when unset.
 ASKED_THREADS = os.environ.get("OMP_NUM_THREADS", "")
@@ -35,7 +37,7 @@ def cpu_threads() -> int:
     """Threads for torch: ``OMP_NUM_THREADS`` when set (joblib sets it to cores / jobs), else every core."""
     if ASKED_THREADS.isdigit() and int(ASKED_THREADS) > 0:
         return int(ASKED_THREADS)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return available_cores()
 
 
 def use_threads(threads: int) -> None:

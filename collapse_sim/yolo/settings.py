@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from collapse_sim.checks import positive_int
+from collapse_sim.devices import resolve_device
 from collapse_sim.errors import ConfigError
 
 
@@ -49,27 +50,6 @@ def check_probabilities(settings: dict[str, float]) -> dict[str, float]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ConfigError(key, f"must be a number in [0, 1], got {value!r}")
     return {key: float(value) for key, value in settings.items()}
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` = first GPU when there is one, else CPU; ``cuda[:i]`` only when CUDA is present."""
-    if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
-        raise ConfigError("device", f"must be auto, cpu, cuda or cuda:<index>, got {device!r}")
-    if device == "cpu":
-        return device
-    import torch
-
-    if device == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    index = int(device.partition(":")[2] or 0)
-    if not torch.cuda.is_available() or index >= torch.cuda.device_count():
-        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        raise ConfigError(
-            "device",
-            f"asks for {device} but this machine has {found} CUDA device(s) visible to torch; "
-            "use trainer.device=cpu or trainer.device=auto",
-        )
-    return f"cuda:{index}"
 
 
 def check_run_settings(model: str, device: str, epochs: int, imgsz: int, batch: int) -> tuple:

@@ -1,0 +1,34 @@
+"""Where training runs: the CPU cores this process may use, and the device a trainer's setting names."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from collapse_sim.errors import ConfigError
+
+
+def available_cores() -> int:
+    """Cores this process may use (its CPU affinity where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` = first GPU when there is one, else CPU; ``cuda[:i]`` only when CUDA is present."""
+    if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ConfigError("device", f"must be auto, cpu, cuda or cuda:<index>, got {device!r}")
+    if device == "cpu":
+        return device
+    import torch
+
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    index = int(device.partition(":")[2] or 0)
+    if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        raise ConfigError(
+            "device",
+            f"asks for {device} but this machine has {found} CUDA device(s) visible to torch; "
+            "use trainer.device=cpu or trainer.device=auto",
+        )
+    return f"cuda:{index}"
