@@ -37,11 +37,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from collapse_sim.api import compose_config
-from collapse_sim.build import build
+from collapse_sim.api import job
 from collapse_sim.checkpoints import NoCheckpoints
 from collapse_sim.components import RunContext
-from collapse_sim.config import validate
 from collapse_sim.loop import simulate
 
 TAILS = (2.0, 3.0, 4.0)
@@ -57,7 +55,7 @@ GAUSSIAN_FAMILY = (
 
 def vectorised(replicates: int, generations: int, n: int, seed: int) -> tuple[float, np.ndarray]:
     """Wall time of the framework loop, and the last generation's variances."""
-    cfg = compose_config(
+    sim = job(
         [
             *GAUSSIAN_FAMILY,
             f"replicates={replicates}",
@@ -65,8 +63,7 @@ def vectorised(replicates: int, generations: int, n: int, seed: int) -> tuple[fl
             f"n_samples={n}",
             f"seed={seed}",
         ]
-    )
-    sim = build(validate(cfg), {})
+    ).sim
     began = time.perf_counter()
     last = deque(simulate(sim, RunContext(Path("."), 0), NoCheckpoints()), maxlen=1)[0]  # keep one
     elapsed = time.perf_counter() - began

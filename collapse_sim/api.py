@@ -6,17 +6,15 @@ import tempfile
 from pathlib import Path
 
 import xarray as xr
-from hydra import compose, initialize_config_dir
-from hydra.errors import HydraException
 
-from collapse_sim.build import build
 from collapse_sim.chains import QuietProgress, run_chains
-from collapse_sim.config import CONFIG_DIR, GROUPS, option_dirs, register_schema, validate
+from collapse_sim.config import CONFIG_DIR, register_schema
+from collapse_sim.hydra_bridge import compose_explained, normalize, with_search_path
+from collapse_sim.job import Job, build_job
 from collapse_sim.loop import Generation
-from collapse_sim.preflight import explain, normalize, with_search_path
 from collapse_sim.zarr_io import as_stored, with_replicate_coordinate
 
-__all__ = ["CONFIG_DIR", "compose_config", "run", "stack"]
+__all__ = ["CONFIG_DIR", "compose_config", "job", "run", "stack"]
 
 
 def compose_config(overrides: list[str] | None = None, *, config_dir: str | Path | None = None):
@@ -29,11 +27,12 @@ def compose_config(overrides: list[str] | None = None, *, config_dir: str | Path
     overrides = normalize(list(overrides or []))
     if config_dir is not None:
         overrides = with_search_path(overrides, [str(config_dir)])
-    try:
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            return compose("config", overrides=overrides, return_hydra_config=True)
-    except HydraException as error:  # explained once Hydra is released: explaining may compose again
-        raise explain(error, overrides) from None
+    return compose_explained(overrides)
+
+
+def job(overrides: list[str] | None = None, *, config_dir: str | Path | None = None) -> Job:
+    """The job command-line style overrides describe, composed, validated and built (nothing runs)."""
+    return build_job(compose_config(overrides, config_dir=config_dir))
 
 
 def stack(finished: list[Generation], *, vectorised: bool) -> xr.Dataset:
@@ -65,10 +64,8 @@ def run(overrides: list[str] | None = None, *, config_dir: str | Path | None = N
     temporary directory removed afterwards. Use the command line for stores,
     plots and resuming.
     """
-    cfg = compose_config(overrides, config_dir=config_dir)
-    resolved = validate(cfg)
-    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
-    sim = build(resolved, choices, option_dirs=option_dirs(cfg.hydra.searchpath))
+    built = job(overrides, config_dir=config_dir)
+    sim = built.sim
     plan = sim.chains
     with tempfile.TemporaryDirectory(prefix="collapse_sim_") as workdir:
         starts = [0] * plan.chains
@@ -76,5 +73,5 @@ def run(overrides: list[str] | None = None, *, config_dir: str | Path | None = N
             run_chains(sim, Path(workdir), starts=starts, progress=QuietProgress(), checkpoint=False)
         )
     ds = stack(finished, vectorised=plan.vectorised)
-    ds.attrs["config"] = resolved
+    ds.attrs["config"] = built.resolved
     return ds

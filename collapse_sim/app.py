@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
@@ -11,20 +12,45 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from collapse_sim.checkpoints import atomic_write
 from collapse_sim.config import CONFIG_DIR, register_schema
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, exit_with, log_details
-from collapse_sim.preflight import checked, normalize, preflight
+from collapse_sim.hydra_bridge import normalize, run_composed
+from collapse_sim.job import Job, build_job
+from collapse_sim.preflight import preflight
 from collapse_sim.sweep import FAILURE_FILE
 
 FAILED_JOBS: list[Path] = []  # filled by SweepOutcome in the process that launched the sweep
+# A sweep's jobs as preflight built them, by resolved configuration: Hydra composes each job again
+# for its launcher, and one that runs jobs in this process (the basic launcher) finds them here.
+# A launcher that runs jobs in other processes (joblib) builds each there, once.
+SWEEP_JOBS: dict[str, Job] = {}
 
 
-def run_job(cfg: DictConfig) -> None:
-    """One simulation: check and build (or take what preflight built), resume or create the store, loop,
-    report.
+def job_key(cfg: DictConfig) -> str | None:
+    """What identifies a job: its resolved configuration without the ``hydra`` node (None if it cannot
+    be resolved here: building it says why)."""
+    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    try:
+        return json.dumps(OmegaConf.to_container(job, resolve=True), sort_keys=True, default=str)
+    except Exception:
+        return None
+
+
+def sweep_job(cfg: DictConfig) -> None:
+    """A sweep's task, as Hydra's launcher calls it: the job preflight built, or built here."""
+    hydra_cfg = HydraConfig.get()
+    try:
+        job = SWEEP_JOBS.pop(job_key(cfg), None) or build_job(cfg, hydra_cfg)
+    except ConfigError as error:
+        return _record_failure(Path(hydra_cfg.runtime.output_dir), str(error))
+    run_job(job)
+
+
+def run_job(job: Job) -> None:
+    """One simulation in Hydra's output folder: resume or create the store, loop, report.
 
     In a sweep a failing job does not end the sweep: its error goes to its own
     log and ``error.txt``, and the other jobs go on (``SweepOutcome`` reports it).
@@ -38,8 +64,7 @@ def run_job(cfg: DictConfig) -> None:
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a rerun starts clean
     try:
-        job = checked(cfg, hydra_cfg)
-        store, trackers = run_in_directory(job.sim, job.loggers, job.resolved, hydra_cfg, run_dir)
+        store, trackers = run_in_directory(job, run_dir)
         report_run(store, trackers, run_dir, plots=job.resolved["plots"])
     except ConfigError as error:
         if not in_sweep:
@@ -97,9 +122,14 @@ def main() -> None:
     args = normalize(sys.argv[1:])
     sys.argv[1:] = args
     try:
-        preflight(args)
+        command = preflight(args)
     except ConfigError as error:
         exit_with(str(error))
-    hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")(run_job)()
+    if command.single:  # one run: composed and built once, above
+        ((cfg, job),) = command.jobs
+        run_composed(cfg, lambda _: run_job(job))
+        return
+    SWEEP_JOBS.update((job_key(cfg), job) for cfg, job in command.jobs)
+    hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")(sweep_job)()
     if FAILED_JOBS:
         sys.exit(1)

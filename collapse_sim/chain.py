@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from collapse_sim.build import Simulation
 from collapse_sim.checkpoints import Checkpoints, NoCheckpoints
 from collapse_sim.components import RunContext
 from collapse_sim.errors import describe_fault
 from collapse_sim.loop import Generation, simulate
+from collapse_sim.simulation import Simulation
 
 
 def chain_dir(run_dir: Path, chain: int, *, vectorised: bool) -> Path:

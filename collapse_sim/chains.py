@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Protocol
 
 from collapse_sim import worker as chain_worker
-from collapse_sim.build import Simulation
 from collapse_sim.chain import DONE, RECORDED, Chain, Epoch, Failed
 from collapse_sim.errors import RunFailure, describe_fault, log_details
 from collapse_sim.loop import Generation
+from collapse_sim.simulation import Simulation
 
 
 class ChainProgress(Protocol):

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from collapse_sim.build import Simulation
 from collapse_sim.components import RunContext
 from collapse_sim.metrics.bookkeeping import bookkeeping
+from collapse_sim.simulation import Simulation
 
 PHASES = {"source": 0, "fit": 1, "generate": 2, "mix": 3, "initial": 4}
 

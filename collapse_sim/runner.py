@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collapse_sim import __version__
-from collapse_sim.build import Simulation
 from collapse_sim.chains import run_chains
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault
+from collapse_sim.job import Job
 from collapse_sim.reporting.html import write_run_page
 from collapse_sim.reporting.intervals import plural
 from collapse_sim.reporting.run import plot_run, summarize
@@ -38,21 +38,19 @@ def exclusive(run_dir: Path):
         yield
 
 
-def store_attrs(resolved: dict, hydra_cfg, sim: Simulation) -> dict:
+def store_attrs(job: Job) -> dict:
     """Root attributes of a run's store: config, choices, overrides, version, start time, device."""
     # the groups a user chose; not Hydra's own, nor debug_trainer@trainer (which follows from debug)
-    choices = {
-        k: v for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra") and "@" not in k
-    }
+    choices = {k: v for k, v in job.choices.items() if not k.startswith("hydra") and "@" not in k}
     return {
-        "name": resolved["name"],
-        "config": json.loads(json.dumps(resolved)),
-        "config_yaml": OmegaConf.to_yaml(resolved),
+        "name": job.resolved["name"],
+        "config": json.loads(json.dumps(job.resolved)),
+        "config_yaml": OmegaConf.to_yaml(job.resolved),
         "choices": choices,
-        "overrides": list(hydra_cfg.overrides.task),
+        "overrides": job.overrides,
         "version": __version__,
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "device": sim.trainer.device,
+        "device": job.sim.trainer.device,
     }
 
 
@@ -100,26 +98,26 @@ class ChainBars:
             self.display.remove_task(self.chains.pop(chain))
 
 
-def run_in_directory(sim: Simulation, loggers: dict, resolved: dict, hydra_cfg, run_dir: Path):
+def run_in_directory(job: Job, run_dir: Path):
     """Create or resume the simulation's store in ``run_dir`` and run what is left of its chains.
 
     Each finished generation is written, marked complete and handed to the
     trackers here, the run's one writer. Returns the store and the trackers,
     which are finished once the report exists.
     """
+    sim, resolved = job.sim, job.resolved
     plan = sim.chains
     chains = None if plan.vectorised else plan.chains
     with exclusive(run_dir):
         store, start = RunStore.open_or_create(
             run_dir,
             generations=sim.generations,
-            attrs=store_attrs(resolved, hydra_cfg, sim),
+            attrs=store_attrs(job),
             url=resolved.get("store_url"),
             chains=chains,
         )
-        trackers = Trackers(loggers, run_dir, per_chain=chains is not None)
-        overrides = list(hydra_cfg.overrides.task)
-        trackers.start(store, run_dir, name=resolved["name"], config=resolved, overrides=overrides)
+        trackers = Trackers(job.loggers, run_dir, per_chain=chains is not None)
+        trackers.start(store, run_dir, name=resolved["name"], config=resolved, overrides=job.overrides)
         starts = [start] if plan.vectorised else store.chain_starts()
         if start == sim.generations:
             print(f"{run_dir}: all {start} generations are already complete")

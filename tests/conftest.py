@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -25,14 +24,11 @@ TINY_DETECTION = (
 
 
 def build_job(overrides, *, config_dir=None):
-    """The simulation command-line overrides describe, composed, validated and built (nothing runs)."""
-    from collapse_sim.api import compose_config
-    from collapse_sim.build import build
-    from collapse_sim.config import GROUPS, option_dirs, validate
+    """A job composed, validated and built from command-line overrides: ``collapse_sim.api.job``, the
+    package's one way (no test writes compose, validate and build out itself)."""
+    from collapse_sim.api import job
 
-    cfg = compose_config(list(overrides), config_dir=config_dir)
-    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
-    return SimpleNamespace(sim=build(validate(cfg), choices, option_dirs=option_dirs(cfg.hydra.searchpath)))
+    return job(list(overrides), config_dir=config_dir)
 
 
 def user_env(**extra: str) -> dict[str, str]:

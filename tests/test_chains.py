@@ -23,10 +23,9 @@ from conftest import (
 )
 
 import collapse_sim as cs
-from collapse_sim.api import compose_config, stack
-from collapse_sim.build import build
+from collapse_sim.api import job as build_job
+from collapse_sim.api import stack
 from collapse_sim.chains import run_chains
-from collapse_sim.config import GROUPS, validate
 
 # One worker runs this module, so the module's reference run (``whole``) is made once.
 pytestmark = pytest.mark.xdist_group("chains")
@@ -75,13 +74,6 @@ if spec:
 '''
 
 
-def _run(overrides):
-    cfg = compose_config(overrides)
-    resolved = validate(cfg)
-    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS}
-    return resolved, choices, build(resolved, choices)
-
-
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory):
     """An uninterrupted 2-chain run, the reference for every resumed one."""
@@ -111,7 +103,7 @@ def test_a_chain_is_the_same_whatever_the_number_of_chains_or_workers_and_progre
 ):
     # Three chains, two at a time, against the reference's two; chains one after another in one
     # process are compared with spawned ones in the joblib test below.
-    _, _, sim = _run([*CHAINS, "replicates=3", "workers=2"])
+    sim = build_job([*CHAINS, "replicates=3", "workers=2"]).sim
     recorder = Recorder()
     finished = list(run_chains(sim, tmp_path / "three", starts=[0] * 3, progress=recorder))
     # The caller hears every generation of every chain, the display every epoch and every chain's end.
@@ -261,16 +253,16 @@ def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch, tmp_path):
 
     monkeypatch.setattr(capacity, "available_memory", lambda: int(2e9))
     with pytest.raises(ConfigError, match=r"workers: 2 chains at once need about 2\.\d GB of memory"):
-        _run([*CHAINS, "replicates=4", "workers=2"])
+        build_job([*CHAINS, "replicates=4", "workers=2"])
     with pytest.raises(ConfigError, match=r"replicates: replicates=100000 needs about .* GB of memory"):
-        _run([*GAUSSIAN, "replicates=100000", "n_samples=1000"])
+        build_job([*GAUSSIAN, "replicates=100000", "n_samples=1000"])
     # A text chain's trainer says what its process needs: the decoder's does not fit, the n-gram's does.
     from test_text import corpus, text_run
 
     text = [*text_run(corpus(tmp_path / "corpus")), "trainer=tiny_gpt", "workers=2"]
     with pytest.raises(ConfigError, match=r"workers: 2 chains at once need about 3\.\d GB of memory"):
-        _run(text)
-    assert _run([*text, "trainer=ngram"])[2].chains.workers == 2
+        build_job(text)
+    assert build_job([*text, "trainer=ngram"]).sim.chains.workers == 2
 
 
 @pytest.mark.slow

@@ -9,13 +9,13 @@ import pytest
 import xarray as xr
 
 from collapse_sim.api import stack
-from collapse_sim.build import Simulation
 from collapse_sim.capacity import ChainPlan
 from collapse_sim.checkpoints import Checkpoints
 from collapse_sim.components import Generator, Metric, RealData, RunContext, Source, Trainer
 from collapse_sim.loop import simulate, stream
 from collapse_sim.mixing import AccumulateSubsampleMixing, ReplaceMixing
 from collapse_sim.samples import Samples
+from collapse_sim.simulation import Simulation
 
 CONTEXT = RunContext(Path("."), 0)
 

@@ -8,9 +8,7 @@ import yaml
 from conftest import TINY_DETECTION, run_cli
 
 import collapse_sim as cs
-from collapse_sim.api import compose_config
-from collapse_sim.build import build
-from collapse_sim.config import GROUPS, validate
+from collapse_sim.api import job as build_job
 from collapse_sim.errors import ConfigError
 from collapse_sim.sources.shapes import ShapesSource
 from collapse_sim.sources.yolo_dataset import YOLODatasetSource
@@ -162,8 +160,7 @@ def test_bad_dataset_on_the_command_line_exits_cleanly(dataset, tmp_path):
 
 
 def _build(*overrides):
-    cfg = compose_config(list(overrides))
-    return build(validate(cfg), {k: v for k, v in cfg.hydra.runtime.choices.items() if k in GROUPS})
+    return build_job(list(overrides)).sim
 
 
 def test_more_samples_than_the_pool_and_scene_model_are_refused(dataset):

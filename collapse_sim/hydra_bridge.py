@@ -1,0 +1,185 @@
+"""What collapse_sim knows of Hydra beyond its documented API, in one place.
+
+- the command line is read by Hydra's own parser (``get_args_parser``);
+- a job is composed with the compose API; a composition error is explained from
+  the key and options Hydra's and OmegaConf's exceptions carry (one message,
+  OmegaConf's type conversion, is read as text);
+- a sweep's jobs are expanded by Hydra's basic sweeper's own ``split_arguments``;
+- one composed job runs through Hydra's ``run_job`` (output folder, logging,
+  ``.hydra/`` files, callbacks) as ``hydra.main`` would run it, so a single run
+  is composed once, not three times (``hydra.main`` composes to find the mode,
+  then again to run).
+
+``tests/test_hydra_bridge.py`` pins each of these against the installed Hydra
+and OmegaConf: an upgrade that changes one fails there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+from collapse_sim.config import CONFIG_DIR, TOP_LEVEL
+from collapse_sim.errors import ConfigError
+
+SEARCH_PATH = "hydra.searchpath"
+# Groups that the defaults list holds as `null`: Hydra rejects `+experiment=x` for
+# them ("Multiple values"), yet users write it, so it is read as `experiment=x`.
+OPTIONAL_GROUPS = ("experiment", "debug")
+# Hydra's flags that print or inspect instead of running: Hydra handles them, nothing is checked.
+INSPECTING = ("help", "hydra_help", "cfg", "info", "shell_completion", "experimental_rerun")
+JOB_NAME = "collapse_sim"
+
+
+def normalize(args: list[str]) -> list[str]:
+    """Arguments with ``+experiment=``/``+debug=`` read as ``experiment=``/``debug=``."""
+    return [a[1:] if a.startswith("+") and a[1:].split("=")[0] in OPTIONAL_GROUPS else a for a in args]
+
+
+def parse_command_line(args: list[str]) -> argparse.Namespace:
+    """The command line as ``hydra.main`` reads it: ``overrides``, ``multirun``, ``config_dir``, flags."""
+    from hydra._internal.utils import get_args_parser
+
+    return get_args_parser().parse_args(args)
+
+
+def inspects(parsed: argparse.Namespace) -> bool:
+    """Whether the command line asks Hydra to print or inspect (``--help``, ``--cfg``, ...) instead of run."""
+    return any(getattr(parsed, flag) for flag in INSPECTING)
+
+
+def with_search_path(overrides: list[str], extra_dirs: list[str]) -> list[str]:
+    """``overrides`` with user config folders added to ``hydra.searchpath`` (each must exist)."""
+    if not extra_dirs:
+        return overrides
+    entries = []
+    for folder in extra_dirs:
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise ConfigError(
+                "--config-dir",
+                f"{folder} is not a folder; give a folder that holds your own config groups "
+                "(for example experiment/ and generator/ with one YAML file per option)",
+            )
+        entries.append(f"file://{path}")
+    given = [o.partition("=")[2] for o in overrides if o.partition("=")[0] == SEARCH_PATH]
+    entries += [e.strip() for value in given for e in value.strip("[] ").split(",") if e.strip()]
+    kept = [o for o in overrides if o.partition("=")[0] != SEARCH_PATH]
+    return [f"{SEARCH_PATH}=[{','.join(entries)}]", *kept]
+
+
+def compose(overrides: list[str]) -> DictConfig:
+    """The job's configuration with its ``hydra`` node; a HydraException if it cannot be composed."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=JOB_NAME):
+        return hydra_compose("config", overrides=overrides, return_hydra_config=True)
+
+
+def compose_explained(overrides: list[str]) -> DictConfig:
+    """``compose``, with a composition error turned into a ConfigError that names the key."""
+    try:
+        return compose(overrides)
+    except HydraException as error:  # explained once Hydra is released: explaining may compose again
+        raise explain(error, overrides) from None
+
+
+def _valid_keys(overrides: list[str], key: str) -> str:
+    parent = key.rpartition(".")[0]
+    if not parent:
+        return f"valid top-level settings: {', '.join(TOP_LEVEL)}"
+    kept = [o for o in overrides if not o.lstrip("+~").startswith(key)]
+    try:
+        node = OmegaConf.select(compose(kept), parent)
+    except HydraException:
+        node = None
+    if not isinstance(node, DictConfig):
+        return f"'{parent}' has no settings to override"
+    names = [k for k in node if not str(k).startswith("_")]
+    if not names:
+        return f"'{parent}' ({node.get('_target_', 'this option')}) takes no settings"
+    return f"valid settings of '{parent}': {', '.join(names)}"
+
+
+def converted_type(message: str) -> tuple[str, str, str] | None:
+    """(value, its type, the wanted type) from OmegaConf's conversion error, or None for another message.
+
+    The one message read from text.
+    """
+    found = re.match(r"Value '(.*)' of type '(\w+)' could not be converted to (\w+)", message)
+    return found.groups() if found else None
+
+
+def explain(error: Exception, overrides: list[str]) -> ConfigError:
+    """Turn a Hydra composition error into one that names the key and what would be valid."""
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file and "/" in error.missing_cfg_file:
+        group, option = error.missing_cfg_file.rsplit("/", 1)
+        return ConfigError(
+            group, f"has no option {option!r}; valid options: {', '.join(error.options or [])}"
+        )
+    cause = error.__cause__
+    keyed = isinstance(cause, ConfigAttributeError | ConfigKeyError | ValidationError)
+    key = cause.full_key if keyed else None
+    if isinstance(cause, ConfigAttributeError | ConfigKeyError) and key:
+        return ConfigError(key, f"is not a setting here; {_valid_keys(overrides, key)}")
+    if isinstance(cause, ValidationError) and key:
+        first = str(cause).splitlines()[0]
+        typed = converted_type(first)
+        if typed:
+            value, kind, wanted = typed
+            return ConfigError(key, f"must be of type {wanted.lower()}, got {value!r} ({kind})")
+        return ConfigError(key, first)
+    # Hydra appends its search path to some messages; the user's folders are named elsewhere.
+    return ConfigError("", " ".join(str(error).split("Config search path")[0].split()))
+
+
+def sweep_jobs(overrides: list[str]) -> list[list[str]]:
+    """The override list of every job a multirun of ``overrides`` starts, as Hydra's basic sweeper
+    expands them: the experiment's ``hydra.sweeper.params`` first, the command line's after (a key
+    given on both is the command line's)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    plain = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
+    params = compose_explained(plain).hydra.sweeper.params or {}
+    arguments = [f"{key}={value}" for key, value in params.items()] + list(overrides)
+    try:
+        (jobs,) = BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)
+    except HydraException as error:
+        raise explain(error, overrides) from None
+    return jobs
+
+
+def run_composed(cfg: DictConfig, task: Callable[[DictConfig], None]) -> None:
+    """Run one job composed by ``compose`` as ``hydra.main`` runs one: its callbacks, its output folder,
+    logging to ``<run dir>/collapse_sim.log``, ``.hydra/`` with the job's config and overrides, then
+    ``task``; an exception ``task`` raises is raised here."""
+    from hydra._internal.callbacks import Callbacks
+    from hydra.core.utils import configure_log, run_job
+    from hydra.types import HydraContext, RunMode
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=JOB_NAME):
+        from hydra.core.global_hydra import GlobalHydra
+
+        loader = GlobalHydra.instance().config_loader()
+        OmegaConf.set_readonly(cfg.hydra, False)
+        cfg.hydra.mode = RunMode.RUN
+        configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
+        callbacks = Callbacks(cfg)
+        callbacks.on_run_start(config=cfg, config_name="config")
+        ran = run_job(
+            hydra_context=HydraContext(config_loader=loader, callbacks=callbacks),
+            task_function=task,
+            config=cfg,
+            job_dir_key="hydra.run.dir",
+            job_subdir_key=None,
+        )
+        callbacks.on_run_end(config=cfg, config_name="config", job_return=ran)
+    ran.return_value  # noqa: B018 (raises the task's exception, as hydra.main does)
