@@ -1,8 +1,12 @@
 """Metrics: each component returns one generation's variables as an ``xarray.Dataset``.
 
-Each variable carries its ``units``, a ``description`` and, where it has one,
-its valid range as CF conventions spell it (``valid_min``, ``valid_max``):
-intervals drawn or printed for it are kept inside that range.
+Each variable declares, where the metric makes it, its ``units``, a one-line
+``description``, its valid range as CF conventions spell it (``valid_min``,
+``valid_max``: intervals drawn or printed for it are kept inside that range),
+and whether it is a key variable: ``key`` is its rank in the run's summary,
+plots, report and trackers (1 first; the bookkeeping of every run comes last,
+from 90). Summaries, reports, trackers and tests read these attributes, never
+a list of names.
 """
 
 from __future__ import annotations
@@ -10,68 +14,33 @@ from __future__ import annotations
 import xarray as xr
 
 SHARE, NON_NEGATIVE = (0.0, 1.0), (0.0, None)
-VALID_RANGES = {
-    **dict.fromkeys(
-        (
-            "map50",
-            "map50_95",
-            "ap50_95",
-            "recall",
-            "ap50_95_by_size",
-            "class_frequency",
-            "gini_simpson",
-            "missing_mass",
-            "label_precision",
-            "label_recall",
-            "label_precision_by_class",
-            "label_recall_by_class",
-            "real_fraction",
-            "tail_mass",
-            "recognisability",
-            "hapax_share",
-            "distinct_n",
-            "repetition",
-            "self_bleu",
-            "unigram_js",
-            "rare_word_recall",
-        ),
-        SHARE,
-    ),
-    **dict.fromkeys(
-        (
-            "train_size",
-            "wall_time_s",
-            "surviving_classes",
-            "entropy",
-            "objects_per_image",
-            "box_size_distance",
-            "box_size_spread",
-            "sharpness",
-            "sharpness_by_class",
-            "colour_shift",
-            "variance",
-            "mean_shift",
-            "w2",
-            "param_error",
-            "test_mse",
-            "test_bits_per_char",
-            "reference_bits_per_char",
-            "types",
-        ),
-        NON_NEGATIVE,
-    ),
-}  # kid is an unbiased estimate (it can fall below 0) and zipf_slope a slope: no range
 
 
-def variable(dims, values, *, units: str, description: str) -> xr.Variable:
-    """A data variable carrying its units and a one-line description."""
-    return xr.Variable(dims, values, attrs={"units": units, "description": description})
+def variable(
+    dims,
+    values,
+    *,
+    units: str,
+    description: str,
+    valid: tuple[float | None, float | None] | None = None,
+    key: int | None = None,
+) -> xr.Variable:
+    """A data variable with its units, description, valid range (``SHARE``, ``NON_NEGATIVE``, or
+    ``(low, high)`` with None for no bound) and, for a key variable, its rank in summaries."""
+    attrs: dict = {"units": units, "description": description}
+    low, high = valid or (None, None)
+    attrs |= {} if low is None else {"valid_min": low}
+    attrs |= {} if high is None else {"valid_max": high}
+    attrs |= {} if key is None else {"key": key}
+    return xr.Variable(dims, values, attrs=attrs)
 
 
 def measured(variables: dict, **dataset) -> xr.Dataset:
-    """A generation's variables as a dataset (``dataset``: its coords), each with its valid range."""
-    ds = xr.Dataset(variables, **dataset)
-    for name, (low, high) in VALID_RANGES.items():
-        if name in ds:
-            ds[name].attrs.update({"valid_min": low} | ({} if high is None else {"valid_max": high}))
-    return ds
+    """A generation's variables (made by ``variable``) as a dataset; ``dataset``: its coords."""
+    return xr.Dataset(variables, **dataset)
+
+
+def key_variables(ds: xr.Dataset) -> list[str]:
+    """The dataset's key variables in their declared order (``key`` rank, then name)."""
+    ranked = [(int(da.attrs["key"]), name) for name, da in ds.data_vars.items() if "key" in da.attrs]
+    return [name for _, name in sorted(ranked)]

@@ -6,7 +6,7 @@ import numpy as np
 import xarray as xr
 
 from collapse_sim.components import Metric, RealData, data_of
-from collapse_sim.metrics import measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
 from collapse_sim.models.categorical import class_counts
 from collapse_sim.samples import Samples
 
@@ -31,27 +31,39 @@ class ClassMetrics(Metric):
                     freq,
                     units="1",
                     description="share of each class in the training data",
+                    valid=SHARE,
                 ),
                 "surviving_classes": variable(
                     rep,
                     (counts > 0).sum(axis=1).astype(float),
                     units="classes",
                     description="classes present in the training data",
+                    valid=NON_NEGATIVE,
+                    key=11,
                 ),
                 "entropy": variable(
-                    rep, entropy, units="nats", description="entropy of the training class shares"
+                    rep,
+                    entropy,
+                    units="nats",
+                    description="entropy of the training class shares",
+                    valid=NON_NEGATIVE,
+                    key=13,
                 ),
                 "gini_simpson": variable(
                     rep,
                     1.0 - (freq**2).sum(axis=1),
                     units="1",
                     description="1 - sum of squared class shares (chance two samples differ)",
+                    valid=SHARE,
+                    key=12,
                 ),
                 "missing_mass": variable(
                     rep,
                     (real.truth.probs * (counts == 0)).sum(axis=1),
                     units="1",
                     description="real probability of the classes absent from the training data",
+                    valid=SHARE,
+                    key=14,
                 ),
             },
             coords={"class": np.array(names, dtype=object)},

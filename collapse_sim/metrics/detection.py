@@ -14,7 +14,7 @@ import xarray as xr
 
 from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import measured, variable
+from collapse_sim.metrics import SHARE, measured, variable
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.yolo.scoring import average_precision, match
 
@@ -62,24 +62,30 @@ class DetectionMetrics(Metric):
                     np.nanmean(ap[:, 0]),
                     units="1",
                     description="mean over classes of AP at IoU 0.5 on the real test set",
+                    valid=SHARE,
+                    key=2,
                 ),
                 "map50_95": variable(
                     (),
                     np.nanmean(ap.mean(1)),
                     units="1",
                     description="mean over classes of AP at IoU 0.50:0.95 on the real test set",
+                    valid=SHARE,
+                    key=1,
                 ),
                 "ap50_95": variable(
                     ("class",),
                     ap.mean(1),
                     units="1",
                     description="AP at IoU 0.50:0.95 per class on the real test set",
+                    valid=SHARE,
                 ),
                 "recall": variable(
                     ("class",),
                     recall,
                     units="1",
                     description="recall per class at the max-F1 confidence on the real test set",
+                    valid=SHARE,
                 ),
                 "ap50_95_by_size": variable(
                     ("size_bin",),
@@ -87,6 +93,7 @@ class DetectionMetrics(Metric):
                     units="1",
                     description="mAP50-95 on the real test set by object size "
                     f"(edges {self.size_bins[0]:g}, {self.size_bins[1]:g} of the image side)",
+                    valid=SHARE,
                 ),
             },
             coords={

@@ -7,7 +7,7 @@ import xarray as xr
 from scipy.stats import wasserstein_distance
 
 from collapse_sim.components import Metric, RealData, data_of
-from collapse_sim.metrics import measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.scenes.quality import label_quality, label_quality_by_class
 
@@ -32,71 +32,103 @@ class DetectionDataMetrics(Metric):
             precision_by_class = np.where(class_labels > 0, class_hits / class_labels, np.nan)
             recall_by_class = np.where(class_truth > 0, class_hits / class_truth, np.nan)
         values = {
-            "class_frequency": (("class",), freq, "1", "share of each class among the training labels"),
-            "surviving_classes": (
+            "class_frequency": variable(
+                ("class",),
+                freq,
+                units="1",
+                description="share of each class among the training labels",
+                valid=SHARE,
+            ),
+            "surviving_classes": variable(
                 (),
                 float((counts > 0).sum()),
-                "classes",
-                "classes present in the training labels",
+                units="classes",
+                description="classes present in the training labels",
+                valid=NON_NEGATIVE,
+                key=11,
             ),
-            "entropy": (
+            "entropy": variable(
                 (),
                 float(-(nonzero * np.log(nonzero)).sum()),
-                "nats",
-                "entropy of the training class shares",
+                units="nats",
+                description="entropy of the training class shares",
+                valid=NON_NEGATIVE,
+                key=13,
             ),
-            "gini_simpson": ((), float(1 - (freq**2).sum()), "1", "1 - sum of squared class shares"),
-            "missing_mass": (
+            "gini_simpson": variable(
+                (),
+                float(1 - (freq**2).sum()),
+                units="1",
+                description="1 - sum of squared class shares",
+                valid=SHARE,
+                key=12,
+            ),
+            "missing_mass": variable(
                 (),
                 float(real.truth.class_shares[counts == 0].sum()),
-                "1",
-                "real share of the classes absent from the training labels",
+                units="1",
+                description="real share of the classes absent from the training labels",
+                valid=SHARE,
+                key=14,
             ),
-            "objects_per_image": (
+            "objects_per_image": variable(
                 (),
                 counts.sum() / max(len(data), 1),
-                "objects",
-                "labelled objects per training image",
+                units="objects",
+                description="labelled objects per training image",
+                valid=NON_NEGATIVE,
             ),
-            "box_size_distance": (
+            "box_size_distance": variable(
                 (),
                 wasserstein_distance(sizes, real_sizes) if len(sizes) else np.nan,
-                "1",
-                "Wasserstein-1 distance of training box sizes (fraction of image side) to the real pool",
+                units="1",
+                description="Wasserstein-1 distance of training box sizes (fraction of image side) to the "
+                "real pool",
+                valid=NON_NEGATIVE,
+                key=15,
             ),
-            "box_size_spread": (
+            "box_size_spread": variable(
                 (),
                 np.log(sizes).std() / np.log(real_sizes).std() if len(sizes) > 1 else np.nan,
-                "1",
-                "std of log box size in the training labels over that of the real pool",
+                units="1",
+                description="std of log box size in the training labels over that of the real pool",
+                valid=NON_NEGATIVE,
+                key=16,
             ),
-            "label_precision": (
+            "label_precision": variable(
                 (),
                 hits.sum() / n_labels.sum() if n_labels.sum() else np.nan,
-                "1",
-                "share of training labels that match a true object (class, IoU >= 0.5)",
+                units="1",
+                description="share of training labels that match a true object (class, IoU >= 0.5)",
+                valid=SHARE,
+                key=17,
             ),
-            "label_recall": (
+            "label_recall": variable(
                 (),
                 hits.sum() / n_truth.sum() if n_truth.sum() else np.nan,
-                "1",
-                "share of true objects in the training images that carry a correct label",
+                units="1",
+                description="share of true objects in the training images that carry a correct label",
+                valid=SHARE,
+                key=18,
             ),
-            "label_precision_by_class": (
+            "label_precision_by_class": variable(
                 ("class",),
                 precision_by_class,
-                "1",
-                "label_precision per class (NaN where the class has no labels)",
+                units="1",
+                description="label_precision per class (NaN where the class has no labels)",
+                valid=SHARE,
             ),
-            "label_recall_by_class": (
+            "label_recall_by_class": variable(
                 ("class",),
                 recall_by_class,
-                "1",
-                "label_recall per class: which classes the labeller drops (NaN where none is present)",
+                units="1",
+                description="label_recall per class: which classes the labeller drops (NaN where none is "
+                "present)",
+                valid=SHARE,
             ),
         }
         ds = measured(
-            {k: variable(dims, v, units=u, description=d) for k, (dims, v, u, d) in values.items()},
+            values,
             coords={"class": np.array(data.names, dtype=object)},
         )
         ds["dataset_hash"] = variable(

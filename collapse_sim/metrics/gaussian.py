@@ -9,7 +9,7 @@ import xarray as xr
 
 from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
 from collapse_sim.models.gaussian import GaussianMixtureModel, _matrix_sqrt
 from collapse_sim.samples import Samples
 
@@ -51,24 +51,32 @@ class GaussianMetrics(Metric):
                     np.trace(cov, axis1=-2, axis2=-1),
                     units="data units^2",
                     description="trace of the covariance of the fitted model",
+                    valid=NON_NEGATIVE,
+                    key=1,
                 ),
                 "mean_shift": variable(
                     rep,
                     np.linalg.norm(mean - true_mean, axis=-1),
                     units="data units",
                     description="distance of the fitted mean from the real mean",
+                    valid=NON_NEGATIVE,
+                    key=2,
                 ),
                 "w2": variable(
                     rep,
                     wasserstein2(mean, cov, true_mean, true_cov),
                     units="data units",
                     description="2-Wasserstein distance to the real distribution (moment-matched Gaussians)",
+                    valid=NON_NEGATIVE,
+                    key=3,
                 ),
                 "tail_mass": variable(
                     rep + ("k",),
                     tails,
                     units="1",
                     description="model mass beyond k real sigmas of the real mean, per coordinate",
+                    valid=SHARE,
+                    key=4,
                 ),
             },
             coords={"k": self.tail_sigmas},

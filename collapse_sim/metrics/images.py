@@ -21,7 +21,7 @@ from scipy import linalg, ndimage
 
 from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.sprites import object_crops
 
@@ -152,38 +152,47 @@ class ImageMetrics(Metric):
         )
         nan = float("nan")
         values = {
-            "sharpness": (
+            "sharpness": variable(
                 (),
                 float(per_crop.mean()) if enough else nan,
-                "grey levels^2",
-                "variance of the Laplacian of the training objects' crops (blur lowers it)",
+                units="grey levels^2",
+                description="variance of the Laplacian of the training objects' crops (blur lowers it)",
+                valid=NON_NEGATIVE,
+                key=4,
             ),
-            "sharpness_by_class": (
+            "sharpness_by_class": variable(
                 ("class",),
                 by_class,
-                "grey levels^2",
-                "variance of the Laplacian of each class's training crops",
+                units="grey levels^2",
+                description="variance of the Laplacian of each class's training crops",
+                valid=NON_NEGATIVE,
             ),
-            "colour_shift": (
+            "colour_shift": variable(
                 (),
                 colour_distance(object_colours(crops), object_colours(reference)) if enough else nan,
-                "RGB levels",
-                "2-Wasserstein distance of object colours to the real test set's",
+                units="RGB levels",
+                description="2-Wasserstein distance of object colours to the real test set's",
+                valid=NON_NEGATIVE,
+                key=5,
             ),
-            "kid": (
+            "kid": variable(
                 (),
                 classifier.kid(crops, reference) if enough else nan,
-                "1",
-                "kernel inception distance of the training crops to the real test crops (frozen class CNN)",
+                units="1",
+                description="kernel inception distance of the training crops to the real test crops "
+                "(frozen class CNN)",
+                key=3,
             ),
-            "recognisability": (
+            "recognisability": variable(
                 (),
                 classifier.accuracy(crops, classes) if enough else nan,
-                "1",
-                "share of training crops the frozen real-data classifier names correctly",
+                units="1",
+                description="share of training crops the frozen real-data classifier names correctly",
+                valid=SHARE,
+                key=6,
             ),
         }
         return measured(
-            {name: variable(d, v, units=u, description=text) for name, (d, v, u, text) in values.items()},
+            values,
             coords={"class": np.array(data.names, dtype=object)},
         )

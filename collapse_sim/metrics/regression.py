@@ -5,7 +5,7 @@ from __future__ import annotations
 import xarray as xr
 
 from collapse_sim.components import Metric, RealData, data_of
-from collapse_sim.metrics import measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, measured, variable
 from collapse_sim.models.linear import LinearModel
 from collapse_sim.samples import Samples
 
@@ -27,12 +27,16 @@ class RegressionMetrics(Metric):
                     error,
                     units="1",
                     description="squared distance of the fitted weights to the true ones",
+                    valid=NON_NEGATIVE,
+                    key=1,
                 ),
                 "test_mse": variable(
                     rep,
                     (residual**2).mean(axis=1),
                     units="y units^2",
                     description="mean squared error on the fixed real test set",
+                    valid=NON_NEGATIVE,
+                    key=2,
                 ),
             }
         )

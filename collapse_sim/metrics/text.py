@@ -16,7 +16,7 @@ import xarray as xr
 from collapse_sim.checks import positive_int
 from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
 from collapse_sim.models.ngram import NGramModel
 from collapse_sim.text.data import TextSet
 from collapse_sim.text.words import words
@@ -119,73 +119,93 @@ class TextMetrics(Metric):
             for n in REPEATED
         ]
         values = {
-            "test_bits_per_char": (
+            "test_bits_per_char": variable(
                 (),
                 bits_per_char(model, test, test_chars),
-                "bits/char",
-                "cross-entropy of the generation's model on the fixed real test set",
+                units="bits/char",
+                description="cross-entropy of the generation's model on the fixed real test set",
+                valid=NON_NEGATIVE,
+                key=1,
             ),
-            "reference_bits_per_char": (
+            "reference_bits_per_char": variable(
                 (),
                 bits_per_char(reference, data, sum(map(len, texts))),
-                "bits/char",
-                "the generation's training text scored by a Kneser-Ney model of the "
+                units="bits/char",
+                description="the generation's training text scored by a Kneser-Ney model of the "
                 "real pool: low = drifted toward likely sequences",
+                valid=NON_NEGATIVE,
             ),
-            "types": (
+            "types": variable(
                 (),
                 float(np.mean([len(c) for c in counts])),
-                "words",
-                f"distinct words per window of {self.window} words of the training text",
+                units="words",
+                description=f"distinct words per window of {self.window} words of the training text",
+                valid=NON_NEGATIVE,
+                key=3,
             ),
-            "hapax_share": (
+            "hapax_share": variable(
                 (),
                 float(np.mean([sum(v == 1 for v in c.values()) / len(c) for c in counts])),
-                "1",
-                "share of a window's distinct words seen once in it",
+                units="1",
+                description="share of a window's distinct words seen once in it",
+                valid=SHARE,
             ),
-            "distinct_n": (
+            "distinct_n": variable(
                 ("n",),
                 [
                     float(np.mean([len(set(ngrams(w, n))) / len(ngrams(w, n)) for w in windows]))
                     for n in DISTINCT
                 ],
-                "1",
-                "distinct word n-grams per n-gram, per window",
+                units="1",
+                description="distinct word n-grams per n-gram, per window",
+                valid=SHARE,
             ),
-            "repetition": (
+            "repetition": variable(
                 ("n_repeated",),
                 rep,
-                "1",
-                "share of a passage's word n-grams that repeat an earlier one (rep-n), mean",
+                units="1",
+                description="share of a passage's word n-grams that repeat an earlier one (rep-n), mean",
+                valid=SHARE,
             ),
-            "self_bleu": (
+            "self_bleu": variable(
                 (),
                 self_bleu([texts[i] for i in chosen]),
-                "1",
-                "BLEU-4 of sampled passages against the others (sacrebleu): high = alike",
+                units="1",
+                description="BLEU-4 of sampled passages against the others (sacrebleu): high = alike",
+                valid=SHARE,
+                key=4,
             ),
-            "unigram_js": (
+            "unigram_js": variable(
                 (),
                 jensen_shannon(everything, truth.word_counts),
-                "1",
-                "Jensen-Shannon distance of word frequencies to the real pool's",
+                units="1",
+                description="Jensen-Shannon distance of word frequencies to the real pool's",
+                valid=SHARE,
+                key=5,
             ),
-            "rare_word_recall": (
+            "rare_word_recall": variable(
                 (),
                 len(truth.rare_words & everything.keys()) / max(1, len(truth.rare_words)),
-                "1",
-                "share of the real pool's rare words (seen <= 3 times) still in the text",
+                units="1",
+                description="share of the real pool's rare words (seen <= 3 times) still in the text",
+                valid=SHARE,
+                key=2,
             ),
-            "zipf_slope": ((), zipf_slope(everything), "1", "slope of log frequency on log rank, top 1000"),
-            "text_sample": (
+            "zipf_slope": variable(
+                (),
+                zipf_slope(everything),
+                units="1",
+                description="slope of log frequency on log rank, top 1000",
+            ),
+            "text_sample": variable(
                 ("passage",),
                 [(texts[i] if i < len(texts) else "")[:SAMPLE_CHARS] for i in range(SAMPLE_PASSAGES)],
-                "text",
-                f"the start of the training text's first {SAMPLE_PASSAGES} passages, as the reader sees it",
+                units="text",
+                description=f"the start of the training text's first {SAMPLE_PASSAGES} passages, as the "
+                "reader sees it",
             ),
         }
         return measured(
-            {name: variable(d, v, units=u, description=t) for name, (d, v, u, t) in values.items()},
+            values,
             coords={"n": list(DISTINCT), "n_repeated": list(REPEATED), "passage": range(SAMPLE_PASSAGES)},
         )

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from collapse_sim.metrics import key_variables
 from collapse_sim.rates import chain_slopes
-from collapse_sim.reporting import KEY_VARIABLES
 from collapse_sim.reporting.crops import plot_crops
 from collapse_sim.reporting.detection import plot_class_ap, plot_samples, rare_class_lines, rare_class_series
 from collapse_sim.reporting.intervals import (
@@ -40,9 +40,7 @@ def per_chain(da: xr.DataArray, keep: tuple[str, ...] = ()) -> xr.DataArray:
 
 def _summary_rows(ds: xr.Dataset):
     """(name, per-chain series) for each key variable, ``tail_mass`` at its first ``k``."""
-    for name in KEY_VARIABLES:
-        if name not in ds:
-            continue
+    for name in key_variables(ds):
         da = ds[name]
         if "k" in da.dims:
             da = da.isel(k=0)
@@ -127,7 +125,7 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
     from matplotlib.ticker import MaxNLocator
 
     theory = expected_curves(ds.attrs["config"]) if "config" in ds.attrs else {}
-    panels = [(n, ds[n]) for n in KEY_VARIABLES if n in ds and n != "train_size"]
+    panels = [(n, ds[n]) for n in key_variables(ds) if n != "train_size"]
     panels += [(name, series) for name, series in rare_class_series(ds)]
     panels = [(n, da) for n, da in panels if _varies(da)]
     if not panels:

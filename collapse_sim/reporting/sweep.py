@@ -29,8 +29,9 @@ from rich.console import Console
 from rich.table import Table
 
 from collapse_sim.errors import exit_with
+from collapse_sim.metrics import key_variables
 from collapse_sim.rates import chain_slopes
-from collapse_sim.reporting import COMPARISON_COLUMNS, KEY_VARIABLES
+from collapse_sim.reporting import COMPARISON_COLUMNS
 from collapse_sim.reporting.html import write_sweep_page
 from collapse_sim.reporting.intervals import band, format_interval, mean_interval, welch_difference
 from collapse_sim.sweep import FIXED_DIMS, open_sweep
@@ -77,8 +78,8 @@ def _variables(ds: xr.Dataset):
     from collapse_sim.reporting.run import per_chain
 
     swept = tuple(swept_dims(ds))
-    for name in KEY_VARIABLES:
-        if name in ds.data_vars and name != "train_size":
+    for name in key_variables(ds):
+        if name != "train_size":
             da = ds[name].isel(k=0) if "k" in ds[name].dims else ds[name]
             yield name, per_chain(da, keep=swept)
     yield from rare_class_series(ds)  # needs every generation: the rarest quarter is generation 0's
