@@ -152,6 +152,12 @@ class Trainer(Component):
         """The model fitted to ``data`` (continuing ``init`` when the run warm-starts)."""
         raise NotImplementedError(f"{type(self).__name__} must define fit(data, *, init, rng, generation)")
 
+    @classmethod
+    def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
+        """Theory curves (expected means over chains, by variable) for a resolved config this trainer
+        runs in; default: no closed form is known (``collapse_sim.theory`` holds the known ones)."""
+        return {}
+
 
 class Generator(Component):
     """Produces synthetic samples from a trained model (``real`` for generators that label real inputs).

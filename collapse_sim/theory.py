@@ -121,7 +121,7 @@ def kde_variance_expected(
     return fixed_point + a**g * (a * trace_sigma + kernel - fixed_point)
 
 
-def _is(config: dict, group: str, cls: type) -> bool:
+def chosen(config: dict, group: str, cls: type) -> bool:
     """Whether the group's ``_target_`` is ``cls`` or a subclass of it (a user's extension counts)."""
     from collapse_sim.settings import import_target
 
@@ -129,7 +129,7 @@ def _is(config: dict, group: str, cls: type) -> bool:
     return isinstance(target, type) and issubclass(target, cls)
 
 
-def _settings(config: dict, group: str) -> dict:
+def settings(config: dict, group: str) -> dict:
     """A component's settings as it runs: the config's, and its constructor's defaults for the rest."""
     from collapse_sim.settings import accepted_settings, import_target
 
@@ -139,71 +139,8 @@ def _settings(config: dict, group: str) -> dict:
 
 
 def expected_curves(config: dict) -> dict[str, np.ndarray]:
-    """The theory curves (expected means over replicates) that apply to a resolved config."""
-    from collapse_sim.generators.refit_sample import RefitSampleGenerator
-    from collapse_sim.generators.relabel import RelabelGenerator
-    from collapse_sim.mixing import AccumulateMixing, FreshMixing, ReplaceMixing
+    """The theory curves (expected means over replicates) that apply to a resolved config: what its
+    trainer declares (``Trainer.expected_curves``)."""
     from collapse_sim.settings import import_target
-    from collapse_sim.sources._base import ModelSource
-    from collapse_sim.sources.gaussian import GaussianSource
-    from collapse_sim.sources.linreg import LinearRegressionSource
-    from collapse_sim.sources.zipf import ZipfSource, zipf_probabilities
-    from collapse_sim.trainers.categorical import CategoricalFitTrainer
-    from collapse_sim.trainers.gaussian import GaussianFitTrainer
-    from collapse_sim.trainers.kde import KDEFitTrainer, rule_factor
-    from collapse_sim.trainers.ols import OLSTrainer
 
-    g, n = config["generations"], config["n_samples"]
-    options = _settings(config, "generator")
-    refit = _is(config, "generator", RefitSampleGenerator)
-    replace, fresh = _is(config, "mixing", ReplaceMixing), _is(config, "mixing", FreshMixing)
-    if _is(config, "source", GaussianSource) and _is(config, "trainer", GaussianFitTrainer) and refit:
-        if options.get("top_p") is None and (replace or fresh):
-            std = np.broadcast_to(np.asarray(config["source"]["std"], float), (config["source"]["dim"],))
-            n_real = round(config["mixing"]["real_fraction"] * n) if fresh else 0
-            curves = gaussian_expected(
-                g,
-                n=n,
-                trace_sigma=float(np.sum(std**2)),
-                ddof=config["trainer"]["ddof"],
-                temperature=options["temperature"],
-                n_real=n_real,
-            )
-            out = {"variance": curves["variance"]}
-            if n_real == 0 and config["source"]["dim"] == 1:
-                log_var = gaussian_log_variance(
-                    g,
-                    n=n,
-                    sigma2=float(std[0] ** 2),
-                    ddof=config["trainer"]["ddof"],
-                    temperature=options["temperature"],
-                )
-                out["variance_geometric_mean"] = np.exp(log_var)
-            return out
-    kde = _is(config, "trainer", KDEFitTrainer) and _is(config, "source", ModelSource) and refit and replace
-    if kde and options["temperature"] == 1.0 and options.get("top_p") is None:
-        source = import_target("source._target_", config["source"]["_target_"])
-        settings = {k: v for k, v in config["source"].items() if k != "_target_"} | {"replicates": 1}
-        truth = source(**settings).truth
-        dim, bandwidth = truth.means.shape[-1], _settings(config, "trainer")["bandwidth"]
-        factor = rule_factor(bandwidth, n, dim) if isinstance(bandwidth, str) else None
-        trace = float(np.trace(truth.cov[0]))
-        return {
-            "variance": kde_variance_expected(
-                g, n=n, trace_sigma=trace, dim=dim, bandwidth=None if factor else bandwidth, factor=factor
-            )
-        }
-    categorical = _is(config, "source", ZipfSource) and _is(config, "trainer", CategoricalFitTrainer)
-    if categorical and refit and replace:
-        if options["temperature"] == 1.0 and options.get("top_k") is None and options.get("top_p") is None:
-            probs = zipf_probabilities(config["source"]["n_classes"], config["source"]["exponent"])
-            return {"gini_simpson": gini_simpson_expected(g, n=n, probs=probs)}
-    regression = _is(config, "source", LinearRegressionSource) and _is(config, "trainer", OLSTrainer)
-    if regression and _is(config, "generator", RelabelGenerator):
-        name = "replace" if replace else "accumulate" if _is(config, "mixing", AccumulateMixing) else None
-        src_cfg = config["source"]
-        fixed_design = src_cfg["pool_size"] == n and config["generator"]["noise"] == src_cfg["noise"]
-        if name and fixed_design:
-            error = linreg_param_error(g, n=n, dim=src_cfg["dim"], noise=src_cfg["noise"], mixing=name)
-            return {"param_error": error, "test_mse": error + src_cfg["noise"] ** 2}
-    return {}
+    return import_target("trainer._target_", config["trainer"]["_target_"]).expected_curves(config)

@@ -60,6 +60,7 @@ def test_the_base_classes_declare_every_optional_attribute_and_hook():
     names = declared_names()
     assert {"provides", "needs", "setup", "check", "chain_bytes", "sample_bytes", "test_size"} <= names
     assert {"replays_on_resume", "history_window", "device", "threads", "sampling_options"} <= names
+    assert "expected_curves" in names
 
 
 def test_no_module_but_the_base_classes_probes_a_component_for_a_declaration():

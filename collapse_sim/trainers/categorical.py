@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from collapse_sim.components import Trainer, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.categorical import CategoricalModel, class_counts
@@ -15,6 +17,33 @@ class CategoricalFitTrainer(Trainer):
     needs = data_of("categorical")
     provides = frozenset({"model sampling"})  # its models draw new samples (refit_sample)
     sampling_options = CategoricalModel.sampling_options
+
+    @classmethod
+    def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
+        """E[Gini-Simpson] of faithful refits of a Zipf law under replace (Wright-Fisher drift)."""
+        from collapse_sim import theory
+        from collapse_sim.generators.refit_sample import RefitSampleGenerator
+        from collapse_sim.mixing import ReplaceMixing
+        from collapse_sim.sources.zipf import ZipfSource, zipf_probabilities
+
+        options = theory.settings(config, "generator")
+        refit = theory.chosen(config, "generator", RefitSampleGenerator)
+        applies = (
+            refit
+            and theory.chosen(config, "source", ZipfSource)
+            and theory.chosen(config, "mixing", ReplaceMixing)
+        )
+        faithful = (
+            options["temperature"] == 1.0 and options.get("top_k") is None and options.get("top_p") is None
+        )
+        if not (applies and faithful):
+            return {}
+        probs = zipf_probabilities(config["source"]["n_classes"], config["source"]["exponent"])
+        return {
+            "gini_simpson": theory.gini_simpson_expected(
+                config["generations"], n=config["n_samples"], probs=probs
+            )
+        }
 
     def __init__(self, *, n_classes: int) -> None:
         if n_classes < 2:

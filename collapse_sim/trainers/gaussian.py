@@ -18,6 +18,37 @@ class GaussianFitTrainer(Trainer):
     provides = frozenset({"model sampling"})  # its models draw new samples (refit_sample)
     sampling_options = GaussianMixtureModel.sampling_options
 
+    @classmethod
+    def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
+        """Exact E[variance] of refits sampled faithfully or with a temperature, under replace or fresh
+        data (``theory.gaussian_expected``), and the typical 1-D chain under replace."""
+        from collapse_sim import theory
+        from collapse_sim.generators.refit_sample import RefitSampleGenerator
+        from collapse_sim.mixing import FreshMixing, ReplaceMixing
+        from collapse_sim.sources.gaussian import GaussianSource
+
+        options = theory.settings(config, "generator")
+        replace, fresh = (
+            theory.chosen(config, "mixing", ReplaceMixing),
+            theory.chosen(config, "mixing", FreshMixing),
+        )
+        applies = theory.chosen(config, "source", GaussianSource) and (replace or fresh)
+        if not (applies and theory.chosen(config, "generator", RefitSampleGenerator)) or options.get("top_p"):
+            return {}
+        g, n, source = config["generations"], config["n_samples"], config["source"]
+        std = np.broadcast_to(np.asarray(source["std"], float), (source["dim"],))
+        n_real = round(config["mixing"]["real_fraction"] * n) if fresh else 0
+        ddof, temperature = config["trainer"]["ddof"], options["temperature"]
+        curves = theory.gaussian_expected(
+            g, n=n, trace_sigma=float(np.sum(std**2)), ddof=ddof, temperature=temperature, n_real=n_real
+        )
+        out = {"variance": curves["variance"]}
+        if n_real == 0 and source["dim"] == 1:
+            sigma2 = float(std[0] ** 2)
+            log_var = theory.gaussian_log_variance(g, n=n, sigma2=sigma2, ddof=ddof, temperature=temperature)
+            out["variance_geometric_mean"] = np.exp(log_var)
+        return out
+
     def __init__(self, *, ddof: int = 0) -> None:
         if ddof not in (0, 1):
             raise ConfigError("ddof", f"must be 0 (maximum likelihood) or 1 (unbiased), got {ddof!r}")

@@ -34,6 +34,44 @@ class KDEFitTrainer(Trainer):
     provides = frozenset({"model sampling"})  # its models draw new samples (refit_sample)
     sampling_options = GaussianMixtureModel.sampling_options
 
+    @classmethod
+    def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
+        """E[trace of the covariance] under replace, sampled faithfully (``theory.kde_variance_expected``)."""
+        from collapse_sim import theory
+        from collapse_sim.generators.refit_sample import RefitSampleGenerator
+        from collapse_sim.mixing import ReplaceMixing
+        from collapse_sim.settings import import_target
+        from collapse_sim.sources._base import ModelSource
+
+        options = theory.settings(config, "generator")
+        refit = theory.chosen(config, "generator", RefitSampleGenerator)
+        applies = (
+            refit
+            and theory.chosen(config, "source", ModelSource)
+            and theory.chosen(config, "mixing", ReplaceMixing)
+        )
+        if not applies or options["temperature"] != 1.0 or options.get("top_p") is not None:
+            return {}
+        source = import_target("source._target_", config["source"]["_target_"])
+        truth = source(
+            **{k: v for k, v in config["source"].items() if k != "_target_"} | {"replicates": 1}
+        ).truth
+        n, dim, bandwidth = (
+            config["n_samples"],
+            truth.means.shape[-1],
+            theory.settings(config, "trainer")["bandwidth"],
+        )
+        factor = rule_factor(bandwidth, n, dim) if isinstance(bandwidth, str) else None
+        variance = theory.kde_variance_expected(
+            config["generations"],
+            n=n,
+            trace_sigma=float(np.trace(truth.cov[0])),
+            dim=dim,
+            bandwidth=None if factor else bandwidth,
+            factor=factor,
+        )
+        return {"variance": variance}
+
     def __init__(self, *, bandwidth: float | str = "scott") -> None:
         rule = isinstance(bandwidth, str) and bandwidth in RULES
         number = isinstance(bandwidth, int | float) and not isinstance(bandwidth, bool) and bandwidth > 0

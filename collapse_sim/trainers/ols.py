@@ -16,6 +16,33 @@ class OLSTrainer(Trainer):
     needs = data_of("regression")
     sampling_options = LinearModel.sampling_options
 
+    @classmethod
+    def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
+        """E[param_error] and E[test_mse] on a fixed design relabelled by the previous fit, under replace
+        or accumulate (``theory.linreg_param_error``)."""
+        from collapse_sim import theory
+        from collapse_sim.generators.relabel import RelabelGenerator
+        from collapse_sim.mixing import AccumulateMixing, ReplaceMixing
+        from collapse_sim.sources.linreg import LinearRegressionSource
+
+        applies = theory.chosen(config, "source", LinearRegressionSource)
+        replace = theory.chosen(config, "mixing", ReplaceMixing)
+        name = (
+            "replace"
+            if replace
+            else "accumulate"
+            if theory.chosen(config, "mixing", AccumulateMixing)
+            else None
+        )
+        source, n = config["source"], config["n_samples"]
+        fixed_design = source["pool_size"] == n and config["generator"].get("noise") == source["noise"]
+        if not (applies and theory.chosen(config, "generator", RelabelGenerator) and name and fixed_design):
+            return {}
+        error = theory.linreg_param_error(
+            config["generations"], n=n, dim=source["dim"], noise=source["noise"], mixing=name
+        )
+        return {"param_error": error, "test_mse": error + source["noise"] ** 2}
+
     def fit(self, data: Samples, *, init=None, rng=None, generation: int = 0) -> LinearModel:
         """Solve the normal equations for every replicate at once."""
         x, y = data["x"], data["y"]
