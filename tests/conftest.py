@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -130,18 +131,69 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@dataclass(frozen=True)
+class Ran:
+    """What a command line gave back: its exit code and output (as ``subprocess.CompletedProcess``)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def app_cli(monkeypatch, capsys):
+    """``python -m collapse_sim ARGS`` run in this process (``app.main``), with its exit code and output.
+
+    No interpreter start-up and no import of the package again: use it for refusals and short runs; a
+    subprocess only where a process boundary is the point (signals, spawn, the wheel, console scripts).
+    """
+    import logging
+
+    from collapse_sim import app
+
+    handlers = list(logging.getLogger().handlers)
+
+    def run(*args: str, cwd: Path | None = None) -> Ran:
+        monkeypatch.setattr(app, "FAILED_JOBS", [])
+        monkeypatch.setattr(app, "SWEEP_JOBS", {})
+        monkeypatch.setattr("sys.argv", ["collapse_sim", *args])
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = 0
+        try:
+            app.main()
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    yield run
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h not in handlers]:  # the run's log files
+        root.removeHandler(handler)
+        handler.close()
+
+
+def one_paragraph(result, code: int = 2) -> str:
+    """The error paragraph of a refused or failed command (exit ``code``, one ``collapse_sim: error:``,
+    no traceback), with its line breaks undone."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert result.stderr.count("collapse_sim: error:") == 1 and "Traceback" not in result.stderr, result.stderr
+    return " ".join(result.stderr.split())
+
+
 def refused_in_process(args: list[str], monkeypatch, capsys) -> str:
-    """The command line's error paragraph, from ``app.main`` run in this process (no interpreter start-up)."""
+    """The command line's error paragraph, from ``app.main`` run in this process; it fails if the
+    command passed every check and would have started work."""
     from collapse_sim import app
 
     def reached_hydra(*_, **__):
         raise AssertionError("the configuration passed every check and would have started work")
 
     monkeypatch.setattr(app.hydra, "main", reached_hydra)
+    monkeypatch.setattr(app, "run_composed", reached_hydra)
     monkeypatch.setattr("sys.argv", ["collapse_sim", *args])
     with pytest.raises(SystemExit) as stopped:
         app.main()
-    stderr = capsys.readouterr().err
-    assert stopped.value.code == 2, stderr
-    assert stderr.count("collapse_sim: error:") == 1 and "Traceback" not in stderr
-    return " ".join(stderr.split())
+    return one_paragraph(Ran(stopped.value.code, "", capsys.readouterr().err))
