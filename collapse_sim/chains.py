@@ -27,7 +27,7 @@ from typing import Protocol
 
 from collapse_sim import worker as chain_worker
 from collapse_sim.chain import DONE, RECORDED, Chain, Epoch, Failed
-from collapse_sim.errors import RunFailure, describe_fault, log_details
+from collapse_sim.errors import RunFailure, describe_fault, log_details, stopped
 from collapse_sim.loop import Generation
 from collapse_sim.simulation import Simulation
 
@@ -83,9 +83,8 @@ def _run_here(pristine, run_dir, chain, start, progress: ChainProgress, checkpoi
         yield from run.generations()
     except OSError as error:
         where = "" if run.sim.chains.vectorised else f"chain {chain} "
-        raise RunFailure(
-            f"{where}stopped in generation {run.generation}: {describe_fault(error)}. Every complete "
-            f"generation is kept in the store; fix the cause and rerun into {run_dir} to resume"
+        raise stopped(
+            f"{where}stopped in generation {run.generation}: {describe_fault(error)}", run_dir
         ) from None
     progress.chain_done(chain)
 
@@ -97,7 +96,7 @@ class _Worker:
     chain: int
     process: multiprocessing.Process
     generation: int
-    failure: str | None = None
+    failure: RunFailure | None = None
     heard: bool = False  # whether the worker has sent anything
 
 
@@ -150,10 +149,8 @@ def _hand_over(pristine: bytes, run_dir: Path) -> str:
             file.write(pristine)
     except OSError as error:
         os.unlink(path)
-        raise RunFailure(
-            f"could not hand the simulation to the chain workers: {describe_fault(error)}. Every complete "
-            f"generation is kept in the store; fix the cause and rerun into {run_dir} to resume"
-        ) from None
+        fault = describe_fault(error)
+        raise stopped(f"could not hand the simulation to the chain workers: {fault}", run_dir) from None
     return path
 
 
@@ -161,7 +158,7 @@ def _ended(worker: _Worker, run_dir: Path) -> None:
     """A worker's process ended before it said it was done: the run fails, naming how."""
     worker.process.join()
     if worker.failure is not None:
-        raise RunFailure(worker.failure) from None
+        raise worker.failure from None
     code = worker.process.exitcode
     how = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
     if not worker.heard and code and code > 0:  # it failed on its own before its chain began
@@ -170,9 +167,8 @@ def _ended(worker: _Worker, run_dir: Path) -> None:
             "is above. A script that calls collapse_sim.run must do so under `if __name__ == "
             '"__main__":`, since each worker imports the script again (multiprocessing\'s spawn)'
         ) from None
-    raise RunFailure(
-        f"chain {worker.chain} stopped during generation {worker.generation} ({how}); every generation "
-        f"complete in every chain is kept in the store. Rerun into {run_dir} to resume"
+    raise stopped(
+        f"chain {worker.chain} stopped during generation {worker.generation} ({how})", run_dir
     ) from None
 
 
@@ -197,9 +193,7 @@ def _serve(conn: Connection, active: dict, progress: ChainProgress, run_dir: Pat
         progress.chain_done(worker.chain)
     elif isinstance(message, Failed):
         worker.generation = message.generation
-        worker.failure = (
-            f"chain {worker.chain} failed in generation {message.generation}: {message.summary}. Every "
-            f"generation complete in every chain is kept in the store; fix the cause and rerun into "
-            f"{run_dir} to resume"
+        worker.failure = stopped(
+            f"chain {worker.chain} failed in generation {message.generation}: {message.summary}", run_dir
         )
         log_details(f"chain {worker.chain} failed:\n{message.details}")

@@ -38,6 +38,14 @@ class RunFailure(RuntimeError):
     """
 
 
+def stopped(what: str, run_dir) -> RunFailure:
+    """A run that a fault stopped: ``what`` happened, what is kept, and how to go on (the one wording)."""
+    return RunFailure(
+        f"{what}. Every generation complete in every chain is kept in the store; fix the cause and rerun "
+        f"into {run_dir} to resume"
+    )
+
+
 def describe_fault(error: BaseException) -> str:
     """One line for an exception; an ``OSError`` names the path and the reason (``ENOSPC``, ``EIO``, ...)."""
     if isinstance(error, OSError) and error.errno is not None:

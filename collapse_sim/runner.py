@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from collapse_sim import __version__
 from collapse_sim.chains import run_chains
-from collapse_sim.errors import ConfigError, RunFailure, describe_fault
+from collapse_sim.errors import ConfigError, RunFailure, describe_fault, stopped
 from collapse_sim.job import Job
 from collapse_sim.reporting.html import write_run_page
 from collapse_sim.reporting.intervals import plural
@@ -133,10 +133,9 @@ def run_in_directory(job: Job, run_dir: Path):
                     store.mark_complete(done.generation, chain=chain)
                 except OSError as error:  # writing the store itself
                     where = "" if plan.vectorised else f"chain {done.chain} "
-                    raise RunFailure(
-                        f"{where}stopped in generation {done.generation}: {describe_fault(error)}. Every "
-                        f"complete generation is kept in the store; fix the cause and rerun into {run_dir} "
-                        "to resume"
+                    fault = describe_fault(error)
+                    raise stopped(
+                        f"{where}stopped in generation {done.generation}: {fault}", run_dir
                     ) from None
                 trackers.written(store, done.generation)
                 bars.generation_done(done.chain, done.generation)

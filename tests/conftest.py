@@ -179,7 +179,9 @@ def one_paragraph(result, code: int = 2) -> str:
     """The error paragraph of a refused or failed command (exit ``code``, one ``collapse_sim: error:``,
     no traceback), with its line breaks undone."""
     assert result.returncode == code, (result.returncode, result.stderr)
-    assert result.stderr.count("collapse_sim: error:") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count("collapse_sim: error:") == 1 and "Traceback" not in result.stderr, (
+        result.stderr
+    )
     return " ".join(result.stderr.split())
 
 

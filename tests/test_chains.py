@@ -167,7 +167,7 @@ def test_killed_twice_at_random_moments_a_run_resumes_to_the_uninterrupted_value
             assert proc.returncode == 1, stderr
             message = " ".join(stderr.split())
             assert "stopped during generation" in message and "(killed by SIGKILL)" in message
-            assert "Traceback" not in stderr and f"Rerun into {run_dir} to resume" in message
+            assert "Traceback" not in stderr and f"rerun into {run_dir} to resume" in message
         else:
             proc.send_signal(signal.SIGKILL)
             proc.wait()

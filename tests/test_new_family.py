@@ -6,8 +6,8 @@ from __future__ import annotations
 import textwrap
 
 import numpy as np
-from scipy import stats
 from families import families
+from scipy import stats
 
 import collapse_sim as cs
 from collapse_sim.reporting.run import summary_table
