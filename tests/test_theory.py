@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import GAUSSIAN
+from conftest import GAUSSIAN, build_job
 
 from collapse_sim import theory
 from collapse_sim.api import run as api_run
+from collapse_sim.sources.gaussian import GaussianSource
+from collapse_sim.theory import expected_curves
 
 
 def run(overrides: list[str]):
@@ -144,12 +146,10 @@ def test_linreg_replace_grows_accumulate_stays_bounded(mixing):
 
 
 def test_expected_curves_pick_the_right_theory():
-    from collapse_sim.api import compose_config
-    from collapse_sim.config import validate
 
-    config = validate(compose_config(["+experiment=linreg_accumulate"]))
+    config = build_job(["+experiment=linreg_accumulate"]).resolved
     assert set(theory.expected_curves(config)) == {"param_error", "test_mse"}
-    config = validate(compose_config([*GAUSSIAN, "generator.top_p=0.9"]))
+    config = build_job([*GAUSSIAN, "generator.top_p=0.9"]).resolved
     assert theory.expected_curves(config) == {}
 
 
@@ -163,12 +163,10 @@ def test_expected_curves_pick_the_right_theory():
     ],
 )
 def test_kde_refits_follow_their_closed_form_in_both_regimes(overrides, regime):
-    from collapse_sim.api import compose_config
-    from collapse_sim.config import validate
 
     args = ["+experiment=kde_collapse", "n_samples=12", "generations=12", "replicates=4000", "seed=5"]
     ds = run([*args, *overrides])
-    expected = theory.expected_curves(validate(compose_config([*args, *overrides])))["variance"]
+    expected = theory.expected_curves(build_job([*args, *overrides]).resolved)["variance"]
     assert_mean_matches(ds.variance.values, expected, f"KDE variance {overrides}")
     assert (expected[-1] < expected[0]) == (regime == "collapses")
 
@@ -190,3 +188,17 @@ def test_kde_rules_set_the_kernel_as_scipy_does():
             np.testing.assert_allclose(
                 model.cov[r], centred.T @ centred / 40 + reference.covariance, rtol=1e-10
             )
+
+
+class LabGaussianSource(GaussianSource):
+    """A user's extension of the Gaussian source: the theory still applies to it."""
+
+
+def test_theory_selects_by_type_so_subclasses_get_its_curves():
+    resolved = build_job(["+experiment=gaussian_collapse"]).resolved
+    curves = expected_curves(resolved)
+    assert np.all(np.isfinite(curves["variance"]))
+    resolved["source"]["_target_"] = f"{__name__}.LabGaussianSource"
+    np.testing.assert_array_equal(expected_curves(resolved)["variance"], curves["variance"])
+    resolved["source"]["_target_"] = "collapse_sim.sources.gaussian.GMMSource"  # another family: no curve
+    assert expected_curves(resolved) == {}
