@@ -53,7 +53,9 @@ from step_profile import generation_data, header, matmul_peak_gflops, measure_st
 from collapse_sim.reporting.intervals import mean_interval
 
 
-def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, device: str, seed: int) -> dict:
+def train_once(
+    kind: str, imgsz: int, images: int, epochs: int, batch: int, device: str, seed: int, test_size: int
+) -> dict:
     """In a fresh process: warm up, then time one generation's training and score it."""
     import torch
 
@@ -62,7 +64,7 @@ def train_once(kind: str, imgsz: int, images: int, epochs: int, batch: int, devi
     from collapse_sim.trainers.yolo import YOLOTrainer
     from collapse_sim.trainers.yolo_fast import YOLOFastTrainer
 
-    real = generation_data(imgsz, images, test_size=200)
+    real = generation_data(imgsz, images, test_size=test_size)
     make = YOLOTrainer if kind == "stock" else YOLOFastTrainer
     folder = Path(tempfile.mkdtemp(prefix=f"train_core_{kind}_"))
     warm = make(imgsz=imgsz, epochs=1, batch=batch, device=device)
@@ -101,7 +103,15 @@ def compare(imgsz: int, args, peak: float) -> dict:
     for seed in range(args.seeds):
         for kind in runs:
             run = _in_fresh_process(
-                train_once, kind, imgsz, args.images, args.epochs, args.batch, args.device, seed
+                train_once,
+                kind,
+                imgsz,
+                args.images,
+                args.epochs,
+                args.batch,
+                args.device,
+                seed,
+                args.test_size,
             )
             runs[kind].append(run)
             print(json.dumps({"imgsz": imgsz, **run}), flush=True)
@@ -138,6 +148,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:<index>")
     parser.add_argument("--imgsz", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--images", type=int, default=200, help="training images in the generation")
+    parser.add_argument("--test-size", type=int, default=200, help="real test images mAP is measured on")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=4, help="training seeds per trainer (mAP is noisy)")

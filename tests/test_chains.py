@@ -15,12 +15,14 @@ import pytest
 from conftest import (
     GAUSSIAN,
     ROOT,
-    TINY_DETECTION,
+    TWO_CHAINS,
     assert_same_results,
     refused_in_process,
+    requires_joblib_launcher,
     run_cli,
     user_env,
 )
+from test_text import needs_text
 
 import collapse_sim as cs
 from collapse_sim.api import job as build_job
@@ -28,14 +30,9 @@ from collapse_sim.api import stack
 from collapse_sim.chains import run_chains
 
 # One worker runs this module, so the module's reference run (``whole``) is made once.
-pytestmark = pytest.mark.xdist_group("chains")
+pytestmark = pytest.mark.xdist_group("two_chain_run")
 
-CHAINS = [
-    *(o for o in TINY_DETECTION if not o.startswith(("replicates=", "generations="))),
-    "generations=3",
-    "warm_start=true",
-    "plots=false",
-]
+CHAINS = [*TWO_CHAINS, "plots=false"]  # the shared run's settings (its reference is `whole`)
 
 FAULTS = '''
 """Injected write faults for collapse_sim tests: FAULT=<where>:<ERRNO>:<nth> (every process, workers too)."""
@@ -75,11 +72,9 @@ if spec:
 
 
 @pytest.fixture(scope="module")
-def whole(tmp_path_factory):
-    """An uninterrupted 2-chain run, the reference for every resumed one."""
-    run_dir = tmp_path_factory.mktemp("whole") / "run"
-    result = run_cli(*CHAINS, "replicates=2", f"hydra.run.dir={run_dir}")
-    assert result.returncode == 0, result.stderr
+def whole(two_chain_run):
+    """The shared uninterrupted 2-chain run, the reference for every resumed one."""
+    _, run_dir = two_chain_run
     ds = cs.open_run(run_dir)
     ds.attrs["run_dir"] = str(run_dir)  # where its chains' files are
     return ds
@@ -138,49 +133,61 @@ def _children(pid: int) -> list[psutil.Process]:
 
 
 @pytest.mark.slow
-def test_killed_twice_at_random_moments_a_run_resumes_to_the_uninterrupted_values(whole, tmp_path):
-    """SIGKILL a worker once and the parent once, at random moments; open_run never shows half of one."""
+def test_killed_three_times_at_random_moments_a_run_resumes_to_the_uninterrupted_values(
+    whole, tmp_path, app_cli
+):
+    """SIGKILL a worker, the parent, and a one-process run (workers=1), each at a random moment (start-up,
+    training, checkpoints or store writes); open_run never shows half a generation, and the run, finished
+    with two workers, equals the uninterrupted one."""
     run_dir, moments = tmp_path / "killed", random.Random(12)
-    args = [
-        sys.executable,
-        "-m",
-        "collapse_sim",
-        *CHAINS,
-        "replicates=2",
-        "workers=2",
-        f"hydra.run.dir={run_dir}",
-    ]
     env = user_env()
-    for victim in ("worker", "parent"):
+    for victim in ("worker", "parent", "one process"):
+        workers = "workers=1" if victim == "one process" else "workers=2"
+        args = [
+            sys.executable,
+            "-m",
+            "collapse_sim",
+            *CHAINS,
+            "replicates=2",
+            workers,
+            f"hydra.run.dir={run_dir}",
+        ]
         proc = subprocess.Popen(
             args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
         )
-        started = time.time()
-        while not _children(proc.pid) and proc.poll() is None and time.time() - started < 60:
-            time.sleep(0.05)
-        time.sleep(moments.uniform(0.5, 3.0))  # start-up, training, checkpoints or store writes
-        workers = _children(proc.pid)
-        assert proc.poll() is None and len(workers) == 2, "the run ended before it could be killed"
+        if victim == "one process":
+            try:
+                proc.wait(timeout=moments.uniform(1.5, 6.0))
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+        else:
+            started = time.time()
+            while not _children(proc.pid) and proc.poll() is None and time.time() - started < 60:
+                time.sleep(0.05)
+            time.sleep(moments.uniform(0.5, 3.0))
+            chains = _children(proc.pid)
+            assert proc.poll() is None and len(chains) == 2, "the run ended before it could be killed"
         if victim == "worker":
-            workers[moments.randrange(2)].send_signal(signal.SIGKILL)
+            chains[moments.randrange(2)].send_signal(signal.SIGKILL)
             _, stderr = proc.communicate(timeout=120)
             assert proc.returncode == 1, stderr
             message = " ".join(stderr.split())
             assert "stopped during generation" in message and "(killed by SIGKILL)" in message
             assert "Traceback" not in stderr and f"rerun into {run_dir} to resume" in message
-        else:
+        elif victim == "parent":
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             time.sleep(0.5)
-            assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+            assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in chains)
         if (run_dir / "results.zarr").exists():
             partial = cs.open_run(run_dir)
             assert bool(partial.completed.all())
             assert partial.sizes["generation"] == 0 or np.isfinite(partial.map50.values).all()
-    finished = run_cli(*CHAINS, "replicates=2", "workers=2", f"hydra.run.dir={run_dir}")
+    finished = app_cli(*CHAINS, "replicates=2", "workers=2", f"hydra.run.dir={run_dir}")
     assert finished.returncode == 0, finished.stderr
     assert_same_results(cs.open_run(run_dir), whole)
-    assert not list(run_dir.rglob("*.tmp"))
+    assert not list(run_dir.rglob("*.tmp"))  # every interrupted write was redone and renamed
 
 
 def _faulty_run(tmp_path, run_dir, fault: str, workers: int):
@@ -213,7 +220,9 @@ def _faulty_run(tmp_path, run_dir, fault: str, workers: int):
         ("store:ENOSPC:40", 1, "results.zarr/"),
     ],
 )
-def test_a_full_disk_or_io_error_is_reported_and_a_rerun_resumes(whole, tmp_path, fault, workers, named):
+def test_a_full_disk_or_io_error_is_reported_and_a_rerun_resumes(
+    whole, tmp_path, fault, workers, named, app_cli
+):
     run_dir = tmp_path / "run"
     failed = _faulty_run(tmp_path, run_dir, fault, workers)
     message = " ".join(failed.stderr.split())
@@ -227,7 +236,7 @@ def test_a_full_disk_or_io_error_is_reported_and_a_rerun_resumes(whole, tmp_path
         np.testing.assert_array_equal(
             partial[name].values, whole[name].isel(generation=slice(0, partial.sizes["generation"])).values
         )
-    resumed = run_cli(*CHAINS, "replicates=2", f"workers={workers}", f"hydra.run.dir={run_dir}")
+    resumed = app_cli(*CHAINS, "replicates=2", f"workers={workers}", f"hydra.run.dir={run_dir}")
     assert resumed.returncode == 0, resumed.stderr
     assert_same_results(cs.open_run(run_dir), whole)
 
@@ -247,6 +256,7 @@ def test_bad_chain_settings_stop_before_any_work(tmp_path, monkeypatch, capsys, 
     assert not run_dir.exists()
 
 
+@needs_text
 def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch, tmp_path):
     import collapse_sim.capacity as capacity
     from collapse_sim.errors import ConfigError
@@ -266,6 +276,7 @@ def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
+@requires_joblib_launcher
 def test_chains_inside_a_joblib_sweep_run_in_the_job_to_the_same_values(whole, tmp_path):
     """joblib's (loky) workers cannot spawn chain workers; the chains then run in the job itself."""
     one = [o for o in CHAINS if not o.startswith("generations=")] + ["generations=1", "replicates=2"]

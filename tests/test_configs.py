@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import build_job
+from conftest import TEXT_MARKS, build_job, requires_gensim
 from families import CONF, classes, families, family_data, on_disk, options, overrides
 
 from collapse_sim.api import compose_config, run
@@ -39,8 +39,15 @@ def mixing_data(mixing: str) -> set[str]:
 # training runs in test_detection.py and test_text.py), with the policies that differ for them:
 # replace, one that reads the real pool, and those limited to some kinds of data.
 BUILT_WITH = {"replace", "fraction"} | {m for m in MIXINGS if mixing_data(m)}
+
+
+def marks(family: dict[str, str]) -> list:
+    """A text family needs the text extra (gensim's Wikipedia, the tokenizer, self-BLEU)."""
+    return [requires_gensim, *TEXT_MARKS] if family_data(family) == "text" else []
+
+
 PAIRS = [
-    (name, mixing)
+    pytest.param(name, mixing, marks=marks(family), id=f"{name}-{mixing}")
     for name, family in sorted(FAMILIES.items())
     for mixing in MIXINGS
     if vectorised(family) or mixing in BUILT_WITH
@@ -73,7 +80,17 @@ def test_option_builds_and_runs(family, mixing):
     assert all(np.isfinite(ds[v]).all() for v in ds.data_vars)
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def experiment_marks(experiment: str) -> list:
+    """An experiment on text needs the text extra."""
+    text = (CONF / "experiment" / f"{experiment}.yaml").read_text()
+    return (
+        [requires_gensim, *TEXT_MARKS]
+        if "/source: wikipedia" in text or "/source: text_files" in text
+        else []
+    )
+
+
+@pytest.mark.parametrize("experiment", [pytest.param(e, marks=experiment_marks(e)) for e in EXPERIMENTS])
 def test_experiment_runs_under_debug(experiment):
     cfg = compose_config([f"+experiment={experiment}"])
     assert cfg.name == experiment
@@ -128,17 +145,22 @@ def test_experiment_and_debug_accept_both_spellings():
     assert a.generations == b.generations == 3 and a.source == b.source
 
 
-@pytest.mark.parametrize("group", sorted(ROLES.keys() - {"logger"}))
-def test_every_option_is_a_component_of_its_role(group):
-    """Each option builds into a subclass of its role's base class (which holds every default)."""
-    for option in options(group):
-        if on_disk(group, option):
-            continue
-        family = next(f for f in FAMILIES.values() if f.get(group) == option) if group != "mixing" else None
-        family = family or FAMILIES["yolo_fast"]  # mixing options: the detection family admits all
-        sim = build_job([*overrides(family), f"{group}={option}"]).sim
-        built = sim.metrics.values() if group == "metrics" else [getattr(sim, group)]
-        assert all(isinstance(component, ROLES[group]) for component in built), f"{group}={option}"
+def _role_cases():
+    for group in sorted(ROLES.keys() - {"logger"}):
+        for option in options(group):
+            if on_disk(group, option):
+                continue
+            family = next((f for f in FAMILIES.values() if f.get(group) == option), FAMILIES["yolo_fast"])
+            yield pytest.param(group, option, family, marks=marks(family), id=f"{group}={option}")
+
+
+@pytest.mark.parametrize(("group", "option", "family"), list(_role_cases()))
+def test_every_option_is_a_component_of_its_role(group, option, family):
+    """Each option builds into a subclass of its role's base class (which holds every default); mixing
+    options are built in the detection family, which admits all of them."""
+    sim = build_job([*overrides(family), f"{group}={option}"]).sim
+    built = sim.metrics.values() if group == "metrics" else [getattr(sim, group)]
+    assert all(isinstance(component, ROLES[group]) for component in built), f"{group}={option}"
 
 
 def test_conf_folder_is_the_registry():

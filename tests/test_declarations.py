@@ -10,7 +10,8 @@ import ast
 import inspect
 
 import pytest
-from conftest import ROOT, build_job
+from conftest import ROOT, build_job, requires_gensim
+from test_text import needs_text
 
 from collapse_sim import components
 from collapse_sim.errors import ConfigError
@@ -113,6 +114,8 @@ def test_a_trainer_provides_the_sampling_options_its_model_class_honours():
     assert components.sampling(*TinyGPTModel.sampling_options) <= TinyGPTTrainer.provides
 
 
+@requires_gensim
+@needs_text
 def test_beam_search_with_tiny_gpt_is_accepted_as_the_experiment_header_documents():
     job = build_job(
         [

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, run_cli
+from conftest import ROOT
 from conftest import TINY_DETECTION as TINY_ANY
 
 import collapse_sim as cs
@@ -41,7 +41,7 @@ def test_scene_model_run_records_every_detection_variable():
 def test_verified_pseudo_labels_are_exactly_right():
     ds = cs.run(
         [
-            *TINY_DETECTION,
+            *TINY_ANY,
             "generator=pseudo_label",
             "generator.conf=0.001",
             "source.pool_size=32",
@@ -54,7 +54,7 @@ def test_verified_pseudo_labels_are_exactly_right():
     assert float(ds.real_fraction[1]) == 1.0 and float(ds.label_precision[1]) == 1.0
     unverified = cs.run(
         [
-            *TINY_DETECTION,
+            *TINY_ANY,
             "generator=pseudo_label",
             "generator.conf=0.001",
             "source.pool_size=32",
@@ -79,6 +79,7 @@ def trained(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("trained")  # one worker trains the module's detector once for both tests
 def test_our_scores_match_ultralytics_validator(trained):
     detector, real, folder = trained
     ours = DetectionMetrics().measure(detector, real.train, real)
@@ -105,20 +106,6 @@ def test_our_scores_match_ultralytics_validator(trained):
         assert abs(float(ours.ap50_95[index]) - ap) < 0.03
 
 
-@pytest.mark.slow
-def test_warm_start_fine_tunes_the_previous_weights(tmp_path):
-    result = run_cli(*TINY_DETECTION, "warm_start=true", "plots=false", f"hydra.run.dir={tmp_path}")
-    assert result.returncode == 0, result.stderr
-    chain = tmp_path / "chain_00"
-    args = yaml.safe_load((chain / "generations" / "001" / "train" / "args.yaml").read_text())
-    assert args["model"] == str(chain / "generations" / "000" / "train" / "weights" / "last.pt")
-    assert args["pretrained"] is True
-    # Each generation's dataset folder is its version: the stored hash names its content.
-    for g, digest in enumerate(str(h) for h in cs.open_run(tmp_path).dataset_hash.isel(replicate=0).values):
-        spec = (chain / "generations" / f"{g:03d}" / "dataset" / "data.yaml").read_text()
-        assert f"version: {digest}" in spec
-
-
 OFFLINE_RUNNER = """
 import runpy, socket, sys, traceback
 attempts = []
@@ -136,16 +123,35 @@ finally:
 """
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("trainer", ["yolo", "yolo_fast"])
-def test_a_detection_run_never_touches_the_network(tmp_path, trainer):
-    result = subprocess.run(
-        [sys.executable, "-c", OFFLINE_RUNNER, *TINY_ANY, f"trainer={trainer}", f"hydra.run.dir={tmp_path}"],
+def offline(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """The command line with every network call refused and counted (``NETWORK_ATTEMPTS n`` on stderr)."""
+    return subprocess.run(
+        [sys.executable, "-c", OFFLINE_RUNNER, *args, f"hydra.run.dir={tmp_path}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+@pytest.mark.slow
+def test_warm_start_fine_tunes_the_previous_weights_and_the_stock_trainer_never_touches_the_network(tmp_path):
+    result = offline(tmp_path, *TINY_DETECTION, "warm_start=true", "plots=false")
+    assert result.returncode == 0, result.stderr
+    assert "NETWORK_ATTEMPTS 0" in result.stderr
+    chain = tmp_path / "chain_00"
+    args = yaml.safe_load((chain / "generations" / "001" / "train" / "args.yaml").read_text())
+    assert args["model"] == str(chain / "generations" / "000" / "train" / "weights" / "last.pt")
+    assert args["pretrained"] is True
+    # Each generation's dataset folder is its version: the stored hash names its content.
+    for g, digest in enumerate(str(h) for h in cs.open_run(tmp_path).dataset_hash.isel(replicate=0).values):
+        spec = (chain / "generations" / f"{g:03d}" / "dataset" / "data.yaml").read_text()
+        assert f"version: {digest}" in spec
+
+
+@pytest.mark.slow
+def test_a_run_of_the_training_core_never_touches_the_network(tmp_path):
+    result = offline(tmp_path, *TINY_ANY, "trainer=yolo_fast")
     assert result.returncode == 0, result.stderr
     assert "NETWORK_ATTEMPTS 0" in result.stderr
 
@@ -180,6 +186,7 @@ def test_training_and_scoring_on_cuda(tmp_path):
     assert np.isfinite(float(scores.map50_95))
 
 
+@pytest.mark.xdist_group("trained")
 def test_training_uses_exactly_the_trainers_thread_count(trained):
     import torch
 

@@ -4,7 +4,7 @@ abilities check (nothing is run)."""
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, TEXT_MARKS, requires_gensim
 from doc_commands import all_commands, commands_in
 
 from collapse_sim.config import register_schema
@@ -26,7 +26,17 @@ def test_the_documentation_shows_every_experiment_s_command():
     assert experiments <= shown, experiments - shown
 
 
-@pytest.mark.parametrize("args", sorted(COMMANDS), ids=lambda args: " ".join(args) or "(default run)")
+def marks(args: tuple[str, ...]) -> list:
+    """A command that runs a text experiment needs the text extra."""
+    named = [a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("experiment=")]
+    paths = [ROOT / "conf" / "experiment" / f"{name}.yaml" for name in named]
+    texts = [path.read_text() for path in paths if path.exists()]  # the README's lab_noise is the reader's
+    return [requires_gensim, *TEXT_MARKS] if any("/source: wikipedia" in t for t in texts) else []
+
+
+@pytest.mark.parametrize(
+    "args", [pytest.param(a, marks=marks(a), id=" ".join(a) or "(default run)") for a in sorted(COMMANDS)]
+)
 def test_a_documented_command_line_is_checked_and_built(args, monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     if _readers_folder(args):

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import run_cli
 from rich.console import Console
 from scipy import stats
 
@@ -125,17 +122,17 @@ def test_a_detection_sweep_compares_the_rarest_quarter_chosen_at_generation_0():
 
 
 @pytest.mark.slow
-def test_a_sweep_report_compares_arms_with_intervals_and_chain_counts(tmp_path):
+def test_a_sweep_report_compares_arms_with_intervals_and_chain_counts(tmp_path, app_cli, capsys):
+    from collapse_sim.reporting.sweep import main as report
+
     sweep = tmp_path / "sweep"
     args = ["-m", "+experiment=zipf_tail", "+debug=default", "mixing=replace,accumulate", "seed=0,1"]
-    result = run_cli(*args, "plots=false", f"hydra.sweep.dir={sweep}")
+    result = app_cli(*args, "plots=false", f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr
-    report = subprocess.run(
-        [sys.executable, "-m", "collapse_sim.report", str(sweep)], capture_output=True, text=True
-    )
-    assert report.returncode == 0, report.stderr
-    assert "each arm minus the reference, 95 % Welch interval" in report.stdout
-    assert "mixing=accumulate" in report.stdout and "4 vs 4" in report.stdout
+    report([str(sweep)])
+    printed = capsys.readouterr().out
+    assert "each arm minus the reference, 95 % Welch interval" in printed
+    assert "mixing=accumulate" in printed and "4 vs 4" in printed
     rows = list(csv.DictReader(open(sweep / "sweep_comparison.csv")))
     store = xr.open_zarr(sweep / "sweep.zarr")
     last = pooled(store).isel(generation=-1)

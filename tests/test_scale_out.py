@@ -6,21 +6,17 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import GAUSSIAN, run_cli
+from conftest import GAUSSIAN, requires_submitit, run_cli
 
 import collapse_sim as cs
 
 
-def needs_submitit():
-    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install -e '.[dev]' installs it")
-
-
 @pytest.mark.slow
-def test_submitit_local_sweep_survives_a_failing_job(tmp_path):
-    needs_submitit()
+@requires_submitit
+def test_submitit_local_sweep_survives_a_failing_job(tmp_path, app_cli):
     # Job 2's folder already holds a store of another configuration, so that job fails at run time.
     foreign = tmp_path / "2"
-    made = run_cli(*GAUSSIAN, "+debug=default", "plots=false", "n_samples=7", f"hydra.run.dir={foreign}")
+    made = app_cli(*GAUSSIAN, "+debug=default", "plots=false", "n_samples=7", f"hydra.run.dir={foreign}")
     assert made.returncode == 0, made.stderr
     result = run_cli(
         "-m",
@@ -40,8 +36,8 @@ def test_submitit_local_sweep_survives_a_failing_job(tmp_path):
     assert (tmp_path / ".submitit").is_dir()  # submitit's own logs stay inside the sweep folder
 
 
+@requires_submitit
 def test_submitit_slurm_launcher_composes_with_partition_settings(tmp_path):
-    needs_submitit()
     result = run_cli(
         "hydra/launcher=submitit_slurm",
         "hydra.launcher.partition=gpu",

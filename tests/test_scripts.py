@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, run_cli, user_env
+from conftest import ROOT, user_env
 
 SCRIPTS = {
     "benchmarks/toy_loop.py": [
@@ -54,6 +54,8 @@ SCRIPTS = {
         "1",
         "--seeds",
         "1",
+        "--test-size",
+        "8",
     ],
 }
 DOCS_SCRIPTS = (  # crops_figure's smoke test is in test_sprites (it needs a sprite run)
@@ -111,9 +113,9 @@ def test_benchmark_runs_and_prints_json_last(script):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("default_detection_run")
-def test_arms_figure_draws_from_run_directories(default_detection_run, tmp_path):
-    _, run_dir = default_detection_run
+@pytest.mark.xdist_group("two_chain_run")
+def test_arms_figure_draws_from_run_directories(two_chain_run, tmp_path):
+    _, run_dir = two_chain_run
     out = tmp_path / "figure.png"
     args = ("--out", str(out), "--metrics", "map50", "rare_recall", "--labels", "replace", "again")
     drawn = _run("docs/arms_figure.py", str(run_dir), str(run_dir), *args)
@@ -143,10 +145,10 @@ def test_scene_law_drift_prints_every_generation_as_json():
         assert first[f"colour_spread_commonest_{estimate}"][0] > 0
 
 
-def test_gaussian_figure_draws_the_run_beside_theory(tmp_path):
+def test_gaussian_figure_draws_the_run_beside_theory(tmp_path, app_cli):
     run_dir = tmp_path / "run"
     args = ("+experiment=gaussian_collapse", "+debug=default", "plots=false", f"hydra.run.dir={run_dir}")
-    result = run_cli(*args)
+    result = app_cli(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     out = tmp_path / "gaussian.png"
     drawn = _run("docs/gaussian_figure.py", str(run_dir), "--out", str(out))

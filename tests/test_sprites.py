@@ -132,7 +132,7 @@ def test_artefact_experiment_runs_with_the_network_blocked(tmp_path):
     (tmp_path / "blocked" / "sitecustomize.py").write_text(NO_NETWORK)
     env = user_env(PYTHONPATH=os.pathsep.join([str(tmp_path / "blocked"), str(ROOT)]))
     run_dir = tmp_path / "run"
-    args = ["+experiment=artefact_amplification", *TINY_DETECTION, "replicates=2", f"hydra.run.dir={run_dir}"]
+    args = ["+experiment=artefact_amplification", *TINY_DETECTION, f"hydra.run.dir={run_dir}"]  # one chain
     result = subprocess.run(
         [sys.executable, "-m", "collapse_sim", *args], cwd=ROOT, capture_output=True, text=True, env=env
     )

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import GAUSSIAN, run_cli
+from conftest import GAUSSIAN, one_paragraph, requires_joblib_launcher, run_cli
 
 import collapse_sim as cs
 
@@ -22,13 +22,13 @@ def job_dirs(sweep_dir):
     }
 
 
-def test_a_failing_job_leaves_the_others_whole_and_a_rerun_finishes_only_it(tmp_path):
+def test_a_failing_job_leaves_the_others_whole_and_a_rerun_finishes_only_it(tmp_path, app_cli):
     # Job 1's folder already holds a store made by another configuration: that job must fail at run time.
-    foreign = run_cli(
+    foreign = app_cli(
         *GAUSSIAN, "+debug=default", "plots=false", "seed=1", "n_samples=7", f"hydra.run.dir={tmp_path / '1'}"
     )
     assert foreign.returncode == 0, foreign.stderr
-    result = run_cli("-m", *SWEEP, f"hydra.sweep.dir={tmp_path}")
+    result = app_cli("-m", *SWEEP, f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 1, result.stderr
     assert "1 of 3 jobs failed" in result.stderr and str(tmp_path / "1") in result.stderr
     assert "Traceback" not in result.stderr
@@ -48,7 +48,7 @@ def test_a_failing_job_leaves_the_others_whole_and_a_rerun_finishes_only_it(tmp_
     import shutil
 
     shutil.rmtree(tmp_path / "1" / "results.zarr")
-    rerun = run_cli("-m", *SWEEP, f"hydra.sweep.dir={tmp_path}")
+    rerun = app_cli("-m", *SWEEP, f"hydra.sweep.dir={tmp_path}")
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stdout.count("generations are already complete") == 2
     assert not (tmp_path / "1" / "error.txt").exists()
@@ -57,20 +57,17 @@ def test_a_failing_job_leaves_the_others_whole_and_a_rerun_finishes_only_it(tmp_
     assert bool(sw.completed.all())
 
 
-def test_a_report_that_cannot_be_written_is_one_paragraph_and_the_store_stays_readable(tmp_path):
+def test_a_report_that_cannot_be_written_is_one_paragraph_and_the_store_stays_readable(tmp_path, app_cli):
     run_dir = tmp_path / "run"
     (run_dir / "curves.png").mkdir(parents=True)  # a folder where the plot goes: it cannot be written
-    result = run_cli(*GAUSSIAN, "+debug=default", f"hydra.run.dir={run_dir}")
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr and result.stderr.count("collapse_sim: error:") == 1
-    message = " ".join(result.stderr.split())
+    message = one_paragraph(app_cli(*GAUSSIAN, "+debug=default", f"hydra.run.dir={run_dir}"), code=1)
     assert "the report could not be written" in message and "curves.png: Is a directory (EISDIR)" in message
     assert bool(cs.open_run(run_dir).completed.all()) and cs.open_run(run_dir).sizes["generation"] == 3
 
 
-def test_in_a_sweep_a_report_failure_is_a_failed_job_and_the_others_finish(tmp_path):
+def test_in_a_sweep_a_report_failure_is_a_failed_job_and_the_others_finish(tmp_path, app_cli):
     (tmp_path / "1" / "curves.png").mkdir(parents=True)
-    result = run_cli("-m", *GAUSSIAN, "+debug=default", "seed=0,1,2", f"hydra.sweep.dir={tmp_path}")
+    result = app_cli("-m", *GAUSSIAN, "+debug=default", "seed=0,1,2", f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "1 of 3 jobs failed" in result.stderr and "curves.png: Is a directory (EISDIR)" in result.stderr
     assert "the report could not be written" in (tmp_path / "1" / "error.txt").read_text()
@@ -79,8 +76,8 @@ def test_in_a_sweep_a_report_failure_is_a_failed_job_and_the_others_finish(tmp_p
     assert bool(cs.open_run(tmp_path / "1").completed.all())  # its store is whole all the same
 
 
-def test_report_command_writes_the_combined_store_and_plots(tmp_path):
-    result = run_cli(
+def test_report_command_writes_the_combined_store_and_plots(tmp_path, app_cli, capsys):
+    result = app_cli(
         "-m",
         *GAUSSIAN,
         "+debug=default",
@@ -90,20 +87,15 @@ def test_report_command_writes_the_combined_store_and_plots(tmp_path):
         f"hydra.sweep.dir={tmp_path}",
     )
     assert result.returncode == 0, result.stderr
-    import subprocess
-    import sys
+    from collapse_sim.reporting.sweep import main as report
 
-    from conftest import ROOT
-
-    report = subprocess.run(
-        [sys.executable, "-m", "collapse_sim.report", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
-    )
-    assert report.returncode == 0, report.stderr
+    report([str(tmp_path)])
+    printed = capsys.readouterr().out
     combined = xr.open_zarr(tmp_path / "sweep.zarr")
     xr.testing.assert_allclose(combined.variance.load(), cs.open_sweep(tmp_path).variance.load())
     assert set(combined.variance.dims) >= {"mixing", "seed", "generation", "replicate"}
     plot = tmp_path / "sweep_variance.png"
-    assert plot.stat().st_size > 5_000 and f"plot: {plot}" in report.stdout
+    assert plot.stat().st_size > 5_000 and f"plot: {plot}" in printed
 
 
 def test_report_command_names_a_missing_folder(tmp_path):
@@ -123,7 +115,11 @@ def test_report_command_names_a_missing_folder(tmp_path):
 
 
 @pytest.mark.slow
-def test_soak_sixteen_jobs_through_joblib_lose_nothing(tmp_path):
+@requires_joblib_launcher
+def test_sixteen_jobs_through_joblib_lose_nothing_and_open_as_one_dataset(tmp_path):
+    """A 2 x 2 x 4 grid through joblib's two processes: every job complete, every swept setting a dimension
+    with the command's labels, and each job's slice exactly its own store."""
+    grid = ["mixing=fraction,fresh", "mixing.real_fraction=0.25,0.5", "seed=range(4)"]
     result = run_cli(
         "-m",
         "hydra/launcher=joblib",
@@ -131,7 +127,7 @@ def test_soak_sixteen_jobs_through_joblib_lose_nothing(tmp_path):
         *GAUSSIAN,
         "+debug=default",
         "plots=false",
-        "seed=range(16)",
+        *grid,
         f"hydra.sweep.dir={tmp_path}",
         timeout=900,
     )
@@ -142,11 +138,14 @@ def test_soak_sixteen_jobs_through_joblib_lose_nothing(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not one job may be missing or partial
         sw = cs.open_sweep(tmp_path)
-    assert dict(sw.sizes) == {"seed": 16, "generation": 3, "replicate": 2, "k": 3}
-    assert list(sw.seed.values) == list(range(16)) and np.isfinite(sw.variance).all()
-    # Every seed's slice is its own job's store, not a neighbour's.
-    for job in jobs[:5]:
+    sizes = {"mixing": 2, "real_fraction": 2, "seed": 4, "generation": 3, "replicate": 2, "k": 3}
+    assert dict(sw.sizes) == sizes
+    assert list(sw.mixing.values) == ["fraction", "fresh"] and list(sw.seed.values) == [0, 1, 2, 3]
+    np.testing.assert_allclose(sw["real_fraction"].values, [0.25, 0.5])
+    assert bool(sw.completed.all()) and np.isfinite(sw.variance).all()
+    for job in jobs:  # every job's slice is its own store, not a neighbour's
         own = cs.open_run(job)
-        np.testing.assert_array_equal(
-            sw.variance.sel(seed=own.attrs["config"]["seed"]).values, own.variance.values
-        )
+        config = own.attrs["config"]
+        where = {"mixing": own.attrs["choices"]["mixing"], "seed": config["seed"]}
+        picked = sw.variance.sel(real_fraction=config["mixing"]["real_fraction"], **where)
+        np.testing.assert_array_equal(picked.values, own.variance.values)

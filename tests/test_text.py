@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import refused_in_process
+from conftest import TEXT_MARKS, refused_in_process, requires_gensim
 from markupsafe import escape
 
 import collapse_sim as cs
@@ -17,6 +17,13 @@ WORDS = (
     "river stone market lantern harvest orbit violin meadow copper thunder glacier ember saddle "
     "quartz willow beacon canyon harbor falcon prism tundra velvet anchor cobalt"
 ).split()
+
+
+def needs_text(test):
+    """A test that tokenizes and scores text needs the text extra (tokenizers, sacrebleu)."""
+    for marker in TEXT_MARKS:
+        test = marker(test)
+    return test
 
 
 def corpus(folder, documents: int = 40, words: int = 120, seed: int = 0):
@@ -53,6 +60,7 @@ def text_run(folder, *overrides: str):
     ]
 
 
+@needs_text
 def test_one_tokenizer_per_corpus_and_the_test_documents_are_never_in_the_pool(tmp_path):
     folder = corpus(tmp_path / "corpus")
     a = TextFilesSource(path=str(folder), passage_tokens=16, vocab_size=300)
@@ -70,6 +78,7 @@ def test_one_tokenizer_per_corpus_and_the_test_documents_are_never_in_the_pool(t
     assert a.tokenizer.decode(a.tokenizer.encode(text)) == text
 
 
+@requires_gensim
 def test_wikipedia_from_gensim_s_wheel_has_a_long_tail_of_words():
     from collapse_sim.text.corpus import wikipedia_documents
     from collapse_sim.text.words import words
@@ -155,6 +164,7 @@ def test_unigram_refits_follow_wright_fisher_like_the_zipf_family():
     assert np.all(np.abs(z) < 4), z
 
 
+@needs_text
 @pytest.mark.parametrize("trainer", ["ngram", "tiny_gpt"])
 def test_a_text_run_records_every_variable_for_every_chain(tmp_path, trainer):
     small = (
@@ -206,6 +216,7 @@ def test_a_text_run_records_every_variable_for_every_chain(tmp_path, trainer):
         ("family", [], "trainer=ngram needs text data, which source=shapes does not provide; options"),
     ],
 )
+@needs_text
 def test_bad_text_input_stops_before_any_work(tmp_path, monkeypatch, capsys, make, overrides, expected):
     folder = tmp_path / "corpus"
     if make == "corpus":
@@ -226,21 +237,23 @@ def test_bad_text_input_stops_before_any_work(tmp_path, monkeypatch, capsys, mak
     assert not run_dir.exists()
 
 
+@needs_text
 @pytest.mark.slow
-def test_a_killed_text_run_resumes_to_the_uninterrupted_values(tmp_path):
-    from conftest import assert_same_results, kill_after, run_cli
+def test_a_killed_text_run_resumes_to_the_uninterrupted_values(tmp_path, app_cli):
+    from conftest import assert_same_results, kill_after
 
     folder = corpus(tmp_path / "corpus", documents=60)
     args = text_run(folder, "generations=8", "workers=1", "plots=false")
     done = kill_after(args, tmp_path / "killed", 2)
     assert 2 <= done < 8
-    resumed = run_cli(*args, f"hydra.run.dir={tmp_path / 'killed'}")
+    resumed = app_cli(*args, f"hydra.run.dir={tmp_path / 'killed'}")
     assert resumed.returncode == 0 and "at generation" in resumed.stdout, resumed.stderr
-    whole = run_cli(*args, f"hydra.run.dir={tmp_path / 'whole'}")
+    whole = app_cli(*args, f"hydra.run.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr
     assert_same_results(cs.open_run(tmp_path / "killed"), cs.open_run(tmp_path / "whole"))
 
 
+@needs_text
 def test_a_script_without_a_main_guard_stops_at_once_and_names_the_guard(tmp_path):
     """Each spawned worker imports the script again and dies there; the run must say so, not hang."""
     import subprocess

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_text import corpus
+from test_text import corpus, needs_text
 
 from collapse_sim.sources.text import TextFilesSource
 
@@ -32,6 +32,7 @@ def test_the_decoder_samples_the_same_tokens_with_and_without_its_cache():
     np.testing.assert_allclose(scores[:, 0], first, rtol=1e-5)
 
 
+@needs_text
 def test_the_decoder_trains_to_the_same_weights_for_a_seed(tmp_path):
     from collapse_sim.components import RunContext
     from collapse_sim.trainers.tiny_gpt import TinyGPTTrainer
@@ -52,6 +53,7 @@ def test_the_decoder_trains_to_the_same_weights_for_a_seed(tmp_path):
     assert before < np.log2(source.tokenizer.vocab_size)  # it learnt something: below the uniform code
 
 
+@needs_text
 @pytest.mark.cuda
 def test_the_decoder_trains_and_samples_on_cuda(tmp_path):
     """bf16 autocast, data resident on the GPU: it learns, and its cache samples what recomputing does."""

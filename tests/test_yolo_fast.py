@@ -151,8 +151,39 @@ def test_colour_gains_keep_images_in_range():
 
 
 def test_simulation_with_fast_trainer_records_every_variable():
-    ds = cs.run([*TINY_DETECTION, *FAST])
-    assert np.isfinite(ds.map50).all() and ds.sizes["generation"] == 2
+    """Every variable of metrics=detection and the bookkeeping, each with its units and description, filled
+    for both generations: scalars finite, per-class values finite wherever the class is present."""
+    args = [*TINY_DETECTION, *FAST]
+    ds = cs.run(args).isel(replicate=0)
+    assert ds.sizes["generation"] == 2
+    from conftest import build_job
+
+    from collapse_sim.loop import stream
+
+    sim = build_job(args).sim
+    tested = sim.source.load(stream(sim.seed, 0, "source")).test.class_counts() > 0  # classes in the test set
+    assert set(ds.data_vars) == {
+        *("map50", "map50_95", "ap50_95", "recall", "ap50_95_by_size"),  # on the real test set
+        *("class_frequency", "surviving_classes", "entropy", "gini_simpson", "missing_mass"),
+        *("objects_per_image", "box_size_distance", "box_size_spread", "dataset_hash"),
+        *("label_precision", "label_recall", "label_precision_by_class", "label_recall_by_class"),
+        *("train_size", "real_fraction", "wall_time_s"),
+    }
+    present = ds.class_frequency > 0  # classes in the generation's training labels
+    for name, da in ds.data_vars.items():
+        assert da.attrs["units"] is not None and da.attrs["description"], name
+        if name == "dataset_hash":
+            assert all(len(str(h)) == 16 for h in da.values)
+        elif name in ("ap50_95", "recall"):  # scored for every class the real test set holds
+            assert da.sizes["class"] == 8 and bool(np.isfinite(da[:, tested]).all()), name
+        elif name in ("label_precision_by_class", "label_recall_by_class"):
+            assert bool(np.isfinite(da.where(present)).sum() == present.sum()), name
+        elif "class" not in da.dims:
+            assert np.isfinite(da).all(), name
+        if "valid_min" in da.attrs and name != "dataset_hash":
+            assert float(da.min()) >= da.attrs["valid_min"] and float(da.max()) <= da.attrs.get(
+                "valid_max", np.inf
+            )
 
 
 @pytest.mark.parametrize(
