@@ -28,6 +28,7 @@ import collapse_sim as cs
 from collapse_sim.api import job as build_job
 from collapse_sim.api import stack
 from collapse_sim.chains import run_chains
+from collapse_sim.components import Generator
 
 # One worker runs this module, so the module's reference run (``whole``) is made once.
 pytestmark = pytest.mark.xdist_group("two_chain_run")
@@ -273,6 +274,20 @@ def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match=r"workers: 2 chains at once need about 3\.\d GB of memory"):
         build_job(text)
     assert build_job([*text, "trainer=ngram"]).sim.chains.workers == 2
+    # A generator that trains a model of its own is counted as a trainer is: the sprite VAE's 0.1 GB per
+    # chain tips two chains over a budget the identity control fits in.
+    vae = ["+experiment=artefact_amplification", "n_samples=16", "workers=2"]
+    monkeypatch.setattr(capacity, "available_memory", lambda: int(1e12))
+    sim = build_job(vae).sim
+    kept = sim.mixing.history_window + 2  # as plan_chains counts the synthetic sets a chain holds
+    estimate = capacity._chain_bytes(sim.source, sim.trainer, sim.generator, sim.n_samples, kept)
+    assert (
+        estimate - capacity._chain_bytes(sim.source, sim.trainer, Generator(), sim.n_samples, kept) == 0.1e9
+    )
+    monkeypatch.setattr(capacity, "available_memory", lambda: int(2 * estimate / capacity.HEADROOM) - 1)
+    with pytest.raises(ConfigError, match=r"workers: 2 chains at once need about"):
+        build_job(vae)
+    assert build_job([*vae, "generator=sprite_paste"]).sim.chains.workers == 2
 
 
 @pytest.mark.slow
