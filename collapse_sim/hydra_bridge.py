@@ -157,6 +157,16 @@ def sweep_jobs(overrides: list[str]) -> list[list[str]]:
     return jobs
 
 
+def read_command(args: list[str]) -> tuple[argparse.Namespace, list[list[str]]]:
+    """The command line as Hydra reads it, and the overrides of every job it starts: one for a run, each
+    of a sweep's (``sweep_jobs``), none for an inspecting flag (``--help``, ``--cfg``, ...)."""
+    parsed = parse_command_line(args)
+    if inspects(parsed):
+        return parsed, []
+    overrides = with_search_path(list(parsed.overrides), [parsed.config_dir] if parsed.config_dir else [])
+    return parsed, sweep_jobs(overrides) if parsed.multirun else [overrides]
+
+
 def run_composed(cfg: DictConfig, task: Callable[[DictConfig], None]) -> None:
     """Run one job composed by ``compose`` as ``hydra.main`` runs one: its callbacks, its output folder,
     logging to ``<run dir>/collapse_sim.log``, ``.hydra/`` with the job's config and overrides, then

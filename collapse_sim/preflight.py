@@ -16,13 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from collapse_sim.errors import ConfigError
-from collapse_sim.hydra_bridge import (
-    compose_explained,
-    inspects,
-    parse_command_line,
-    sweep_jobs,
-    with_search_path,
-)
+from collapse_sim.hydra_bridge import compose_explained, read_command
 from collapse_sim.job import Job, build_job
 
 MAX_CHECKED_JOBS = 64
@@ -55,12 +49,7 @@ def check_output_dir(key: str, path: str) -> None:
 def preflight(args: list[str]) -> Command:
     """Compose, validate and build every job of the command line (up to a cap); raise ConfigError on
     the first bad one. Inspecting flags (``--help``, ``--cfg``, ...) are left to Hydra unchecked."""
-    parsed = parse_command_line(args)
-    if inspects(parsed):
-        return Command(parsed, [])
-    extra = [parsed.config_dir] if parsed.config_dir else []
-    overrides = with_search_path(list(parsed.overrides), extra)
-    combos = sweep_jobs(overrides) if parsed.multirun else [overrides]
+    parsed, combos = read_command(args)
     jobs = []
     for number, combo in enumerate(combos[:MAX_CHECKED_JOBS]):
         cfg = compose_explained(combo)
