@@ -15,7 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, MissingMandatoryValue, OmegaConf
 
 from collapse_sim.components import ROLES
-from collapse_sim.errors import ConfigError
+from collapse_sim.errors import ConfigError, did_you_mean
 from collapse_sim.settings import check_component
 
 
@@ -95,7 +95,8 @@ def validate(cfg: DictConfig) -> dict:
     if unknown:
         raise ConfigError(
             unknown[0],
-            f"is not a collapse_sim setting; valid top-level settings: {', '.join(TOP_LEVEL)}",
+            f"is not a collapse_sim setting; valid top-level settings: {', '.join(TOP_LEVEL)}"
+            + did_you_mean(unknown[0], TOP_LEVEL),
         )
     if "hydra" in cfg:
         cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])

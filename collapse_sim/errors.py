@@ -21,6 +21,14 @@ class ConfigError(ValueError):
         return ConfigError(f"{group}.{self.key}" if self.key else group, self.message)
 
 
+def did_you_mean(given: str, valid) -> str:
+    """``"; did you mean X?"`` for the valid choice closest to a misspelt one, or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(str(given), [str(v) for v in valid], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 def exit_with(message: str, code: int = EXIT_CONFIG) -> None:
     """Print ``message`` as one wrapped paragraph on stderr and exit."""
     paragraph = " ".join(message.split())

@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
 from collapse_sim.config import CONFIG_DIR, TOP_LEVEL
-from collapse_sim.errors import ConfigError
+from collapse_sim.errors import ConfigError, did_you_mean
 
 SEARCH_PATH = "hydra.searchpath"
 # Groups that the defaults list holds as `null`: Hydra rejects `+experiment=x` for
@@ -91,9 +91,9 @@ def compose_explained(overrides: list[str]) -> DictConfig:
 
 
 def _valid_keys(overrides: list[str], key: str) -> str:
-    parent = key.rpartition(".")[0]
+    parent, _, last = key.rpartition(".")
     if not parent:
-        return f"valid top-level settings: {', '.join(TOP_LEVEL)}"
+        return f"valid top-level settings: {', '.join(TOP_LEVEL)}" + did_you_mean(last, TOP_LEVEL)
     kept = [o for o in overrides if not o.lstrip("+~").startswith(key)]
     try:
         node = OmegaConf.select(compose(kept), parent)
@@ -104,7 +104,7 @@ def _valid_keys(overrides: list[str], key: str) -> str:
     names = [k for k in node if not str(k).startswith("_")]
     if not names:
         return f"'{parent}' ({node.get('_target_', 'this option')}) takes no settings"
-    return f"valid settings of '{parent}': {', '.join(names)}"
+    return f"valid settings of '{parent}': {', '.join(names)}" + did_you_mean(last, names)
 
 
 def converted_type(message: str) -> tuple[str, str, str] | None:
@@ -120,8 +120,10 @@ def explain(error: Exception, overrides: list[str]) -> ConfigError:
     """Turn a Hydra composition error into one that names the key and what would be valid."""
     if isinstance(error, MissingConfigException) and error.missing_cfg_file and "/" in error.missing_cfg_file:
         group, option = error.missing_cfg_file.rsplit("/", 1)
+        valid = error.options or []
         return ConfigError(
-            group, f"has no option {option!r}; valid options: {', '.join(error.options or [])}"
+            group,
+            f"has no option {option!r}; valid options: {', '.join(valid)}" + did_you_mean(option, valid),
         )
     cause = error.__cause__
     keyed = isinstance(cause, ConfigAttributeError | ConfigKeyError | ValidationError)

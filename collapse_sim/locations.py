@@ -8,6 +8,7 @@ from collapse_sim.errors import ConfigError
 
 STORE_NAME = "results.zarr"
 POINTER = "store_url.txt"  # in a run directory whose store lives at a URL
+LOCK_FILE = ".lock"  # held by the one process writing a run directory
 
 
 def check_store_url(url: str) -> str:

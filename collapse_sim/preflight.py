@@ -9,6 +9,7 @@ built here are the ones that run: nothing is built twice in a process.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from collapse_sim.errors import ConfigError
 from collapse_sim.hydra_bridge import compose_explained, read_command
 from collapse_sim.job import Job, build_job
+from collapse_sim.locations import LOCK_FILE
 
 MAX_CHECKED_JOBS = 64
 
@@ -37,13 +39,31 @@ class Command:
 
 
 def check_output_dir(key: str, path: str) -> None:
-    """The run or sweep directory must be a writable folder, or creatable as one."""
-    target = Path(path)
+    """The run or sweep directory must be a writable folder, or creatable as one, and not one another
+    collapse_sim process is writing (refused at once, before anything is built)."""
+    target = Path(path).absolute()  # a folder is named in full, never as "."
     existing = next((p for p in (target, *target.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
         raise ConfigError(key, f"{path} cannot be a run folder: {existing} is a file; choose another path")
     if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(key, f"{existing} is not writable; choose a folder you can write to")
+    if busy(target):
+        raise ConfigError(
+            key, f"another collapse_sim process is writing {target}; wait for it or pick another"
+        )
+
+
+def busy(run_dir: Path) -> bool:
+    """Whether another process holds the run directory's lock (``runner.exclusive``)."""
+    lock = run_dir / LOCK_FILE
+    if not lock.is_file():
+        return False
+    with open(lock) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
 
 
 def preflight(args: list[str]) -> Command:

@@ -16,6 +16,7 @@ from collapse_sim import __version__
 from collapse_sim.chains import run_chains
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, stopped
 from collapse_sim.job import Job
+from collapse_sim.locations import LOCK_FILE
 from collapse_sim.reporting.html import write_run_page
 from collapse_sim.reporting.intervals import plural
 from collapse_sim.reporting.run import plot_run, summarize
@@ -27,7 +28,7 @@ from collapse_sim.tracking import Trackers
 def exclusive(run_dir: Path):
     """Hold a lock on the run directory: two processes must never write one store."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "w") as handle:
+    with open(run_dir / LOCK_FILE, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

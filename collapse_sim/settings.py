@@ -13,7 +13,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
-from collapse_sim.errors import ConfigError
+from collapse_sim.errors import ConfigError, did_you_mean
 
 
 def import_target(key: str, target: Any) -> type:
@@ -105,7 +105,9 @@ def check_component(key: str, node: dict, role: type) -> type:
         if name not in params and not open_ended:
             valid = ", ".join(params) or "(none)"
             raise ConfigError(
-                f"{key}.{name}", f"is not a setting of {node['_target_']}; valid settings: {valid}"
+                f"{key}.{name}",
+                f"is not a setting of {node['_target_']}; valid settings: {valid}"
+                + did_you_mean(name, params),
             )
         if not _matches(value, hints.get(name, Any)):
             raise ConfigError(

@@ -52,8 +52,13 @@ def test_default_run_is_a_detection_simulation(two_chain_run):
 
 
 def test_gaussian_run_writes_store_plots_and_summary(tmp_path, app_cli):
-    result = app_cli(*GAUSSIAN, "generations=30", "n_samples=50", cwd=tmp_path)
+    result = app_cli(*GAUSSIAN, "generations=30", "n_samples=50", "replicates=50", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    # Every row counts the run's 50 chains, the bookkeeping too (each chain has its own real share).
+    rows = [line.split("│") for line in result.stdout.splitlines() if line.startswith("│")]
+    assert {row[1].strip(): row[-2].strip() for row in rows} == dict.fromkeys(
+        ["variance", "mean_shift", "w2", "tail_mass[k=2]", "real_fraction", "train_size"], "50"
+    )
     runs = list((tmp_path / "outputs" / "runs" / "default").iterdir())
     assert len(runs) == 1
     run_dir = runs[0]
@@ -66,6 +71,7 @@ def test_gaussian_run_writes_store_plots_and_summary(tmp_path, app_cli):
     ds = cs.open_run(run_dir)
     assert ds.attrs["config"]["n_samples"] == 50 and ds.attrs["choices"]["mixing"] == "replace"
     assert ds.variance.attrs["units"] and ds.variance.dims == ("generation", "replicate")
+    assert ds.real_fraction.dims == ("generation", "replicate")
     assert float(ds.variance.isel(generation=-1).mean()) < float(ds.variance.isel(generation=0).mean())
 
 

@@ -76,7 +76,7 @@ def test_option_builds_and_runs(family, mixing):
     if not vectorised(chosen):
         return  # built, not trained: test_detection.py and test_text.py run them at tiny size
     ds = run(args + ["replicates=3"])
-    assert ds.sizes["generation"] == 3 and bool(ds.real_fraction[0] == 1.0)
+    assert ds.sizes["generation"] == 3 and bool((ds.real_fraction[0] == 1.0).all())
     assert all(np.isfinite(ds[v]).all() for v in ds.data_vars)
 
 

@@ -70,17 +70,20 @@ def test_cuda_without_a_gpu_is_refused(tmp_path, device, monkeypatch, capsys):
     assert "use trainer.device=cpu or trainer.device=auto" in message
 
 
-def test_a_read_only_run_folder_is_refused(tmp_path, monkeypatch):
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "the working folder"])
+def test_a_read_only_run_folder_is_refused_and_named_in_full(tmp_path, monkeypatch, relative):
     # Everything runs as root here, which writes anywhere; the check itself is what is tested.
     folder = tmp_path / "read_only"
     folder.mkdir()
     real_access = os.access
     monkeypatch.setattr(
-        os, "access", lambda p, mode: False if str(p) == str(folder) else real_access(p, mode)
+        os, "access", lambda p, mode: False if str(p) in (str(folder), ".") else real_access(p, mode)
     )
+    monkeypatch.chdir(folder)  # a relative run folder is named as the full path, never as "."
     register_schema()  # what main() does before preflight
-    with pytest.raises(ConfigError, match=f"{folder} is not writable; choose a folder you can write to"):
-        preflight([*GAUSSIAN, f"hydra.run.dir={folder / 'run'}"])
+    where = "run" if relative else folder / "run"
+    with pytest.raises(ConfigError, match=f"hydra.run.dir: {folder} is not writable; choose a folder"):
+        preflight([*GAUSSIAN, f"hydra.run.dir={where}"])
     assert list(folder.iterdir()) == []
 
 

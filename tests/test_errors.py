@@ -7,6 +7,24 @@ from conftest import GAUSSIAN, one_paragraph, refused_in_process, run_cli
 
 TOY_CASES = [
     (
+        ["generatons=3"],
+        "valid top-level settings: name, generations, n_samples, replicates, workers, seed, "
+        "warm_start, plots, store_url, source, generator, mixing, trainer, metrics, logger; did you mean "
+        "generations?",
+    ),
+    (
+        ["source.dimm=2"],
+        "source.dimm: is not a setting here; valid settings of 'source': dim, mean, std, "
+        "pool_size, test_size, replicates; did you mean dim?",
+    ),
+    (["mixing=replac"], "fresh, replace, verified; did you mean replace?"),
+    (
+        ["+generator.temprature=2"],
+        "generator.temprature: is not a setting of collapse_sim.generators."
+        "refit_sample.RefitSampleGenerator; valid settings: n, temperature, top_k, top_p; did you mean "
+        "temperature?",
+    ),
+    (
         ["generationz=3"],
         "generationz: is not a setting here; valid top-level settings: name, generations",
     ),
@@ -156,6 +174,19 @@ def test_run_dir_under_a_file_is_refused(tmp_path, monkeypatch, capsys):
     args = [*GAUSSIAN, "+debug=default", f"hydra.run.dir={blocker / 'run'}"]
     assert f"{blocker} is a file; choose another path" in refused_in_process(args, monkeypatch, capsys)
     assert blocker.read_text() == "keep me"
+
+
+def test_a_busy_run_folder_is_refused_at_once_before_anything_is_built(tmp_path, monkeypatch, capsys):
+    from collapse_sim import job
+    from collapse_sim.runner import exclusive
+
+    def built(*args, **kwargs):
+        raise AssertionError("the job was built although its folder is busy")
+
+    monkeypatch.setattr(job, "build", built)
+    with exclusive(tmp_path):  # another process writing the folder
+        message = refused_in_process([*GAUSSIAN, f"hydra.run.dir={tmp_path}"], monkeypatch, capsys)
+    assert f"hydra.run.dir: another collapse_sim process is writing {tmp_path}; wait for it" in message
 
 
 def test_second_writer_of_a_run_dir_is_refused(tmp_path):

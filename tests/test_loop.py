@@ -86,7 +86,7 @@ def test_phases_run_in_order_and_generation_zero_is_real():
     assert log[:4] == [("fit", 6, False), ("generate", 0), ("done", 0), ("fit", 6, True)]
     assert [d.generation for d in finished] == [0, 1, 2] and {d.chain for d in finished} == {0}
     ds = stack(finished, vectorised=True)
-    assert ds.real_fraction.values.tolist() == [1.0, 0.0, 0.0]
+    assert ds.real_fraction.values.tolist() == [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]  # generation, chain
 
 
 def test_a_generation_is_pruned_only_after_its_caller_has_recorded_it(tmp_path):

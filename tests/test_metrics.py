@@ -67,11 +67,10 @@ def test_regression_metrics():
     assert float(ds.test_mse.item()) == pytest.approx(0.5)
 
 
-def test_bookkeeping():
-    data = Samples.concat([Samples.real(x=np.zeros((2, 3, 1))), Samples.made_by(0, x=np.zeros((2, 1, 1)))])
+def test_bookkeeping_gives_each_vectorised_chain_its_own_real_share():
+    real = Samples.real(x=np.zeros((2, 3, 1)))
+    made = Samples.made_by(0, x=np.zeros((2, 1, 1)))
+    data = Samples.concat([real, made]).take(np.array([[0, 1, 2, 1], [0, 3, 3, 3]]))  # chain 1: 1 of 4 real
     ds = bookkeeping(data, 0.5)
-    assert (
-        float(ds.train_size.item()) == 4
-        and float(ds.real_fraction.item()) == 0.75
-        and float(ds.wall_time_s.item()) == 0.5
-    )
+    assert ds.train_size.values.tolist() == [4.0, 4.0] and ds.real_fraction.values.tolist() == [1.0, 0.25]
+    assert ds.real_fraction.dims == ("replicate",) and float(ds.wall_time_s.item()) == 0.5

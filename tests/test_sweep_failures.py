@@ -114,6 +114,17 @@ def test_report_command_names_a_missing_folder(tmp_path):
     assert "Traceback" not in report.stderr
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_report_command_explains_itself(flag, capsys):
+    from collapse_sim.reporting.sweep import main as report
+
+    with pytest.raises(SystemExit) as stopped:
+        report([flag])
+    assert stopped.value.code == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("usage: collapse-sim-report") and "SWEEP_DIR" in printed
+
+
 @pytest.mark.slow
 @requires_joblib_launcher
 def test_sixteen_jobs_through_joblib_lose_nothing_and_open_as_one_dataset(tmp_path):

@@ -207,8 +207,11 @@ def test_a_text_run_records_every_variable_for_every_chain(tmp_path, trainer):
         ("empty", [], "holds no .txt file (searched recursively)"),
         ("latin1", [], "is not UTF-8 (byte offset 3"),
         ("binary", [], "is binary (a NUL byte at offset 3)"),
-        ("tiny", [], "too few for a test set and a training pool"),
-        ("corpus", ["source.tokenizer=bpe", "source.vocab_size=5000"], "the training pool fills only"),
+        (
+            "tiny",
+            [],
+            "source.path: TMP/corpus holds one document: too few for a test set and a training pool",
+        ),
         ("corpus", ["source.pool_size=100000"], "source.pool_size: asks for 100000 real passages but"),
         ("corpus", ["generator.beams=4", "generator.top_k=5"], "generator.beams: is 4: beam search keeps"),
         ("corpus", ["generator.beams=4", "generator.prompt=0"], "a beam search from nothing writes the same"),
@@ -233,8 +236,23 @@ def test_bad_text_input_stops_before_any_work(tmp_path, monkeypatch, capsys, mak
     run_dir = tmp_path / "run"
     args = ["trainer=ngram"] if make == "family" else [*text_run(folder), *overrides]  # family: detection
     refused = refused_in_process([*args, f"hydra.run.dir={run_dir}"], monkeypatch, capsys)
-    assert expected in refused
+    assert expected.replace("TMP", str(tmp_path)) in refused
     assert not run_dir.exists()
+
+
+@needs_text
+def test_a_vocabulary_size_the_corpus_cannot_fill_is_an_upper_bound_the_run_states_and_records(
+    tmp_path, capsys
+):
+    folder = corpus(tmp_path / "corpus")
+    source = TextFilesSource(path=str(folder), passage_tokens=16, vocab_size=5000)
+    used = source.tokenizer.vocab_size
+    assert 300 < used < 5000  # the corpus holds fewer merges than asked: the tokenizer is not refused
+    said = f"source.vocab_size: {folder} fills {used} of the 5000 BPE tokens asked for; the run uses {used}"
+    assert said in capsys.readouterr().out
+    bpe = ["source.tokenizer=bpe", "source.vocab_size=5000", "source.passage_tokens=16", "generations=1"]
+    ds = cs.run([*text_run(folder), *bpe])
+    assert ds.vocab_size.values.tolist() == [[float(used)] * 2] and ds.vocab_size.attrs["units"] == "tokens"
 
 
 @needs_text

@@ -191,6 +191,13 @@ class TextMetrics(Metric):
                 valid=SHARE,
                 key=2,
             ),
+            "vocab_size": variable(
+                (),
+                float(truth.tokenizer.vocab_size),
+                units="tokens",
+                description="token ids of the run's tokenizer (source.vocab_size is an upper bound)",
+                valid=NON_NEGATIVE,
+            ),
             "zipf_slope": variable(
                 (),
                 zipf_slope(everything),

@@ -65,11 +65,12 @@ def welch_difference(arm, reference) -> tuple[float, float, float]:
 
 
 def format_interval(mean: float, low: float, high: float, digits: int = 4, signed: bool = False) -> str:
-    """``0.512 [0.48, 0.54]`` (``signed``: ``+0.512 [+0.48, +0.54]``), or the mean alone if no interval."""
+    """``0.512 [0.48, 0.54]`` (``signed``: ``+0.512 [+0.48, +0.54]``), or the mean alone if there is no
+    interval (too few chains) or every chain has the same value."""
     if not np.isfinite(mean):
         return "n/a"
     sign = "+" if signed else ""
-    if not (np.isfinite(low) and np.isfinite(high)):
+    if not (np.isfinite(low) and np.isfinite(high)) or high - low <= 1e-12 * max(1.0, abs(mean)):
         return f"{mean:{sign}.{digits}g}"
     return f"{mean:{sign}.{digits}g} [{low:{sign}.3g}, {high:{sign}.3g}]"
 

@@ -264,10 +264,20 @@ def write_comparisons(rows: list[dict], folder: Path) -> Path | None:
 
 def main(argv: list[str] | None = None) -> None:
     """``collapse-sim-report SWEEP_DIR``: combined store, arm comparisons and plots of a multirun."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0].startswith("-"):
-        exit_with("usage: collapse-sim-report SWEEP_DIR (a Hydra multirun directory)")
-    folder = Path(args[0])
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="collapse-sim-report",
+        description="Combine a sweep's run stores into one (sweep.zarr), compare its arms with 95 % Welch "
+        "intervals (sweep_comparison.csv) and write its plots and sweep.html.",
+    )
+    parser.add_argument("sweep_dir", metavar="SWEEP_DIR", help="a multirun directory (job folders 0, 1, ...)")
+    args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if extra:
+        exit_with(
+            f"usage: collapse-sim-report SWEEP_DIR (a Hydra multirun directory); unknown: {' '.join(extra)}"
+        )
+    folder = Path(args.sweep_dir)
     if not folder.is_dir():
         exit_with(
             f"{folder}: not a directory; give the multirun directory whose job folders (0, 1, ...) "

@@ -64,6 +64,7 @@ class TextSource(Source):
         test_share: float,
         pool_size: int | None,
         what: str,
+        key: str,
     ) -> None:
         self.passage_tokens = positive_int("passage_tokens", passage_tokens, minimum=8)
         if not 0 < test_share < 1:
@@ -73,10 +74,11 @@ class TextSource(Source):
         order = np.random.default_rng(0).permutation(len(documents))  # fixed: the split is the corpus's
         n_test = max(1, round(test_share * len(documents)))
         if len(documents) - n_test < 1:
+            held = "one document" if len(documents) == 1 else f"{len(documents)} documents"
             raise ConfigError(
-                "source",
-                f"{what} holds {len(documents)} documents: too few for a test set and a training pool; "
-                "give more documents (or blank-line separated paragraphs)",
+                key,
+                f"{what} holds {held}: too few for a test set and a training pool (at least 2); give "
+                "more documents (files, or paragraphs separated by blank lines)",
             )
         key = (_digest(documents), self.passage_tokens, tokenizer, vocab_size, n_test)
         if key not in _PREPARED:
@@ -86,7 +88,7 @@ class TextSource(Source):
         self.pool_size = len(self.train) if pool_size is None else positive_int("pool_size", pool_size)
         if self.pool_size > len(self.train):
             raise ConfigError(
-                "source.pool_size",
+                "pool_size",
                 f"asks for {self.pool_size} real passages but {what} gives {len(self.train)} of "
                 f"{self.passage_tokens} tokens; lower it (or n_samples), or null for all of them",
             )
@@ -95,11 +97,17 @@ class TextSource(Source):
         test_docs = [documents[i] for i in sorted(order[:n_test])]
         train_docs = [documents[i] for i in sorted(order[n_test:])]
         tokens = make_tokenizer(tokenizer, train_docs, positive_int("vocab_size", vocab_size, minimum=300))
+        if tokenizer == "bpe" and tokens.vocab_size < vocab_size:  # an upper bound: say what was used
+            used = tokens.vocab_size
+            print(
+                f"source.vocab_size: {what} fills {used} of the {vocab_size} BPE tokens asked for; the run "
+                f"uses {used} (recorded as vocab_size in the store)"
+            )
         train = TextSet.real(passages(tokens, train_docs, self.passage_tokens))
         test = TextSet.real(passages(tokens, test_docs, self.passage_tokens))
         if not len(test):
             raise ConfigError(
-                "source.test_share",
+                "test_share",
                 f"leaves {n_test} test documents of {what}, shorter than one passage of "
                 f"{self.passage_tokens} tokens; raise source.test_share or give a larger corpus",
             )
@@ -138,6 +146,7 @@ class WikipediaSource(TextSource):
             test_share=test_share,
             pool_size=pool_size,
             what="the Wikipedia dump",
+            key="",
         )
 
 
@@ -162,4 +171,5 @@ class TextFilesSource(TextSource):
             test_share=test_share,
             pool_size=pool_size,
             what=str(path),
+            key="path",
         )
