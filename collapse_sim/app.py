@@ -14,12 +14,14 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from collapse_sim import resuming, stopping
 from collapse_sim.checkpoints import atomic_write
 from collapse_sim.config import CONFIG_DIR, register_schema
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, exit_with, log_details
 from collapse_sim.hydra_bridge import normalize, run_composed
 from collapse_sim.job import Job, build_job
 from collapse_sim.preflight import preflight
+from collapse_sim.stopping import Stopped
 from collapse_sim.sweep import FAILURE_FILE
 
 FAILED_JOBS: list[Path] = []  # filled by SweepOutcome in the process that launched the sweep
@@ -66,6 +68,15 @@ def run_job(job: Job) -> None:
     try:
         store, trackers = run_in_directory(job, run_dir)
         report_run(store, trackers, run_dir, plots=job.resolved["plots"])
+    except Stopped as stopped:  # the chains have ended; what they finished is in the store
+        folder = Path(hydra_cfg.sweep.dir) if in_sweep else run_dir
+        which = f"job {run_dir.name} of the sweep {folder.absolute()}" if in_sweep else "the run"
+        exit_with(
+            f"{which} was stopped by {stopped.what}; {resuming.kept(run_dir)}. Resume it with:",
+            code=stopped.code,
+            label="stopped",
+            command=resuming.resume_command(folder),
+        )
     except ConfigError as error:
         if not in_sweep:
             exit_with(str(error))
@@ -116,15 +127,24 @@ class SweepOutcome(Callback):
 
 def main() -> None:
     """Entry point: check every job's configuration, then hand over to Hydra."""
+    stopping.install()
     register_schema()
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # no font-cache chatter in run logs
     logging.raiseExceptions = False  # a log file on a full disk is no second error after the first
-    args = normalize(sys.argv[1:])
-    sys.argv[1:] = args
     try:
+        resume, args = resuming.split(normalize(sys.argv[1:]))
+        if resume is not None:
+            args = resuming.expand(resume, args)
         command = preflight(args)
+        if resume is None:
+            resuming.refuse_a_twin(command)
     except ConfigError as error:
         exit_with(str(error))
+    except Stopped as stopped:
+        exit_with(
+            f"by {stopped.what} before any work; nothing was written", code=stopped.code, label="stopped"
+        )
+    sys.argv[1:] = args
     if command.single:  # one run: composed and built once, above
         ((cfg, job),) = command.jobs
         run_composed(cfg, lambda _: run_job(job))

@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
 
+from collapse_sim import stopping
 from collapse_sim import worker as chain_worker
 from collapse_sim.chain import DONE, RECORDED, Chain, Epoch, Failed
 from collapse_sim.errors import RunFailure, describe_fault, log_details, stopped
@@ -115,7 +116,8 @@ def _run_in_workers(pristine, run_dir, pending, starts, workers, progress, check
                     name=f"collapse_sim chain {chain}",
                     daemon=True,
                 )
-                process.start()
+                with stopping.signals_ignored():  # the worker starts deaf to Ctrl-C (see stopping)
+                    process.start()
                 theirs.close()  # so the parent sees EOF when the worker dies
                 active[ours] = _Worker(chain, process, starts[chain])
             # A worker that dies before it reads its pipe (a failed spawn) leaves the pipe open in

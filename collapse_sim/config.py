@@ -83,10 +83,16 @@ def flatten_config(tree: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): tree}
 
 
+# Settings that never change a run's results: plots on or off, the trackers, how many chains run at once
+# (each chain is the same whatever runs beside it). A resume may change them.
+RESULT_NEUTRAL = ("plots", "logger", "workers")
+
+
 def config_differences(stored: dict, current: dict) -> list[str]:
-    """Dotted keys whose values differ between two configuration trees."""
+    """Dotted keys whose values differ between two configuration trees, the result-neutral settings aside."""
     a, b = flatten_config(stored), flatten_config(current)
-    return sorted(k for k in a.keys() | b.keys() if json.dumps(a.get(k)) != json.dumps(b.get(k)))
+    keys = (k for k in a.keys() | b.keys() if k.split(".")[0] not in RESULT_NEUTRAL)
+    return sorted(k for k in keys if json.dumps(a.get(k)) != json.dumps(b.get(k)))
 
 
 def validate(cfg: DictConfig) -> dict:

@@ -29,12 +29,13 @@ def did_you_mean(given: str, valid) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
-def exit_with(message: str, code: int = EXIT_CONFIG) -> None:
-    """Print ``message`` as one wrapped paragraph on stderr and exit."""
+def exit_with(message: str, code: int = EXIT_CONFIG, *, label: str = "error", command: str = "") -> None:
+    """Print ``message`` as one wrapped paragraph on stderr (then ``command`` whole, on its own line, to
+    copy) and exit."""
     paragraph = " ".join(message.split())
     # Paths stay whole (copyable): never break at their hyphens or inside them.
     text = textwrap.fill(paragraph, width=100, break_on_hyphens=False, break_long_words=False)
-    sys.stderr.write("collapse_sim: error: " + text + "\n")
+    sys.stderr.write(f"collapse_sim: {label}: {text}\n" + (f"    {command}\n" if command else ""))
     sys.exit(code)
 
 

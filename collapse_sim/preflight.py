@@ -20,6 +20,7 @@ from collapse_sim.errors import ConfigError
 from collapse_sim.hydra_bridge import compose_explained, read_command
 from collapse_sim.job import Job, build_job
 from collapse_sim.locations import LOCK_FILE
+from collapse_sim.store import check_reusable
 
 MAX_CHECKED_JOBS = 64
 
@@ -76,5 +77,8 @@ def preflight(args: list[str]) -> Command:
         if number == 0:
             key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
             check_output_dir(key, OmegaConf.select(cfg, key))
-        jobs.append((cfg, build_job(cfg)))
+        job = build_job(cfg)
+        if not parsed.multirun:  # before Hydra writes .hydra/ into it: a refused rerun changes nothing
+            check_reusable(Path(cfg.hydra.run.dir), job.resolved, job.resolved.get("store_url"))
+        jobs.append((cfg, job))
     return Command(parsed, jobs)

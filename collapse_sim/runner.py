@@ -20,6 +20,7 @@ from collapse_sim.locations import LOCK_FILE
 from collapse_sim.reporting.html import write_run_page
 from collapse_sim.reporting.intervals import plural
 from collapse_sim.reporting.run import plot_run, summarize
+from collapse_sim.stopping import shielded
 from collapse_sim.store import RunStore, open_run
 from collapse_sim.tracking import Trackers
 
@@ -130,15 +131,16 @@ def run_in_directory(job: Job, run_dir: Path):
             for done in run_chains(sim, run_dir, starts=starts, progress=bars):
                 chain = None if plan.vectorised else done.chain
                 try:
-                    store.write(done.generation, done.results, chain=chain)
-                    store.mark_complete(done.generation, chain=chain)
+                    with shielded():  # a Ctrl-C here waits until the generation is recorded
+                        store.write(done.generation, done.results, chain=chain)
+                        store.mark_complete(done.generation, chain=chain)
+                        trackers.written(store, done.generation)
                 except OSError as error:  # writing the store itself
                     where = "" if plan.vectorised else f"chain {done.chain} "
                     fault = describe_fault(error)
                     raise stopped(
                         f"{where}stopped in generation {done.generation}: {fault}", run_dir
                     ) from None
-                trackers.written(store, done.generation)
                 bars.generation_done(done.chain, done.generation)
     return store, trackers
 

@@ -60,13 +60,7 @@ class RunStore:
         store lives there and ``run_dir/store_url.txt`` points to it. For
         chained runs each chain's own first generation is ``chain_starts()``.
         """
-        current = store_location(run_dir)
-        if url is not None and current != as_location(url) and exists(current):
-            raise ConfigError(
-                "store_url",
-                f"{run_dir} already has its store at {current}; nothing was changed. Rerun with the same "
-                "store_url to resume, or choose a new hydra.run.dir",
-            )
+        check_reusable(run_dir, attrs["config"], url)
         if url is not None:
             Path(run_dir).mkdir(parents=True, exist_ok=True)
             atomic_write(Path(run_dir) / POINTER, lambda file: file.write(f"{url}\n".encode()))
@@ -74,24 +68,7 @@ class RunStore:
         if not exists(store.path) or store._holds_no_results():
             store._create(store._skeleton(attrs))
             return store, 0
-        try:
-            existing = xr.open_zarr(store.path, consolidated=True)
-            stored_config = existing.attrs["config"]
-            completed = existing["completed"].values
-        except Exception as error:  # any unreadable store is reported, never overwritten
-            raise ConfigError(
-                "hydra.run.dir",
-                f"{store.path} exists but is not a readable collapse_sim store ({error}); "
-                "choose a new run directory or move it away",
-            ) from None
-        differing = config_differences(stored_config, attrs["config"])
-        if differing:
-            raise ConfigError(
-                "hydra.run.dir",
-                f"{store.path} was made with a different configuration (differs at: "
-                f"{', '.join(differing[:8])}); nothing was changed. Rerun with the same settings to "
-                "resume, or choose a new hydra.run.dir",
-            )
+        completed = xr.open_zarr(store.path, consolidated=True)["completed"].values
         incomplete = np.flatnonzero(~completed)
         return store, int(incomplete[0]) if incomplete.size else generations
 
@@ -217,6 +194,37 @@ class RunStore:
         self._chain_done[generation, chain] = True
         if self._chain_done[generation].all():
             self._handles["completed"][generation] = True
+
+
+def check_reusable(run_dir: Path, config: dict, url: str | None = None) -> None:
+    """A run directory a job may write: new, empty of results, or holding a store of the same configuration
+    (result-neutral settings aside) to resume. Otherwise a ConfigError; nothing is read twice or changed."""
+    current = store_location(run_dir)
+    if url is not None and current != as_location(url) and exists(current):
+        raise ConfigError(
+            "store_url",
+            f"{run_dir} already has its store at {current}; nothing was changed. Rerun with the same "
+            "store_url to resume, or choose a new hydra.run.dir",
+        )
+    location = as_location(url) if url is not None else Path(run_dir) / STORE_NAME
+    if not exists(location) or RunStore(location, 0)._holds_no_results():
+        return
+    try:
+        stored_config = xr.open_zarr(location, consolidated=True).attrs["config"]
+    except Exception as error:  # any unreadable store is reported, never overwritten
+        raise ConfigError(
+            "hydra.run.dir",
+            f"{location} exists but is not a readable collapse_sim store ({error}); "
+            "choose a new run directory or move it away",
+        ) from None
+    differing = config_differences(stored_config, config)
+    if differing:
+        raise ConfigError(
+            "hydra.run.dir",
+            f"{location} was made with a different configuration (differs at: "
+            f"{', '.join(differing[:8])}); nothing was changed. Rerun with the same settings to "
+            "resume, or choose a new hydra.run.dir",
+        )
 
 
 def _results_only(ds: xr.Dataset) -> xr.Dataset:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import signal
 
+from collapse_sim import stopping
+
 
 def _die_with_parent(parent: int) -> None:
     try:
@@ -25,7 +27,9 @@ def _die_with_parent(parent: int) -> None:
 
 def main(parent: int, pristine: str, run_dir: str, chain: int, start: int, checkpoint: bool, conn) -> None:
     """Bind to the parent, then run one chain of the pickled simulation in the file ``pristine``,
-    sending its generations (and epochs) to the parent."""
+    sending its generations (and epochs) to the parent. Ctrl-C and SIGTERM are the parent's to handle:
+    it ends its workers once it has recorded what they finished."""
+    stopping.ignore()
     _die_with_parent(parent)
     from pathlib import Path
 

@@ -98,14 +98,15 @@ def completed(run_dir: Path) -> int:
         return 0
 
 
-def kill_after(args, run_dir: Path, generations: int, *, timeout: float = 300) -> int:
+def kill_after(args, run_dir: Path, generations: int, *, timeout: float = 300, cwd: Path = ROOT) -> int:
     """Start a run, SIGKILL it once ``generations`` are complete; returns how many were."""
     import signal
     import time
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "collapse_sim", *args, f"hydra.run.dir={run_dir}"],
-        cwd=ROOT,
+        cwd=cwd,
+        env=user_env(PYTHONPATH=str(ROOT)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -207,12 +208,13 @@ def app_cli(monkeypatch, capsys):
 
 
 def one_paragraph(result, code: int = 2) -> str:
-    """The error paragraph of a refused or failed command (exit ``code``, one ``collapse_sim: error:``,
-    no traceback), with its line breaks undone."""
+    """The paragraph of a refused, failed or stopped command (exit ``code``, one ``collapse_sim: error:``
+    or ``collapse_sim: stopped:``, no traceback), with its line breaks undone."""
+    import re
+
     assert result.returncode == code, (result.returncode, result.stderr)
-    assert result.stderr.count("collapse_sim: error:") == 1 and "Traceback" not in result.stderr, (
-        result.stderr
-    )
+    said = re.findall(r"^collapse_sim: (?:error|stopped):", result.stderr, flags=re.M)
+    assert len(said) == 1 and "Traceback" not in result.stderr, result.stderr
     return " ".join(result.stderr.split())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -12,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+import zarr
 from conftest import (
     GAUSSIAN,
     ROOT,
     TWO_CHAINS,
     assert_same_results,
+    one_paragraph,
     refused_in_process,
     requires_joblib_launcher,
     run_cli,
@@ -189,6 +192,63 @@ def test_killed_three_times_at_random_moments_a_run_resumes_to_the_uninterrupted
     assert finished.returncode == 0, finished.stderr
     assert_same_results(cs.open_run(run_dir), whole)
     assert not list(run_dir.rglob("*.tmp"))  # every interrupted write was redone and renamed
+
+
+def _stop_after_first_generation(folder: Path, signum: int) -> subprocess.CompletedProcess:
+    """The shared run's command started in ``folder`` (its default, timestamped run folder), sent ``signum``
+    once a chain has finished a generation: SIGINT to its whole process group, as a terminal's Ctrl-C is;
+    SIGTERM to the parent alone, as ``kill`` or a container stop."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collapse_sim", *CHAINS],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=user_env(),
+        start_new_session=True,
+    )
+    began = time.time()
+    while time.time() - began < 120 and proc.poll() is None:
+        stores = list(folder.glob("outputs/runs/default/*/results.zarr"))
+        try:
+            if stores and np.asarray(zarr.open_group(stores[0], mode="r")["chain_completed"][:]).any():
+                break
+        except (KeyError, FileNotFoundError, ValueError):
+            pass  # the store is being laid out
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    workers = _children(proc.pid)
+    os.killpg(proc.pid, signum) if signum == signal.SIGINT else proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    time.sleep(0.5)
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers), "orphans"
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "code", "said", "resume"),
+    [
+        (signal.SIGINT, 130, "Ctrl-C (SIGINT)", "resume=last"),
+        (signal.SIGTERM, 143, "SIGTERM", "resume=DIR"),
+    ],
+)
+def test_a_stopped_run_says_what_it_kept_and_how_to_resume_and_resumes_to_the_same_values(
+    whole, tmp_path, app_cli, signum, code, said, resume
+):
+    stopped = _stop_after_first_generation(tmp_path, signum)
+    (run_dir,) = (tmp_path / "outputs" / "runs" / "default").iterdir()
+    message = one_paragraph(stopped, code=code)
+    assert stopped.stderr.startswith("collapse_sim: stopped: the run was stopped by " + said)
+    assert f"kept in {run_dir / 'results.zarr'}" in message and "of chain 0" in message
+    assert stopped.stderr.endswith(f"Resume it with:\n    python -m collapse_sim resume={run_dir}\n")
+    partial = cs.open_run(run_dir)
+    assert bool(partial.completed.all()) and partial.sizes["generation"] < 3
+    assert (run_dir / ".hydra" / "overrides.yaml").is_file()
+    argument = f"resume={run_dir}" if resume == "resume=DIR" else resume
+    finished = app_cli(argument, cwd=tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert_same_results(cs.open_run(run_dir), whole)
 
 
 def _faulty_run(tmp_path, run_dir, fault: str, workers: int):
