@@ -131,6 +131,7 @@ def main() -> None:
     register_schema()
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # no font-cache chatter in run logs
     logging.raiseExceptions = False  # a log file on a full disk is no second error after the first
+    logging.captureWarnings(True)  # every warning in the run's log too (collapse_sim.log)
     try:
         resume, args = resuming.split(normalize(sys.argv[1:]))
         if resume is not None:

@@ -9,14 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import OmegaConf
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collapse_sim import __version__
 from collapse_sim.chains import run_chains
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, stopped
 from collapse_sim.job import Job
 from collapse_sim.locations import LOCK_FILE
+from collapse_sim.progress import Attempt, RunProgress
 from collapse_sim.reporting.html import write_run_page
 from collapse_sim.reporting.intervals import plural
 from collapse_sim.reporting.run import plot_run, summarize
@@ -56,50 +55,6 @@ def store_attrs(job: Job) -> dict:
     }
 
 
-class ChainBars:
-    """A rich progress display: chains x generations overall, and the epoch of each running chain.
-
-    It stays silent when output is not a terminal (logs, CI, sweeps to files).
-    """
-
-    def __init__(self, name: str, total: int, done: int) -> None:
-        console = Console()
-        self.display = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        )
-        self.overall = self.display.add_task(f"{name}: chain-generations", total=total, completed=done)
-        self.chains: dict[int, int] = {}
-
-    def __enter__(self) -> ChainBars:
-        self.display.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.display.__exit__(*exc)
-
-    def epoch(self, chain: int, generation: int, epoch: int, epochs: int) -> None:
-        """The chain's bar shows its generation and epoch."""
-        label = f"chain {chain}, generation {generation}: epochs"
-        if chain not in self.chains:
-            self.chains[chain] = self.display.add_task(label, total=epochs)
-        self.display.update(self.chains[chain], description=label, completed=epoch, total=epochs)
-
-    def generation_done(self, chain: int, generation: int) -> None:
-        """One more chain-generation done."""
-        self.display.advance(self.overall)
-
-    def chain_done(self, chain: int) -> None:
-        """The chain's bar goes."""
-        if chain in self.chains:
-            self.display.remove_task(self.chains.pop(chain))
-
-
 def run_in_directory(job: Job, run_dir: Path):
     """Create or resume the simulation's store in ``run_dir`` and run what is left of its chains.
 
@@ -127,7 +82,8 @@ def run_in_directory(job: Job, run_dir: Path):
             print(f"resuming {run_dir} at generation {min(starts)} of {sim.generations}")
         if not plan.vectorised:
             print(f"{plural(plan.chains, 'chain')}, {plan.workers} at a time")
-        with ChainBars(resolved["name"], plan.chains * sim.generations, sum(starts)) as bars:
+        total = plan.chains * sim.generations
+        with Attempt(run_dir), RunProgress(resolved["name"], total, sum(starts), sim.generations) as bars:
             for done in run_chains(sim, run_dir, starts=starts, progress=bars):
                 chain = None if plan.vectorised else done.chain
                 try:
@@ -141,7 +97,7 @@ def run_in_directory(job: Job, run_dir: Path):
                     raise stopped(
                         f"{where}stopped in generation {done.generation}: {fault}", run_dir
                     ) from None
-                bars.generation_done(done.chain, done.generation)
+                bars.generation_done(done.results, chain, done.generation)
     return store, trackers
 
 
@@ -152,7 +108,7 @@ def report_run(store: RunStore, trackers: Trackers, run_dir: Path, *, plots: boo
     is a RunFailure: the store is complete and stays readable.
     """
     ds = open_run(store.path)
-    summarize(ds, store.path)
+    summarize(ds, store.path, run_dir=run_dir)
     try:
         files = plot_run(ds, run_dir) if plots else []
         for path in files:

@@ -138,3 +138,27 @@ def test_ctrl_c_before_any_work_writes_nothing(tmp_path):
     assert err == "collapse_sim: stopped: by Ctrl-C (SIGINT) before any work; nothing was written\n"
     assert not (tmp_path / "outputs").exists()
     np.testing.assert_equal(proc.returncode, 130)
+
+
+def test_output_that_is_not_a_terminal_shows_a_line_per_generation_and_the_log_keeps_them(tmp_path):
+    """Piped (nohup, SLURM, CI): plain lines as the run goes, the same lines timestamped in the log, and the
+    summary and report state the wall time."""
+    run_dir = tmp_path / "run"
+    ran = subprocess.run(
+        [sys.executable, "-m", "collapse_sim", *TOY, "plots=true", f"hydra.run.dir={run_dir}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=user_env(),
+    )
+    assert ran.returncode == 0, ran.stderr
+    lines = [line for line in ran.stdout.splitlines() if line.startswith("generation ")]
+    assert [line.split(":")[0] for line in lines] == [f"generation {g} of 4" for g in range(4)]
+    assert all("; variance " in line and "mean_shift" in line for line in lines)
+    log = (run_dir / "collapse_sim.log").read_text().splitlines()
+    stamped = [line for line in log if "][INFO] generation " in line]
+    assert [line.split("][INFO] ")[1] for line in stamped] == lines and stamped[0].startswith("[20")
+    assert "wall time " in ran.stdout and "a generation " in ran.stdout
+    assert "wall time " in (run_dir / "report.html").read_text()
+    assert cs.open_run(run_dir).sizes["generation"] == 4

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from collapse_sim.progress import wall_time_line
 from collapse_sim.reporting import COMPARISON_COLUMNS
 from collapse_sim.reporting.detection import rarest_quarter
 from collapse_sim.reporting.intervals import (
@@ -117,6 +118,7 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
             started=ds.attrs.get("started", ""),
             version=ds.attrs.get("version", ""),
             device=ds.attrs.get("device", ""),
+            wall_time=wall_time_line(ds, run_dir),
             choices={k: v for k, v in (ds.attrs.get("choices") or {}).items() if v},
             summary=summary_table(ds),
             plots=[inline_png(p) for p in pngs if Path(p).name not in PICTURES],

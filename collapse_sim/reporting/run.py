@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from collapse_sim.metrics import key_variables
+from collapse_sim.progress import wall_time_line
 from collapse_sim.rates import chain_slopes
 from collapse_sim.reporting.crops import plot_crops
 from collapse_sim.reporting.detection import plot_class_ap, plot_samples, rare_class_lines, rare_class_series
@@ -64,7 +65,9 @@ def summary_table(ds: xr.Dataset) -> list[dict]:
     return rows
 
 
-def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) -> str:
+def summarize(
+    ds: xr.Dataset, store_path: Path, console: Console | None = None, run_dir: Path | None = None
+) -> str:
     """Print (and return) the first and last generation's mean and 95 % interval, the change and rate."""
     console = console or Console(stderr=False, width=None if Console().is_terminal else 150)
     chains = ds.sizes.get("replicate", 1)
@@ -87,6 +90,7 @@ def summarize(ds: xr.Dataset, store_path: Path, console: Console | None = None) 
     with console.capture() as captured:
         console.print(table)
     lines = rare_class_lines(ds) + ([no_interval_note(chains)] if 1 < chains < MIN_CHAINS else [])
+    lines += [line for line in [wall_time_line(ds, run_dir)] if line]
     extra = "".join(f"{line}\n" for line in lines)
     text = captured.get() + extra + f"store: {store_path}\n"  # plain, so long paths are never wrapped
     console.file.write(text)
