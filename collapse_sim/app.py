@@ -66,8 +66,9 @@ def run_job(job: Job) -> None:
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a rerun starts clean
     try:
-        store, trackers = run_in_directory(job, run_dir)
-        report_run(store, trackers, run_dir, plots=job.resolved["plots"])
+        store, trackers = run_in_directory(job, run_dir, lines=not in_sweep)
+        label = _job_label(hydra_cfg, run_dir) if in_sweep else ""
+        report_run(store, trackers, run_dir, plots=job.resolved["plots"], job=label)
     except Stopped as stopped:  # the chains have ended; what they finished is in the store
         folder = Path(hydra_cfg.sweep.dir) if in_sweep else run_dir
         which = f"job {run_dir.name} of the sweep {folder.absolute()}" if in_sweep else "the run"
@@ -92,6 +93,21 @@ def run_job(job: Job) -> None:
         return _record_failure(run_dir, f"{type(error).__name__}: {error}")
 
 
+def _job_label(hydra_cfg: DictConfig, run_dir: Path) -> str:
+    """``2 (mixing=fresh seed=0)``: a sweep job's number and the settings the sweep varies."""
+    swept = set(hydra_cfg.sweeper.get("params") or {})
+    multirun = Path(hydra_cfg.sweep.dir) / "multirun.yaml"
+    if multirun.is_file():  # the sweep's own command: a value with a comma or range(...) is swept
+        import yaml
+
+        task = (
+            (yaml.safe_load(multirun.read_text()) or {}).get("hydra", {}).get("overrides", {}).get("task", [])
+        )
+        swept |= {o.partition("=")[0] for o in task if "," in o or "(" in o.partition("=")[2]}
+    chosen = [o for o in hydra_cfg.overrides.task if o.lstrip("+~").partition("=")[0] in swept]
+    return f"{run_dir.name} ({' '.join(chosen)})" if chosen else run_dir.name
+
+
 def _record_failure(run_dir: Path, message: str) -> None:
     """A failed sweep job: one line on the terminal and in ``error.txt`` (written whole or not at all)."""
     line = " ".join(message.split())
@@ -108,10 +124,12 @@ class SweepOutcome(Callback):
     """After a multirun, name the jobs that failed and make the command exit with 1."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        """Count ``error.txt`` files in the sweep directory."""
+        """One table of the sweep's arms and its report (``sweep.html``); then the failed jobs, named."""
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()] if sweep_dir.is_dir() else []
         failed = sorted((p for p in jobs if (p / FAILURE_FILE).exists()), key=lambda p: p.name)
+        if len(failed) < len(jobs):
+            self._report(sweep_dir)
         if not failed:
             return
         FAILED_JOBS.extend(failed)
@@ -123,6 +141,17 @@ class SweepOutcome(Callback):
             f"hydra.sweep.dir={sweep_dir}: finished jobs are skipped, the rest run"
         )
         sys.stderr.write("collapse_sim: error: " + exit_message + "\n")
+
+    @staticmethod
+    def _report(sweep_dir: Path) -> None:
+        from collapse_sim.report import report_sweep
+
+        try:
+            report_sweep(sweep_dir, compare=False)
+        except (OSError, ValueError) as error:  # the jobs' own stores and reports stand
+            sys.stderr.write(
+                f"collapse_sim: the sweep report could not be written: {describe_fault(error)}\n"
+            )
 
 
 def main() -> None:

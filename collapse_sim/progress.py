@@ -41,9 +41,10 @@ class RunProgress:
     """Chains x generations overall and each running chain's epochs: rich bars on a terminal, else a
     plain line per finished generation; a timestamped line in the run's log either way."""
 
-    def __init__(self, name: str, total: int, done: int, generations: int) -> None:
+    def __init__(self, name: str, total: int, done: int, generations: int, *, lines: bool = True) -> None:
         console = Console()
         self.plain = not console.is_terminal
+        self.lines = lines and self.plain
         self.generations = generations
         self.display = Progress(
             TextColumn("[bold]{task.description}"),
@@ -76,7 +77,7 @@ class RunProgress:
         when it is not a terminal)."""
         line = generation_line(results, chain, generation, self.generations)
         log.info(line)
-        if self.plain:
+        if self.lines:
             print(line, flush=True)
         self.display.advance(self.overall)
 

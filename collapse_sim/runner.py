@@ -15,7 +15,7 @@ from collapse_sim.chains import run_chains
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, stopped
 from collapse_sim.job import Job
 from collapse_sim.locations import LOCK_FILE
-from collapse_sim.progress import Attempt, RunProgress
+from collapse_sim.progress import Attempt, RunProgress, wall_time_line
 from collapse_sim.reporting.html import write_run_page
 from collapse_sim.reporting.intervals import plural
 from collapse_sim.reporting.run import plot_run, summarize
@@ -55,12 +55,13 @@ def store_attrs(job: Job) -> dict:
     }
 
 
-def run_in_directory(job: Job, run_dir: Path):
+def run_in_directory(job: Job, run_dir: Path, *, lines: bool = True):
     """Create or resume the simulation's store in ``run_dir`` and run what is left of its chains.
 
     Each finished generation is written, marked complete and handed to the
     trackers here, the run's one writer. Returns the store and the trackers,
-    which are finished once the report exists.
+    which are finished once the report exists. ``lines``: a plain line per generation on an output that
+    is not a terminal (a sweep's jobs print one line each instead).
     """
     sim, resolved = job.sim, job.resolved
     plan = sim.chains
@@ -83,7 +84,8 @@ def run_in_directory(job: Job, run_dir: Path):
         if not plan.vectorised:
             print(f"{plural(plan.chains, 'chain')}, {plan.workers} at a time")
         total = plan.chains * sim.generations
-        with Attempt(run_dir), RunProgress(resolved["name"], total, sum(starts), sim.generations) as bars:
+        progress = RunProgress(resolved["name"], total, sum(starts), sim.generations, lines=lines)
+        with Attempt(run_dir), progress as bars:
             for done in run_chains(sim, run_dir, starts=starts, progress=bars):
                 chain = None if plan.vectorised else done.chain
                 try:
@@ -101,17 +103,19 @@ def run_in_directory(job: Job, run_dir: Path):
     return store, trackers
 
 
-def report_run(store: RunStore, trackers: Trackers, run_dir: Path, *, plots: bool) -> None:
+def report_run(store: RunStore, trackers: Trackers, run_dir: Path, *, plots: bool, job: str = "") -> None:
     """The summary on the terminal; the plots and ``report.html`` beside the store; the trackers closed.
+    A sweep's job (``job``: its label) prints one line instead: the sweep ends with one table.
 
     A file that cannot be written here (a full disk, a read-only ``curves.png``)
     is a RunFailure: the store is complete and stays readable.
     """
     ds = open_run(store.path)
-    summarize(ds, store.path, run_dir=run_dir)
+    if not job:
+        summarize(ds, store.path, run_dir=run_dir)
     try:
         files = plot_run(ds, run_dir) if plots else []
-        for path in files:
+        for path in files if not job else []:
             print(f"plot: {path}")
         files.append(write_run_page(ds, run_dir, files))
     except OSError as error:
@@ -120,5 +124,8 @@ def report_run(store: RunStore, trackers: Trackers, run_dir: Path, *, plots: boo
             f"{describe_fault(error)}. Read the results with collapse_sim.open_run; fix the cause and "
             f"rerun the same command into {run_dir} to write the report"
         ) from None
-    print(f"report: {files[-1]}")
+    if job:
+        print(f"job {job} ended: {wall_time_line(ds, run_dir)}; report: {files[-1]}", flush=True)
+    else:
+        print(f"report: {files[-1]}")
     trackers.finish(files)

@@ -123,7 +123,7 @@ def test_a_detection_sweep_compares_the_rarest_quarter_chosen_at_generation_0():
 
 @pytest.mark.slow
 def test_a_sweep_report_compares_arms_with_intervals_and_chain_counts(tmp_path, app_cli, capsys):
-    from collapse_sim.reporting.sweep import main as report
+    from collapse_sim.report import main as report
 
     sweep = tmp_path / "sweep"
     args = ["-m", "+experiment=zipf_tail", "+debug=default", "mixing=replace,accumulate", "seed=0,1"]

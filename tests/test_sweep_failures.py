@@ -87,7 +87,7 @@ def test_report_command_writes_the_combined_store_and_plots(tmp_path, app_cli, c
         f"hydra.sweep.dir={tmp_path}",
     )
     assert result.returncode == 0, result.stderr
-    from collapse_sim.reporting.sweep import main as report
+    from collapse_sim.report import main as report
 
     report([str(tmp_path)])
     printed = capsys.readouterr().out
@@ -116,7 +116,7 @@ def test_report_command_names_a_missing_folder(tmp_path):
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_report_command_explains_itself(flag, capsys):
-    from collapse_sim.reporting.sweep import main as report
+    from collapse_sim.report import main as report
 
     with pytest.raises(SystemExit) as stopped:
         report([flag])
@@ -160,3 +160,26 @@ def test_sixteen_jobs_through_joblib_lose_nothing_and_open_as_one_dataset(tmp_pa
         where = {"mixing": own.attrs["choices"]["mixing"], "seed": config["seed"]}
         picked = sw.variance.sel(real_fraction=config["mixing"]["real_fraction"], **where)
         np.testing.assert_array_equal(picked.values, own.variance.values)
+
+
+def test_a_sweep_ends_with_one_table_of_its_arms_and_writes_its_report(tmp_path, app_cli):
+    """Each job says one line when it ends; the sweep ends with one table (each arm's key variables at
+    the last generation, seeds pooled, with intervals), names its failed job, and writes sweep.html."""
+    (tmp_path / "3" / "curves.png").mkdir(parents=True)  # job 3's report cannot be written: it fails
+    result = app_cli(
+        "-m", *GAUSSIAN, "+debug=default", "mixing=replace,fresh", "seed=0,1", f"hydra.sweep.dir={tmp_path}"
+    )
+    assert result.returncode == 1
+    ended = [line for line in result.stdout.splitlines() if line.startswith("job ")]
+    assert [line.split(" ended")[0] for line in ended] == [
+        "job 0 (mixing=replace seed=0)",
+        "job 1 (mixing=replace seed=1)",
+        "job 2 (mixing=fresh seed=0)",
+    ]
+    assert result.stdout.count("each arm's mean [95 % interval] over its chains") == 1
+    assert "┃ metric" not in result.stdout  # no job's own summary table
+    arms = [line for line in result.stdout.splitlines() if line.startswith("│ mixing=")]
+    assert [row.split("│")[1].strip() for row in arms] == ["mixing=replace", "mixing=fresh"]
+    assert [row.split("│")[-2].strip() for row in arms] == ["4", "2"]  # job 3's chains are missing
+    assert f"sweep report: {tmp_path / 'sweep.html'}" in result.stdout and (tmp_path / "sweep.html").is_file()
+    assert "1 of 4 jobs failed" in result.stderr and str(tmp_path / "3") in result.stderr

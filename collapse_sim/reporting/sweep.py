@@ -1,16 +1,17 @@
-"""A whole sweep at once: its combined Zarr store and plots across the swept settings.
+"""A whole sweep at once: its combined Zarr store, tables and plots across the swept settings.
 
-``collapse-sim-report <sweep dir>`` (or ``python -m collapse_sim.report``)
-reads every job with ``open_sweep`` (failed or unfinished jobs are NaN, with a
-warning naming them) and pools ``seed`` with ``replicate`` (both independent
-chains). It prints, per key variable at the last generation, each arm of the
-first swept setting minus the first arm with a 95 % Welch interval and the
-chains per arm (also in ``sweep_comparison.csv`` and the store's ``comparison``
-attribute), with each arm's change per generation beside it, writes
-``<sweep dir>/sweep.zarr`` and, per key variable, ``sweep_<variable>.png``:
-mean and 95 % band per arm, one panel per combination of the other settings.
-A numeric first setting (``mixing.real_fraction=0,0.05,0.1,0.2,0.5``) also
-gets ``dose_response.png``: the last generation's value and the change per
+``collapse_sim/report.py`` (``collapse-sim-report <sweep dir>``, and a
+multirun when it ends) reads every job with ``open_sweep`` (failed or
+unfinished jobs are NaN, with a warning naming them) and pools ``seed`` with
+``replicate`` (both independent chains). ``arm_rows`` gives each arm's key
+variables at the last generation; ``comparisons`` each arm of the first swept
+setting minus the first arm with a 95 % Welch interval and the chains per arm
+(also in ``sweep_comparison.csv`` and the store's ``comparison`` attribute),
+with each arm's change per generation beside it. ``write_sweep_store`` writes
+``<sweep dir>/sweep.zarr``; ``plot_sweep`` one ``sweep_<variable>.png`` per key
+variable: mean and 95 % band per arm, one panel per combination of the other
+settings. A numeric first setting (``mixing.real_fraction=0,0.05,0.1,0.2,0.5``)
+also gets ``dose_response.png``: the last generation's value and the change per
 generation against the setting, with bands.
 """
 
@@ -18,9 +19,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
-import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +26,17 @@ import xarray as xr
 from rich.console import Console
 from rich.table import Table
 
-from collapse_sim.errors import exit_with
 from collapse_sim.metrics import key_variables
 from collapse_sim.rates import chain_slopes
 from collapse_sim.reporting import COMPARISON_COLUMNS
-from collapse_sim.reporting.html import write_sweep_page
-from collapse_sim.reporting.intervals import band, format_interval, mean_interval, welch_difference
-from collapse_sim.sweep import FIXED_DIMS, open_sweep
+from collapse_sim.reporting.intervals import (
+    band,
+    format_interval,
+    mean_interval,
+    valid_range,
+    welch_difference,
+)
+from collapse_sim.sweep import FIXED_DIMS
 from collapse_sim.zarr_io import as_stored, write_whole
 
 SWEEP_STORE = "sweep.zarr"
@@ -164,6 +166,40 @@ def print_comparisons(rows: list[dict], generation: int) -> None:
     Console(width=None if Console().is_terminal else 150).print(table)
 
 
+def arm_rows(ds: xr.Dataset, shown: int = 4) -> list[dict]:
+    """Each arm (a combination of the swept settings, seeds pooled) at the last generation: the first
+    ``shown`` key variables' means with 95 % intervals over its chains (NaN where its jobs failed)."""
+    ds = pooled(ds)
+    dims = [d for d in swept_dims(ds) if d != "replicate"]
+    names = [n for n, _ in _variables(ds)][:shown]
+    series = dict(_variables(ds))
+    rows = []
+    for combo in itertools.product(*(list(ds[d].values) for d in dims)):
+        where = dict(zip(dims, combo, strict=True))
+        row = {"arm": " ".join(f"{d}={_plain(v)}" for d, v in where.items()) or "(one arm)"}
+        for name in names:
+            last = series[name].sel(where).isel(generation=-1)
+            row[name] = mean_interval(last.values, valid_range(series[name]))
+        rows.append(row)
+    return rows
+
+
+def print_arms(rows: list[dict], generation: int) -> None:
+    """The arms table on the terminal: each arm's key variables at the last generation."""
+    if not rows:
+        return
+    names = [k for k in rows[0] if k != "arm"]
+    table = Table(title=f"generation {generation}: each arm's mean [95 % interval] over its chains")
+    table.add_column("arm")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column("chains", justify="right")
+    for row in rows:
+        chains = max(row[n][3] for n in names) if names else 0
+        table.add_row(row["arm"], *(format_interval(*row[n][:3]) for n in names), str(chains))
+    Console(width=None if Console().is_terminal else 150).print(table)
+
+
 def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
     """One PNG per key variable: mean and 95 % band per arm of the first swept setting (seeds pooled),
     one panel per combination of the other settings."""
@@ -260,47 +296,3 @@ def write_comparisons(rows: list[dict], folder: Path) -> Path | None:
         writer.writeheader()
         writer.writerows(rows)
     return path
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``collapse-sim-report SWEEP_DIR``: combined store, arm comparisons and plots of a multirun."""
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="collapse-sim-report",
-        description="Combine a sweep's run stores into one (sweep.zarr), compare its arms with 95 % Welch "
-        "intervals (sweep_comparison.csv) and write its plots and sweep.html.",
-    )
-    parser.add_argument("sweep_dir", metavar="SWEEP_DIR", help="a multirun directory (job folders 0, 1, ...)")
-    args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    if extra:
-        exit_with(
-            f"usage: collapse-sim-report SWEEP_DIR (a Hydra multirun directory); unknown: {' '.join(extra)}"
-        )
-    folder = Path(args.sweep_dir)
-    if not folder.is_dir():
-        exit_with(
-            f"{folder}: not a directory; give the multirun directory whose job folders (0, 1, ...) "
-            "hold stores"
-        )
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            ds = open_sweep(folder)
-    except FileNotFoundError as error:
-        exit_with(str(error))
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    rows = comparisons(ds)
-    print_comparisons(rows, int(ds.generation[-1]))
-    ds.attrs["comparison"] = json.dumps(rows)
-    print(f"store: {write_sweep_store(ds, folder)}")
-    table = write_comparisons(rows, folder)
-    if table:
-        print(f"table: {table}")
-    plots = plot_sweep(ds, folder)
-    dose = plot_dose_response(ds, folder)
-    plots = [dose, *plots] if dose else plots
-    for path in plots:
-        print(f"plot: {path}")
-    print(f"report: {write_sweep_page(ds, folder, rows, plots)}")
