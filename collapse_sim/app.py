@@ -129,7 +129,7 @@ class SweepOutcome(Callback):
         jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()] if sweep_dir.is_dir() else []
         failed = sorted((p for p in jobs if (p / FAILURE_FILE).exists()), key=lambda p: p.name)
         if len(failed) < len(jobs):
-            self._report(sweep_dir)
+            self._report(sweep_dir, config)
         if not failed:
             return
         FAILED_JOBS.extend(failed)
@@ -143,11 +143,16 @@ class SweepOutcome(Callback):
         sys.stderr.write("collapse_sim: error: " + exit_message + "\n")
 
     @staticmethod
-    def _report(sweep_dir: Path) -> None:
+    def _report(sweep_dir: Path, config: DictConfig) -> None:
         from collapse_sim.report import report_sweep
 
         try:
-            report_sweep(sweep_dir, compare=False)
+            page = report_sweep(sweep_dir, compare=False)
+            mlflow = (config.get("logger") or {}).get("mlflow")
+            if mlflow is not None:  # the sweep's own MLflow run gets its report and ends
+                from collapse_sim.loggers.mlflow_logger import finish_sweep
+
+                finish_sweep(sweep_dir, [page], mlflow.get("tracking_uri"))
         except (OSError, ValueError) as error:  # the jobs' own stores and reports stand
             sys.stderr.write(
                 f"collapse_sim: the sweep report could not be written: {describe_fault(error)}\n"

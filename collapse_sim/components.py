@@ -215,8 +215,9 @@ class Tracker:
     def log(self, generation: int, values: dict[str, float]) -> None:
         """One point per value at step ``generation``."""
 
-    def finish(self, files: list[Path]) -> None:
-        """Attach the plots and the report, and close the run."""
+    def finish(self, files: list[Path], key: dict[str, float]) -> None:
+        """Attach the plots and the report, and close the run; ``key``: the key variables' means at the
+        last generation (``mean/<name>``), which a tracker may show as the run's results."""
 
 
 ROLES: dict[str, type] = {

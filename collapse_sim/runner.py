@@ -128,4 +128,4 @@ def report_run(store: RunStore, trackers: Trackers, run_dir: Path, *, plots: boo
         print(f"job {job} ended: {wall_time_line(ds, run_dir)}; report: {files[-1]}", flush=True)
     else:
         print(f"report: {files[-1]}")
-    trackers.finish(files)
+    trackers.finish(files, ds)

@@ -14,6 +14,7 @@ import xarray as xr
 
 from collapse_sim.checkpoints import atomic_write
 from collapse_sim.loggers import scalars
+from collapse_sim.metrics import key_variables
 from collapse_sim.store import RunStore, open_run
 
 STATE_FILE = "tracker_state.json"
@@ -55,7 +56,11 @@ class Trackers:
         if self.loggers and store.is_complete(generation) and generation > self._logged():
             self._log(generation, store.read(generation))
 
-    def finish(self, files: list[Path]) -> None:
-        """Hand the plots and report to every tracker and close its run."""
+    def finish(self, files: list[Path], ds: xr.Dataset) -> None:
+        """Hand the plots, the report and the key variables' last means to every tracker; close its run."""
+        if not self.loggers:
+            return
+        last = scalars(ds.isel(generation=-1), per_chain=False)
+        key = {f"mean/{name}": last[f"mean/{name}"] for name in key_variables(ds) if f"mean/{name}" in last}
         for logger in self.loggers:
-            logger.finish(files)
+            logger.finish(files, key)

@@ -83,7 +83,7 @@ def test_mlflow_logs_every_generation_and_a_resumed_run_continues_it(tmp_path, a
     first = app_cli(*ZIPF, "generations=2", "logger=mlflow", f"hydra.run.dir={run_dir}")
     assert first.returncode == 0, first.stderr
     run_id = (run_dir / "mlflow_run_id.txt").read_text().strip()
-    client = MlflowClient(f"sqlite:///{run_dir / 'mlflow.db'}")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")  # one store for the runs beside it
     run = client.get_run(run_id)
     assert client.get_experiment(run.info.experiment_id).name == "zipf_tail"
     assert run.data.params["generations"] == "2" and "logger=mlflow" in run.data.params["overrides"]
@@ -92,6 +92,12 @@ def test_mlflow_logs_every_generation_and_a_resumed_run_continues_it(tmp_path, a
     assert [m.step for m in history] == [0, 1]
     np.testing.assert_allclose([m.value for m in history], ds.entropy.mean("replicate").values)
     assert {a.path for a in client.list_artifacts(run_id)} >= {"curves.png", "report.html"}
+    # A second run lands in the same store, so MLflow's UI shows both side by side.
+    second = app_cli(*ZIPF, "generations=2", "seed=1", "logger=mlflow", f"hydra.run.dir={tmp_path / 'run2'}")
+    assert second.returncode == 0, second.stderr
+    runs = client.search_runs([run.info.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == ["run", "run2"]
+    assert sorted(r.data.params["seed"] for r in runs) == ["0", "1"]
 
 
 def _offline_network(*args: str) -> list[str]:
@@ -175,7 +181,7 @@ def test_a_killed_run_logs_each_generation_once_to_mlflow_and_to_wandb_offline_w
     assert last["mean/variance"] == pytest.approx(float(ds.variance.isel(generation=11).mean()), rel=1e-6)
     # MLflow reopens the same run: one run, every generation once.
     mlflow_id = (run_dir / "mlflow_run_id.txt").read_text().strip()
-    client = MlflowClient(f"sqlite:///{run_dir / 'mlflow.db'}")
+    client = MlflowClient(f"sqlite:///{run_dir.parent / 'mlflow.db'}")
     assert len(client.search_runs([client.get_run(mlflow_id).info.experiment_id])) == 1
     assert sorted(m.step for m in client.get_metric_history(mlflow_id, "mean/variance")) == list(range(12))
     assert client.get_run(mlflow_id).info.status == "FINISHED"
@@ -197,10 +203,20 @@ def test_tensorboard_and_mlflow_together_log_three_generations_per_metric(tmp_pa
     for tag in scalars:
         assert [e.step for e in events.Scalars(tag)] == [0, 1, 2], tag
     assert "plots/curves" in events.Tags()["images"]
-    client = MlflowClient(f"sqlite:///{run_dir / 'mlflow.db'}")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     run_id = (run_dir / "mlflow_run_id.txt").read_text().strip()
     for key in client.get_run(run_id).data.metrics:
         assert len(client.get_metric_history(run_id, key)) >= 3, key
+    # The settings are TensorBoard HParams, with the key variables' last means as the metrics.
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    assert start.session_start_info.hparams["seed"].number_value == 0
+    assert start.session_start_info.hparams["mixing._target_"].string_value.endswith("ReplaceMixing")
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+    metrics = [m.name.tag for m in experiment.experiment.metric_infos]
+    assert metrics[:3] == ["mean/surviving_classes", "mean/gini_simpson", "mean/entropy"]  # declared order
 
 
 @pytest.mark.xdist_group("two_chain_run")
@@ -343,14 +359,48 @@ def test_a_reopened_mlflow_run_skips_the_generations_it_already_holds(tmp_path):
 
     from collapse_sim.loggers.mlflow_logger import MLflowLogger
 
+    run_dir = tmp_path / "run"  # its MLflow store is beside it, in tmp_path
+    run_dir.mkdir()
     first = MLflowLogger()
-    first.start(tmp_path, name="reopened", config={"seed": 0}, overrides=[])
+    first.start(run_dir, name="reopened", config={"seed": 0}, overrides=[])
     for generation in range(3):
         first.log(generation, {"mean/variance": float(generation)})
     again = MLflowLogger()  # the resumed process, told to log generation 2 again
-    again.start(tmp_path, name="reopened", config={"seed": 0}, overrides=[])
+    again.start(run_dir, name="reopened", config={"seed": 0}, overrides=[])
     for generation in (2, 3):
         again.log(generation, {"mean/variance": float(generation)})
     client = MlflowClient(f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}")
     steps = [m.step for m in client.get_metric_history(again.run_id, "mean/variance")]
     assert sorted(steps) == [0, 1, 2, 3] and again.run_id == first.run_id
+
+
+@requires_mlflow
+def test_a_sweep_is_one_mlflow_run_with_a_child_run_per_job(tmp_path, app_cli):
+    from mlflow.tracking import MlflowClient
+
+    sweep = tmp_path / "outputs" / "multirun" / "zipf_tail" / "sweep"
+    result = app_cli("-m", *ZIPF, "seed=0,1", "logger=mlflow", "plots=false", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}")  # the outputs folder's store
+    runs = client.search_runs([client.get_experiment_by_name("zipf_tail").experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert parent.info.run_name == "sweep" and parent.info.status == "FINISHED"
+    assert sorted(r.info.run_name for r in children) == ["sweep/0", "sweep/1"]
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {"sweep.html"}
+
+
+@requires_wandb
+def test_a_sweep_s_jobs_are_one_wandb_group(tmp_path, monkeypatch):
+    from collapse_sim.loggers.wandb_logger import WandbLogger
+
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    sweep = tmp_path / "sweep"
+    (sweep / "3").mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    logger = WandbLogger(mode="offline")
+    logger.start(sweep / "3", name="zipf_tail", config={"seed": 3}, overrides=["seed=3"])
+    try:
+        assert logger.run.group == "sweep" and logger.run.name == "sweep/3"
+    finally:
+        logger.run.finish()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -17,6 +18,21 @@ import xarray as xr
 from collapse_sim.errors import ConfigError
 
 TRACKERS_EXTRA = 'pip install -e ".[trackers]"'
+OUTPUTS = "outputs"  # where runs go; trackers that compare runs keep one store for all of them here
+
+
+def sweep_of(run_dir: Path) -> Path | None:
+    """The sweep folder a job's run directory belongs to (its ``multirun.yaml`` beside the job folders)."""
+    parent = Path(run_dir).resolve().parent
+    return parent if (parent / "multirun.yaml").is_file() else None
+
+
+def outputs_of(run_dir: Path) -> Path:
+    """The folder that holds every run: the nearest ``outputs`` above the run (Hydra's default layout),
+    else the folder that holds the run (or its sweep)."""
+    run_dir = Path(run_dir).resolve()
+    found = next((p for p in run_dir.parents if p.name == OUTPUTS), None)
+    return found or (sweep_of(run_dir) or run_dir).parent
 
 
 def require(module: str, key: str, what: str) -> None:

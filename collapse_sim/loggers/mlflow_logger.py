@@ -4,9 +4,12 @@ Chains are metric prefixes of that one run (``chain_00/map50``, ``mean/map50``):
 MLflow users compare runs (settings), and a run's chains are one setting's
 replicates, best read side by side in one chart. ``step`` is the generation.
 The tracking URI is ``logger.mlflow.tracking_uri``, else ``MLFLOW_TRACKING_URI``,
-else a SQLite database inside the run directory (``mlflow.db``, artefacts in
-``mlartifacts/``), which works offline. A resumed run continues the same
-MLflow run (its id is kept in ``mlflow_run_id.txt``).
+else one SQLite database for every run under the outputs folder
+(``outputs/mlflow.db``, artefacts in ``outputs/mlartifacts/``), which works
+offline and shows runs side by side (``mlflow ui --backend-store-uri
+sqlite:///outputs/mlflow.db``). A sweep is one parent run with a child run per
+job. A resumed run continues the same MLflow run (its id is kept in
+``mlflow_run_id.txt``).
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from collapse_sim.checkpoints import atomic_write
 from collapse_sim.components import Tracker
 from collapse_sim.config import flatten_config
 from collapse_sim.errors import ConfigError
-from collapse_sim.loggers import require
+from collapse_sim.loggers import outputs_of, require, sweep_of
 
 RUN_ID_FILE = "mlflow_run_id.txt"
+PARENT_ID_FILE = "mlflow_parent_run_id.txt"  # in a sweep folder: the sweep's own MLflow run
 PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch
 
 
@@ -84,16 +88,10 @@ class MLflowLogger(Tracker):
         from mlflow.tracking import MlflowClient
 
         run_dir = Path(run_dir)
-        uri = self.tracking_uri or f"sqlite:///{run_dir.resolve() / 'mlflow.db'}"
+        outputs = outputs_of(run_dir)
+        uri = self.tracking_uri or f"sqlite:///{outputs / 'mlflow.db'}"
         self.client = MlflowClient(tracking_uri=uri)
-        experiment = self.client.get_experiment_by_name(name)
-        experiment_id = (
-            experiment.experiment_id
-            if experiment
-            else self.client.create_experiment(
-                name, artifact_location=(run_dir / "mlartifacts").resolve().as_uri()
-            )
-        )
+        experiment_id = _experiment(self.client, name, outputs)
         kept = run_dir / RUN_ID_FILE
         if kept.exists():
             self.run_id = kept.read_text().strip()
@@ -104,9 +102,11 @@ class MLflowLogger(Tracker):
                 history = self.client.get_metric_history(self.run_id, next(iter(metrics)))
                 self.last_step = max((m.step for m in history), default=-1)
             return
-        run = self.client.create_run(
-            experiment_id, run_name=run_dir.name, tags={"collapse_sim.run_dir": str(run_dir.resolve())}
-        )
+        tags = {"collapse_sim.run_dir": str(run_dir.resolve())}
+        sweep = sweep_of(run_dir)
+        if sweep is not None:  # a sweep's job: a child of the sweep's run
+            tags["mlflow.parentRunId"] = _parent_run(self.client, experiment_id, sweep)
+        run = self.client.create_run(experiment_id, run_name=_run_name(run_dir, sweep), tags=tags)
         self.run_id = run.info.run_id
         atomic_write(kept, lambda file: file.write(f"{self.run_id}\n".encode()))
         flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in flatten_config(config).items()}
@@ -126,8 +126,54 @@ class MLflowLogger(Tracker):
         for start in range(0, len(metrics), 1000):
             self.client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
 
-    def finish(self, files: list[Path]) -> None:
+    def finish(self, files: list[Path], key: dict[str, float]) -> None:
         """Attach the plots and the report, and mark the run finished."""
         for path in files:
             self.client.log_artifact(self.run_id, str(path))
         self.client.set_terminated(self.run_id)
+
+
+def _experiment(client, name: str, outputs: Path) -> str:
+    """The id of the experiment ``name``, made (artefacts under ``outputs/mlartifacts``) if new."""
+    found = client.get_experiment_by_name(name)
+    if found:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=(outputs / "mlartifacts" / name).as_uri())
+    except Exception:  # another job of the sweep made it first
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def _run_name(run_dir: Path, sweep: Path | None) -> str:
+    return f"{sweep.name}/{Path(run_dir).name}" if sweep is not None else Path(run_dir).name
+
+
+def _parent_run(client, experiment_id: str, sweep: Path) -> str:
+    """The sweep's own MLflow run, made once by whichever job comes first (a lock in the sweep folder)."""
+    import fcntl
+
+    kept = sweep / PARENT_ID_FILE
+    with open(sweep / ".mlflow_parent.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if kept.exists():
+            return kept.read_text().strip()
+        parent = client.create_run(
+            experiment_id, run_name=sweep.name, tags={"collapse_sim.sweep_dir": str(sweep)}
+        )
+        atomic_write(kept, lambda file: file.write(f"{parent.info.run_id}\n".encode()))
+        return parent.info.run_id
+
+
+def finish_sweep(sweep: Path, files: list[Path], tracking_uri: str | None = None) -> None:
+    """Attach the sweep's report to its MLflow run and mark it finished (once its last job has ended)."""
+    kept = Path(sweep) / PARENT_ID_FILE
+    if not kept.exists():
+        return
+    from mlflow.tracking import MlflowClient
+
+    run_id = kept.read_text().strip()
+    default = f"sqlite:///{outputs_of(Path(sweep) / 'job') / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default)
+    for path in files:
+        client.log_artifact(run_id, str(path))
+    client.set_terminated(run_id)

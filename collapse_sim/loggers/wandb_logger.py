@@ -23,7 +23,7 @@ from collapse_sim.checkpoints import atomic_write
 from collapse_sim.components import Tracker
 from collapse_sim.config import flatten_config
 from collapse_sim.errors import ConfigError
-from collapse_sim.loggers import require
+from collapse_sim.loggers import require, sweep_of
 
 RUN_ID_FILE = "wandb_run_id.txt"
 MODES = ("offline", "online")
@@ -55,10 +55,12 @@ class WandbLogger(Tracker):
         run_id = kept.read_text().strip() if kept.exists() else secrets.token_hex(4)  # W&B: 8 characters
         if not kept.exists():
             atomic_write(kept, lambda file: file.write(f"{run_id}\n".encode()))
+        sweep = sweep_of(run_dir)  # a sweep's jobs are one W&B group
         self.run = wandb.init(
             project=self.project or name,
             entity=self.entity,
-            name=run_dir.name,
+            name=f"{sweep.name}/{run_dir.name}" if sweep else run_dir.name,
+            group=sweep.name if sweep else None,
             id=run_id,
             resume="allow",
             dir=str(run_dir),
@@ -72,7 +74,7 @@ class WandbLogger(Tracker):
         """One history row at step ``generation``."""
         self.run.log(values, step=generation)
 
-    def finish(self, files: list[Path]) -> None:
+    def finish(self, files: list[Path], key: dict[str, float]) -> None:
         """The PNG plots as images and the HTML report as a page, then close the run."""
         import wandb
 
