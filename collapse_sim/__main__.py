@@ -5,8 +5,9 @@ from __future__ import annotations
 
 def main() -> None:
     """Hear Ctrl-C and SIGTERM before the slow imports, then run the command line."""
-    from collapse_sim import stopping
+    from collapse_sim import phases, stopping
 
+    phases.mark("started")
     stopping.install()
     try:
         from collapse_sim.app import main as run
@@ -16,6 +17,7 @@ def main() -> None:
         exit_with(
             f"by {stopped.what} before any work; nothing was written", code=stopped.code, label="stopped"
         )
+    phases.mark("imported")
     run()
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from collapse_sim import phases
 from collapse_sim.errors import ConfigError
 from collapse_sim.hydra_bridge import compose_explained, read_command
 from collapse_sim.job import Job, build_job
 from collapse_sim.locations import LOCK_FILE
-from collapse_sim.store import check_reusable
 
 MAX_CHECKED_JOBS = 64
 
@@ -74,11 +74,16 @@ def preflight(args: list[str]) -> Command:
     jobs = []
     for number, combo in enumerate(combos[:MAX_CHECKED_JOBS]):
         cfg = compose_explained(combo)
+        phases.mark("composed")
         if number == 0:
             key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
             check_output_dir(key, OmegaConf.select(cfg, key))
         job = build_job(cfg)
-        if not parsed.multirun:  # before Hydra writes .hydra/ into it: a refused rerun changes nothing
-            check_reusable(Path(cfg.hydra.run.dir), job.resolved, job.resolved.get("store_url"))
+        run_dir = Path(cfg.hydra.run.dir)
+        if not parsed.multirun and run_dir.exists():  # checked before Hydra writes .hydra/ into it
+            from collapse_sim.store import check_reusable  # xarray and zarr: only for a folder in use
+
+            check_reusable(run_dir, job.resolved, job.resolved.get("store_url"))
+        phases.mark("built")
         jobs.append((cfg, job))
     return Command(parsed, jobs)

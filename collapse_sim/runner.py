@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from collapse_sim import __version__
+from collapse_sim import __version__, phases
 from collapse_sim.chains import run_chains
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, stopped
 from collapse_sim.job import Job
@@ -74,6 +74,7 @@ def run_in_directory(job: Job, run_dir: Path, *, lines: bool = True):
             url=resolved.get("store_url"),
             chains=chains,
         )
+        phases.mark("store")
         trackers = Trackers(job.loggers, run_dir, per_chain=chains is not None)
         trackers.start(store, run_dir, name=resolved["name"], config=resolved, overrides=job.overrides)
         starts = [start] if plan.vectorised else store.chain_starts()
@@ -100,6 +101,7 @@ def run_in_directory(job: Job, run_dir: Path, *, lines: bool = True):
                         f"{where}stopped in generation {done.generation}: {fault}", run_dir
                     ) from None
                 bars.generation_done(done.results, chain, done.generation)
+                phases.mark("generation")
     return store, trackers
 
 
@@ -113,11 +115,14 @@ def report_run(store: RunStore, trackers: Trackers, run_dir: Path, *, plots: boo
     ds = open_run(store.path)
     if not job:
         summarize(ds, store.path, run_dir=run_dir)
+    phases.mark("summary")
     try:
         files = plot_run(ds, run_dir) if plots else []
         for path in files if not job else []:
             print(f"plot: {path}")
+        phases.mark("plots")
         files.append(write_run_page(ds, run_dir, files))
+        phases.mark("report")
     except OSError as error:
         raise RunFailure(
             f"every generation is in the store {store.path}, but the report could not be written: "

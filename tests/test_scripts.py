@@ -31,6 +31,7 @@ SCRIPTS = {
         "trainer.batch=8",
     ],
     "benchmarks/step_profile.py": ["--imgsz", "32", "--images", "16", "--batch", "8", "--epochs", "1"],
+    "benchmarks/startup.py": ["--repeats", "1"],
     "benchmarks/text_core.py": [
         "--steps",
         "4",
@@ -110,6 +111,10 @@ def test_benchmark_runs_and_prints_json_last(script):
         assert summary["train_tokens_per_s"] > 0 and 0 < summary["flop_fraction"] < 1
     if script.endswith("chains.py"):
         assert summary["identical_chains"] is True and summary["throughput_ratio"] > 0
+    if script.endswith("startup.py"):
+        phases = summary["phases_s"]
+        assert set(phases) >= {"imports", "compose", "build", "generation", "plots", "report", "exit"}
+        assert 0 < summary["refused_s"] < summary["toy_run_s"] and summary["matmul_peak_gflops"] > 0
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 from scipy.special import ndtr
 
 
@@ -86,6 +85,8 @@ class GaussianMixtureModel:
         z = rng.standard_normal((r, n, d))
         if top_p is not None and top_p < 1.0:
             # Radius from the chi distribution truncated to its lower top_p quantile.
+            from scipy import stats  # only for top-p sampling: scipy.stats is slow to import
+
             radius = np.sqrt(stats.chi2.ppf(rng.uniform(0.0, top_p, size=(r, n)), d))
             norm = np.linalg.norm(z, axis=-1, keepdims=True)
             z *= radius[..., None] / np.where(norm > 0, norm, 1.0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.mixture import GaussianMixture
 
 from collapse_sim.components import Trainer, data_of
 from collapse_sim.errors import ConfigError
@@ -100,6 +99,8 @@ class GMMFitTrainer(Trainer):
         generation: int = 0,
     ) -> GaussianMixtureModel:
         """EM fit of every replicate, seeded from ``rng``."""
+        from sklearn.mixture import GaussianMixture  # imported when used: it costs half a second
+
         x = data["x"]
         seeds = rng.integers(0, 2**31 - 1, size=x.shape[0])
         weights, means, covs = [], [], []
