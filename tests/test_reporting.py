@@ -167,3 +167,16 @@ def test_a_numeric_sweep_reports_rates_with_welch_intervals_and_draws_the_dose_r
     assert rows[-1]["rate_low"] > 0  # half the real data halves the fall, beyond the interval
     assert plot_dose_response(ds, tmp_path).stat().st_size > 5_000
     assert plot_dose_response(ds.assign_coords(real_fraction=["a", "b", "c", "d"]), tmp_path) is None
+
+
+def test_an_axis_draws_a_change_as_large_as_it_is():
+    from collapse_sim.reporting.axes import honest_limits, labelled
+
+    low, high = honest_limits([1.00, 1.02])  # +2 %: a sliver of an axis that spans a quarter of 1.02
+    assert (1.02 - 1.00) / (high - low) < 0.08 and low < 1.0 < 1.02 < high
+    low, high = honest_limits([0.2, 0.9], valid=(0.0, 1.0))  # a change that matters fills the axis
+    assert (0.9 - 0.2) / (high - low) > 0.85
+    low, high = honest_limits([0.99, 1.0], valid=(0.0, 1.0))  # a share near 1 stays inside [0, 1]
+    assert high == 1.0 and high - low >= 0.25
+    assert honest_limits([0.0, 0.0]) is None and honest_limits([np.nan]) is None
+    assert labelled("gini_simpson", "1") == "gini_simpson" and labelled("entropy", "nats") == "entropy [nats]"

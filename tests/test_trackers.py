@@ -251,7 +251,13 @@ def _detection_page_matches_the_store(run_dir: Path, ds) -> None:
     assert drift[1][1].split() == [str(h) for h in ds.dataset_hash.isel(generation=0).values]
     assert len(page.tables["vanished"]) == ds.sizes["class"] + 1
     text = (run_dir / "report.html").read_text()
-    assert "collapse-sim " in text and f"hydra.run.dir={run_dir.resolve()}" in text
+    # Reproduce runs the configuration again into a new folder; Resume continues this one.
+    reproduce = text.split('<pre id="command">')[1].split("</pre>")[0]
+    assert reproduce.startswith("python -m collapse_sim ") and "hydra.run.dir" not in reproduce
+    assert f'<pre id="resume">python -m collapse_sim resume={run_dir.resolve()}</pre>' in text
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text, flags=re.S)
+    assert any(c.startswith("Each key variable per generation: the 2 chains faint") for c in captions)
+    assert all(" " in c and not c.endswith(".png") for c in captions)  # sentences, not file names
 
 
 def test_every_run_has_its_page(tmp_path, app_cli):

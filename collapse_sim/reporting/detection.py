@@ -8,6 +8,8 @@ import numpy as np
 import xarray as xr
 from PIL import Image, ImageDraw
 
+from collapse_sim.reporting.axes import integer_generations
+
 
 def rarest_quarter(ds: xr.Dataset) -> list[str]:
     """The rarest quarter of classes (at least one) by their share in generation 0's real data."""
@@ -69,7 +71,7 @@ def rare_class_lines(ds: xr.Dataset) -> list[str]:
 def plot_class_ap(ds: xr.Dataset, path: Path, plt) -> Path:
     """AP50-95 of every class over generations, the rarest quarter drawn bold."""
     rare = set(rarest_quarter(ds))
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(8.5, 4))
     ap = ds["ap50_95"].mean("replicate") if "replicate" in ds["ap50_95"].dims else ds["ap50_95"]
     overall = ds["map50_95"].mean("replicate") if "replicate" in ds["map50_95"].dims else ds["map50_95"]
     for name in ds["class"].values:
@@ -83,8 +85,11 @@ def plot_class_ap(ds: xr.Dataset, path: Path, plt) -> Path:
     ax.plot(ds.generation, overall, "k--", label="mAP50-95")
     chains = ds.sizes.get("replicate", 1)
     ylabel = "AP50-95 on the real test set" + (f" (mean of {chains} chains)" if chains > 1 else "")
-    ax.set(xlabel="generation", ylabel=ylabel, ylim=(0, None))
-    ax.legend(fontsize=7, ncol=2)
+    ax.set(xlabel="generation", ylabel=ylabel)
+    top = float(np.nanmax([ap.max(), overall.max()])) if np.isfinite(ap).any() else 0.0
+    ax.set_ylim(0, min(1.0, max(0.05, 1.1 * top)))  # a share: from 0, so each class's size is honest
+    integer_generations(ax)
+    ax.legend(fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

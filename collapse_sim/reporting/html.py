@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from collapse_sim.progress import wall_time_line
 from collapse_sim.reporting import COMPARISON_COLUMNS
+from collapse_sim.reporting.captions import run_caption, sweep_caption
 from collapse_sim.reporting.detection import rarest_quarter
 from collapse_sim.reporting.intervals import (
     MIN_CHAINS,
@@ -44,16 +45,25 @@ def _environment() -> Environment:
     return env
 
 
-def inline_png(path: Path) -> dict:
-    """An image as a ``data:`` URI with its title."""
+def inline_png(path: Path, caption: str = "") -> dict:
+    """An image as a ``data:`` URI with its title and caption."""
     data = base64.b64encode(Path(path).read_bytes()).decode()
-    return {"title": Path(path).stem.replace("_", " "), "uri": f"data:image/png;base64,{data}"}
+    title = Path(path).stem.replace("_", " ")
+    return {"title": title, "caption": caption or title, "uri": f"data:image/png;base64,{data}"}
 
 
-def reproduce_command(ds: xr.Dataset, run_dir: Path) -> str:
-    """The command line that reruns (or resumes) this run into the same directory."""
-    overrides = [str(o) for o in ds.attrs.get("overrides", []) if not str(o).startswith("hydra.run.dir=")]
-    return shlex.join(["collapse-sim", *overrides, f"hydra.run.dir={Path(run_dir).resolve()}"])
+def commands(ds: xr.Dataset, run_dir: Path) -> dict[str, str]:
+    """``reproduce``: the command that runs this configuration again into a new folder; ``resume``: the one
+    that continues this run in its own."""
+    from collapse_sim.resuming import record, reproduce_command, resume_command
+
+    rec = record(run_dir)
+    if rec is not None:
+        reproduce = reproduce_command(rec)
+    else:  # a store without Hydra's record: its own overrides
+        overrides = [str(o) for o in ds.attrs.get("overrides", []) if not str(o).startswith("hydra.")]
+        reproduce = shlex.join(["python", "-m", "collapse_sim", *overrides])
+    return {"reproduce": reproduce, "resume": resume_command(run_dir)}
 
 
 def drift_table(ds: xr.Dataset) -> dict | None:
@@ -121,12 +131,12 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
             wall_time=wall_time_line(ds, run_dir),
             choices={k: v for k, v in (ds.attrs.get("choices") or {}).items() if v},
             summary=summary_table(ds),
-            plots=[inline_png(p) for p in pngs if Path(p).name not in PICTURES],
-            samples=[inline_png(p) for p in pngs if Path(p).name in PICTURES],
+            plots=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name not in PICTURES],
+            samples=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name in PICTURES],
             drift=drift_table(ds),
             texts=text_samples(ds),
             config_yaml=ds.attrs.get("config_yaml", ""),
-            command=reproduce_command(ds, run_dir),
+            commands=commands(ds, run_dir),
         )
     )
     path = run_dir / RUN_PAGE
@@ -137,6 +147,9 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
 def write_sweep_page(ds: xr.Dataset, folder: Path, comparisons: list[dict], plots: list[Path]) -> Path:
     """``sweep.html`` in the sweep directory: the per-arm difference table and the sweep plots."""
     fixed = [k for k in (comparisons[0] if comparisons else {}) if k not in COMPARISON_COLUMNS]
+    from collapse_sim.reporting.sweep import swept_dims
+
+    arms = next((d for d in swept_dims(ds) if d not in ("replicate", "seed")), None)
     page = (
         _environment()
         .get_template("sweep.html.j2")
@@ -150,7 +163,7 @@ def write_sweep_page(ds: xr.Dataset, folder: Path, comparisons: list[dict], plot
             },
             rows=comparisons,
             fixed=fixed,
-            plots=[inline_png(p) for p in plots if Path(p).exists()],
+            plots=[inline_png(p, sweep_caption(p, ds, arms)) for p in plots if Path(p).exists()],
         )
     )
     path = Path(folder) / SWEEP_PAGE

@@ -13,6 +13,7 @@ from rich.table import Table
 from collapse_sim.metrics import key_variables
 from collapse_sim.progress import wall_time_line
 from collapse_sim.rates import chain_slopes
+from collapse_sim.reporting.axes import apply_honest_limits, figure_legend, integer_generations, labelled
 from collapse_sim.reporting.crops import plot_crops
 from collapse_sim.reporting.detection import plot_class_ap, plot_samples, rare_class_lines, rare_class_series
 from collapse_sim.reporting.intervals import (
@@ -103,17 +104,35 @@ def _varies(series: xr.DataArray) -> bool:
     return finite.size > 0 and float(finite.max() - finite.min()) > 1e-12 * max(1.0, abs(float(finite.max())))
 
 
-def draw_band(ax, gens, series: xr.DataArray, label: str, color=None, faint: bool = True) -> None:
-    """Each chain faintly (up to ``FAINT_CHAINS``), the mean, and its 95 % band across chains."""
+def draw_band(
+    ax,
+    gens,
+    series: xr.DataArray,
+    label: str,
+    color=None,
+    faint: bool = True,
+    band_label: str | None = None,
+    edges: bool = False,
+) -> np.ndarray:
+    """Each chain faintly (up to ``FAINT_CHAINS``), the mean (labelled ``label``), and its 95 % band
+    across chains (labelled ``band_label``: one legend entry per arm when it is None), shaded, or as its
+    two edges (``edges``: where several arms' bands would overlap). Returns every value drawn."""
     values = series.transpose("generation", "replicate").values
-    if faint and values.shape[1] > 1:
-        ax.plot(gens, values[:, :FAINT_CHAINS], color=color or "C0", alpha=0.25, lw=0.7)
+    drawn = [values[:, :FAINT_CHAINS]] if faint and values.shape[1] > 1 else []
+    if drawn:
+        lines = ax.plot(gens, drawn[0], color=color or "C0", alpha=0.25, lw=0.7)
+        lines[0].set_label("each chain")
     mean, low, high = band(series)
-    line = ax.plot(gens, mean, color=color, lw=1.8, label=f"{label}: mean" if values.shape[1] > 1 else label)[
-        0
-    ]
+    line = ax.plot(gens, mean, color=color, lw=1.8, label=label)[0]
+    drawn.append(mean)
     if values.shape[1] >= MIN_CHAINS:  # with fewer, the chains and their mean are drawn, no t-band
-        ax.fill_between(gens, low, high, color=line.get_color(), alpha=0.2, label="95 % interval")
+        if edges:
+            ax.plot(gens, np.c_[low, high], color=line.get_color(), lw=0.8, ls=(0, (2, 2)), alpha=0.8)
+        else:
+            alpha = 0.2 if band_label else 0.12  # arms' bands overlap: lighter
+            ax.fill_between(gens, low, high, color=line.get_color(), alpha=alpha, lw=0, label=band_label)
+        drawn += [low, high]
+    return np.concatenate([np.ravel(d) for d in drawn])
 
 
 def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
@@ -126,7 +145,6 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     theory = expected_curves(ds.attrs["config"]) if "config" in ds.attrs else {}
     panels = [(n, ds[n]) for n in key_variables(ds) if n != "train_size"]
@@ -136,24 +154,32 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
         return []
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.3 * columns, 2.9 * rows), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(4.3 * columns, 2.9 * rows + 0.5), squeeze=False, sharex=True
+    )
     gens = ds.generation.values
     chains = ds.sizes.get("replicate", 1)
+    mean_label = "mean of the chains" if chains > 1 else "the chain"
     for ax, (name, da) in zip(axes.flat, panels, strict=False):
+        interval = "95 % interval" if chains >= MIN_CHAINS else None
         if "k" in da.dims:
-            for i, k in enumerate(da.k.values):
-                draw_band(ax, gens, per_chain(da.sel(k=k)), f"k={float(k):g}", color=f"C{i}", faint=False)
+            drawn = [
+                draw_band(ax, gens, per_chain(da.sel(k=k)), f"k={float(k):g} sigma", f"C{i + 1}", False)
+                for i, k in enumerate(da.k.values)
+            ]
         else:
-            draw_band(ax, gens, per_chain(da), "simulated", color="C0")
+            drawn = [draw_band(ax, gens, per_chain(da), mean_label, color="C0", band_label=interval)]
         if name in theory:
-            ax.plot(gens, theory[name][gens], "k--", label="theory: expected value")
+            drawn.append(
+                ax.plot(gens, theory[name][gens], "k--", label="theory: expected value")[0].get_ydata()
+            )
         if f"{name}_geometric_mean" in theory:
-            ax.plot(gens, theory[f"{name}_geometric_mean"][gens], "k:", label="theory: typical chain")
-        units = da.attrs.get("units", "")
-        ax.set_title(f"{name} [{units}]" if units else name, fontsize=9)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            typical = theory[f"{name}_geometric_mean"][gens]
+            drawn.append(ax.plot(gens, typical, "k:", label="theory: typical chain")[0].get_ydata())
+        apply_honest_limits(ax, np.concatenate([np.ravel(d) for d in drawn]), valid_range(da))
+        ax.set_title(labelled(name, da.attrs.get("units")), fontsize=9)
+        integer_generations(ax)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     for ax in axes[-1]:
@@ -163,7 +189,8 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
     else:
         what = f"{no_interval_note(chains)}; each faint, and their mean" if chains > 1 else "one chain"
     fig.suptitle(f"{ds.attrs.get('name', 'run')}: {what}", fontsize=10)
-    fig.tight_layout()
+    figure_legend(fig, axes)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     written = [Path(folder) / "curves.png"]
     fig.savefig(written[0], dpi=100)
     plt.close(fig)
@@ -180,7 +207,7 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
 def _class_heatmap(ds: xr.Dataset, path: Path, plt) -> Path:
     freq = ds["class_frequency"]
     freq = (freq.mean("replicate") if "replicate" in freq.dims else freq).transpose("class", "generation")
-    fig, ax = plt.subplots(figsize=(8, max(3, 0.15 * freq.sizes["class"])))
+    fig, ax = plt.subplots(figsize=(8, max(3, 0.22 * min(freq.sizes["class"], 25) + 1)))
     gens = freq.generation.values
     image = ax.imshow(
         np.log10(freq.values + 1e-6),
@@ -190,7 +217,9 @@ def _class_heatmap(ds: xr.Dataset, path: Path, plt) -> Path:
         extent=(gens[0] - 0.5, gens[-1] + 0.5, -0.5, freq.sizes["class"] - 0.5),
     )
     ax.set_xticks(gens[:: max(1, len(gens) // 12)])
-    ax.set_yticks(range(freq.sizes["class"]), [str(c) for c in freq["class"].values], fontsize=5)
+    labels = [str(c) for c in freq["class"].values]
+    step = max(1, len(labels) // 25)  # at most 25 labels, each readable
+    ax.set_yticks(range(0, len(labels), step), labels[::step], fontsize=8)
     ax.set_xlabel("generation")
     fig.colorbar(image, label="log10 class share in training data")
     fig.tight_layout()

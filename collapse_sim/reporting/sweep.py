@@ -29,6 +29,7 @@ from rich.table import Table
 from collapse_sim.metrics import key_variables
 from collapse_sim.rates import chain_slopes
 from collapse_sim.reporting import COMPARISON_COLUMNS
+from collapse_sim.reporting.axes import apply_honest_limits, figure_legend, integer_generations, labelled
 from collapse_sim.reporting.intervals import (
     band,
     format_interval,
@@ -207,7 +208,6 @@ def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     from collapse_sim.reporting.run import draw_band
 
@@ -217,27 +217,29 @@ def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
     combos = list(itertools.product(*(ds[d].values for d in panels))) or [()]
     written = []
     for name, series in _variables(ds):
-        fig, axes = plt.subplots(1, len(combos), figsize=(4.4 * len(combos), 3.3), squeeze=False, sharey=True)
+        fig, axes = plt.subplots(1, len(combos), figsize=(4.6 * len(combos), 3.8), squeeze=False, sharey=True)
+        drawn = []
         for ax, combo in zip(axes[0], combos, strict=True):
             da = series.sel(dict(zip(panels, combo, strict=True)))
-            for i, value in enumerate(ds[hue].values if hue else [None]):
+            arms = ds[hue].values if hue else [None]
+            for i, value in enumerate(arms):
                 line = da.sel({hue: value}) if hue else da
-                draw_band(
-                    ax,
-                    ds.generation.values,
-                    line,
-                    f"{hue}={value}" if hue else name,
-                    color=f"C{i}",
-                    faint=False,
-                )
+                label = f"{hue}={_plain(value)}" if hue else name
+                edges = len(arms) >= 3  # three shaded bands and more become one colour: edges instead
+                drawn.append(draw_band(ax, ds.generation.values, line, label, f"C{i}", False, edges=edges))
             ax.set_title(", ".join(f"{d}={v}" for d, v in zip(panels, combo, strict=True)), fontsize=8)
             ax.set_xlabel("generation")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            integer_generations(ax)
+        apply_honest_limits(axes[0, 0], np.concatenate(drawn), valid_range(series))  # y is shared
         chains = series.sizes.get("replicate", 1)
-        axes[0, 0].set_ylabel(f"{name} [{series.attrs.get('units', '')}]")
-        axes[0, -1].legend(fontsize=6)
-        fig.suptitle(f"{name}: mean and 95 % interval of {chains} chains per arm", fontsize=9)
-        fig.tight_layout()
+        axes[0, 0].set_ylabel(labelled(name, series.attrs.get("units")))
+        per_row = max(1, int(fig.get_figwidth() // 2.3))
+        figure_legend(fig, axes, ncol=per_row)  # one entry per arm, below the panels
+        arms = ds.sizes.get(hue, 1) if hue else 1
+        band = "dashed: its 95 % interval" if arms >= 3 else "shaded: its 95 % interval"
+        fig.suptitle(f"{name}: mean of {chains} chains per arm; {band}", fontsize=9)
+        rows = -(-arms // per_row)
+        fig.tight_layout(rect=(0, 0.07 * rows + 0.02, 1, 1))
         path = Path(folder) / f"sweep_{name}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
@@ -274,7 +276,9 @@ def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
             mean, low, high = band(values)
             ax.plot(doses, mean, "o-", color="C0", lw=1.6)
             ax.fill_between(doses, low, high, color="C0", alpha=0.2)
-            ax.set_title(f"{name}: {what}", fontsize=8)
+            valid = valid_range(da) if row == 0 else (-np.inf, np.inf)  # a rate may be negative
+            apply_honest_limits(ax, np.concatenate([mean, low, high]), valid)
+            ax.set_title(f"{labelled(name, da.attrs.get('units'))}: {what}", fontsize=8)
             ax.set_xlabel(setting, fontsize=8)
             ax.tick_params(labelsize=7)
     chains = ds.sizes.get("replicate", 1)
