@@ -10,6 +10,7 @@ from doc_commands import all_commands, commands_in
 from collapse_sim.config import register_schema
 from collapse_sim.hydra_bridge import normalize, parse_command_line
 from collapse_sim.preflight import preflight
+from collapse_sim.resuming import split
 
 COMMANDS = all_commands()
 
@@ -44,7 +45,10 @@ def test_a_documented_command_line_is_checked_and_built(args, monkeypatch, tmp_p
         assert "my_lab/conf/generator/label_noise.yaml" in (ROOT / "README.md").read_text()
         return
     register_schema()
-    command = preflight(normalize(list(args)))
+    # resume= names a run of the reader's (or the newest): the rest of the command must check and build.
+    resume, rest = split(normalize(list(args)))
+    assert resume is None or resume in ("last", "never") or resume.startswith("outputs/")
+    command = preflight(rest)
     assert command.jobs, "an inspecting command: nothing would run"
     for _, job in command.jobs:
         assert job.sim.generations >= 1
