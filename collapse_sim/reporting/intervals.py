@@ -58,7 +58,9 @@ def welch_difference(arm, reference) -> tuple[float, float, float]:
     if a.size == 0 or b.size == 0:
         return np.nan, np.nan, np.nan
     difference = float(a.mean() - b.mean())
-    if a.size < 2 or b.size < 2 or (a.std() == 0 and b.std() == 0):
+    # Values equal up to rounding (a share every chain keeps, its slope) have no interval to give.
+    constant = max(a.std(), b.std()) <= 1e-12 * max(1.0, abs(a.mean()), abs(b.mean()))
+    if a.size < 2 or b.size < 2 or constant:
         return difference, np.nan, np.nan
     from scipy import stats  # sweep reports only
 
