@@ -94,6 +94,41 @@ class FreshMixing(_RealShareMixing):
         return real.draw(k, rng)
 
 
+class WeightedMixing(FreshMixing):
+    """Fresh real samples (``real_fraction`` of ``n``, as ``fresh``) that carry ``real_weight`` of the
+    total training weight, the newest synthetic samples the rest (He, Xu & Cheng 2025).
+
+    A fitter then combines an estimate from the real part with one from the
+    synthetic part in proportions ``real_weight`` and 1 - ``real_weight``;
+    ``real_weight = real_fraction`` is ``fresh``, sample for sample.
+    ``collapse_sim.theory.weighted_gaussian_optimum`` gives the weight that
+    minimises the Gaussian mean's error (1/φ ≈ 0.618 for equal sizes).
+    """
+
+    needs = frozenset({"sample weights"})  # a trainer that fits weighted samples
+
+    def __init__(self, *, n: int, real_fraction: float = 0.5, real_weight: float = 0.618) -> None:
+        super().__init__(n=n, real_fraction=real_fraction)
+        if not 0.0 <= real_weight <= 1.0:
+            raise ConfigError("real_weight", f"must be in [0, 1], got {real_weight!r}")
+        self.real_weight = float(real_weight)
+        n_real = round(self.real_fraction * n)
+        if (n_real == 0 and self.real_weight > 0) or (n_real == n and self.real_weight < 1):
+            raise ConfigError(
+                "real_weight",
+                f"is {self.real_weight} but real_fraction={self.real_fraction} of n={n} leaves "
+                f"{n_real} real and {n - n_real} synthetic samples to carry it; choose a real_fraction "
+                "that keeps both parts, or real_weight 0 or 1",
+            )
+
+    def mix(self, real: RealData, synthetic: Samples, history, rng: np.random.Generator) -> Samples:
+        """Fresh real samples, then newest synthetic ones, weighted ``real_weight`` : 1 - ``real_weight``."""
+        mixed = super().mix(real, synthetic, history, rng)
+        n_real, w = round(self.real_fraction * self.n), self.real_weight
+        each = np.where(np.arange(len(mixed)) < n_real, w / max(n_real, 1), (1 - w) / max(self.n - n_real, 1))
+        return mixed.with_weights(np.broadcast_to(each, mixed.origin.shape))
+
+
 class VerifiedMixing(Mixing):
     """A verifier checks synthetic images before they are trained on (Feng et al., 2025).
 

@@ -5,6 +5,12 @@ plus an ``origin`` array shaped ``(replicate, sample)``: ``REAL`` (-1) for real
 data, otherwise the generation whose model produced the sample.  Mixing
 policies only use ``take``, ``concat`` and ``origin``, so they work for any
 family.
+
+A sample set may carry per-sample ``weights`` shaped ``(replicate, sample)``
+(``mixing=weighted`` sets them; ``None`` means equal weights). Fitters that
+honour them declare the ability ``"sample weights"`` and read them through
+``fit_weights``, which is ``None`` whenever the weights are equal, so equal
+weights take exactly the unweighted path.
 """
 
 from __future__ import annotations
@@ -22,12 +28,27 @@ class Samples:
 
     fields: dict[str, np.ndarray]
     origin: np.ndarray
+    weights: np.ndarray | None = None  # (replicate, sample), any positive scale; None = equal
 
     def __post_init__(self) -> None:
         shape = self.origin.shape
         for name, values in self.fields.items():
             if values.shape[:2] != shape:
                 raise ValueError(f"field {name!r} has leading shape {values.shape[:2]}, origin has {shape}")
+        if self.weights is not None and self.weights.shape != shape:
+            raise ValueError(f"weights have shape {self.weights.shape}, origin has {shape}")
+
+    def with_weights(self, weights: np.ndarray) -> Samples:
+        """The same samples with per-sample ``weights`` ``(replicate, sample)``."""
+        return Samples(self.fields, self.origin, np.asarray(weights, dtype=float))
+
+    def fit_weights(self) -> np.ndarray | None:
+        """Weights normalised to sum to 1 per replicate, or None when every sample weighs the same
+        (within rounding), so a fitter's equal-weight path is exactly its unweighted one."""
+        if self.weights is None:
+            return None
+        w = self.weights / self.weights.sum(axis=1, keepdims=True)
+        return None if np.allclose(w, w[:, :1], rtol=1e-12, atol=0.0) else w
 
     @classmethod
     def real(cls, **fields: np.ndarray) -> Samples:
@@ -62,11 +83,13 @@ class Samples:
             expanded = index.reshape(index.shape + (1,) * (values.ndim - 2))
             return np.take_along_axis(values, expanded, axis=1)
 
-        return Samples({k: pick(v) for k, v in self.fields.items()}, pick(self.origin))
+        weights = None if self.weights is None else pick(self.weights)
+        return Samples({k: pick(v) for k, v in self.fields.items()}, pick(self.origin), weights)
 
     def head(self, k: int) -> Samples:
         """The first ``k`` samples of every replicate."""
-        return Samples({n: v[:, :k] for n, v in self.fields.items()}, self.origin[:, :k])
+        weights = None if self.weights is None else self.weights[:, :k]
+        return Samples({n: v[:, :k] for n, v in self.fields.items()}, self.origin[:, :k], weights)
 
     def subsample(self, k: int, rng: np.random.Generator) -> Samples:
         """``k`` samples per replicate without replacement, drawn independently per replicate."""
@@ -81,11 +104,16 @@ class Samples:
 
     @staticmethod
     def concat(parts: list[Samples]) -> Samples:
-        """Join sample sets along the sample axis."""
+        """Join sample sets along the sample axis (a part without weights weighs 1 a sample)."""
         parts = [p for p in parts if len(p)] or parts[:1]
         names = parts[0].fields.keys()
         fields = {n: np.concatenate([p.fields[n] for p in parts], axis=1) for n in names}
-        return Samples(fields, np.concatenate([p.origin for p in parts], axis=1))
+        weights = None
+        if any(p.weights is not None for p in parts):
+            weights = np.concatenate(
+                [np.ones(p.origin.shape) if p.weights is None else p.weights for p in parts], axis=1
+            )
+        return Samples(fields, np.concatenate([p.origin for p in parts], axis=1), weights)
 
 
 class OneChain:

@@ -18,26 +18,89 @@ def gaussian_expected(
     ddof: int = 0,
     temperature: float = 1.0,
     n_real: int = 0,
+    real_weight: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Exact ``E[variance]`` and ``E[mean_shift^2]`` of refitted Gaussians.
 
-    Each generation fits mean and covariance (dividing by ``n - ddof``) to
-    ``n_real`` fresh real samples plus ``n - n_real`` samples from the previous
-    fit with covariance scaled by ``temperature``. ``n_real = 0`` is the replace
-    loop (Shumailov et al. 2024); ``n_real > 0`` the fresh-data loop
-    (Alemohammad et al. 2023). ``variance`` is the trace of the fitted
-    covariance, ``trace_sigma`` that of the real one.
+    Each generation fits mean and covariance to ``n_real`` fresh real samples
+    plus ``n_s = n - n_real`` samples from the previous fit with covariance
+    scaled by ``temperature`` T. ``n_real = 0`` is the replace loop (Shumailov
+    et al. 2024); ``n_real > 0`` the fresh-data loop (Alemohammad et al. 2023).
+    ``real_weight`` w gives the real part that share of the weight in a
+    weighted fit (``mixing=weighted``, He et al. 2025); None pools the samples,
+    w = n_real / n. ``variance`` is the trace of the fitted covariance,
+    ``trace_sigma`` = tr Σ that of the real one.
+
+    The fitted mean is w x̄_r + (1 - w) x̄_s, so its error e obeys, with M = E|e|²
+    and V = E tr(fitted covariance),
+
+        M_g = w² tr Σ / n_r + (1 - w)² (M_{g-1} + T V_{g-1} / n_s),
+
+    and the weighted covariance (ddof 0) is w S_r + (1 - w) S_s plus the
+    between-part term w (1 - w) (x̄_r - x̄_s)(x̄_r - x̄_s)ᵀ:
+
+        V_g = w tr Σ (n_r - 1)/n_r + (1 - w) T V_{g-1} (n_s - 1)/n_s
+              + w (1 - w) (tr Σ / n_r + M_{g-1} + T V_{g-1} / n_s),
+
+    divided for ``ddof=1`` by 1 - w²/n_r - (1 - w)²/n_s (n/(n-1) when pooled).
+    Generation 0 fits ``n`` real samples: M_0 = tr Σ / n, V_0 = tr Σ (n-1)/(n-ddof).
     """
-    k, t = n_real, temperature
+    n_r, n_s, t, s = n_real, n - n_real, temperature, trace_sigma
+    w = n_r / n if real_weight is None else float(real_weight)
+    real_noise = w**2 / n_r if n_r else 0.0  # a part with no samples has no weight to carry
+    synthetic_noise = (1 - w) ** 2 / n_s if n_s else 0.0
+    correction = 1.0 - real_noise - synthetic_noise if ddof else 1.0
     v = np.empty(generations)
     u = np.empty(generations)
-    v[0], u[0] = trace_sigma * (n - 1) / (n - ddof), trace_sigma / n
+    v[0], u[0] = s * (n - 1) / (n - ddof), s / n
     for g in range(1, generations):
-        spread = k * trace_sigma + (n - k) * t * v[g - 1]
-        # Pooled scatter of two groups also holds their between-group spread.
-        v[g] = (spread * (n - 1) / n + k * (n - k) / n * u[g - 1]) / (n - ddof)
-        u[g] = ((n - k) / n) ** 2 * u[g - 1] + spread / n**2
+        previous = t * v[g - 1]
+        u[g] = real_noise * s + (1 - w) ** 2 * u[g - 1] + synthetic_noise * previous
+        within = w * s * (1 - 1 / n_r if n_r else 0.0) + (1 - w) * previous * (1 - 1 / n_s if n_s else 0.0)
+        between = w * (1 - w) * (s / max(n_r, 1) + u[g - 1] + previous / max(n_s, 1))
+        v[g] = (within + between) / correction
     return {"variance": v, "mean_shift_sq": u}
+
+
+def weighted_gaussian_stationary(
+    real_weight: float, *, n_real: int, n_synthetic: int, trace_sigma: float = 1.0, ddof: int = 0
+) -> float:
+    """The stationary ``E[mean_shift^2]`` of the weighted loop (:func:`gaussian_expected` as generations
+    grow), mean and covariance both refitted; infinite for ``real_weight = 0``."""
+    if real_weight <= 0:
+        return float("inf")
+    return _weighted_fixed_point(real_weight, n_real, n_synthetic, trace_sigma, ddof)
+
+
+def _weighted_fixed_point(w: float, n_r: int, n_s: int, s: float, ddof: int) -> float:
+    # The recursions of gaussian_expected (T = 1) with M and V at rest: a 2x2 linear system.
+    a = 1 - (w**2 / n_r + (1 - w) ** 2 / n_s) if ddof else 1.0
+    system = np.array(
+        [
+            [1 - (1 - w) ** 2, -((1 - w) ** 2) / n_s],
+            [-w * (1 - w), a - (1 - w) * (n_s - 1) / n_s - w * (1 - w) / n_s],
+        ]
+    )
+    rhs = [w**2 * s / n_r, w * s * (n_r - 1) / n_r + w * (1 - w) * s / n_r]
+    return float(np.linalg.solve(system, rhs)[0])
+
+
+def known_variance_optimum(n_real: int, n_synthetic: int) -> float:
+    """The real weight minimising the stationary error of the mean when only the mean is refitted
+    (He et al. 2025): M*(w) ∝ (w²/n_r + (1 - w)²/n_s) / (w (2 - w)), least where w² + k w - k = 0,
+    ``k = n_r / n_s``: w* = (√(k² + 4k) - k) / 2, 1/φ for equal sizes."""
+    k = n_real / n_synthetic
+    return (np.sqrt(k * k + 4 * k) - k) / 2
+
+
+def weighted_gaussian_optimum(n_real: int, n_synthetic: int, *, ddof: int = 0) -> float:
+    """The real weight minimising :func:`weighted_gaussian_stationary` (mean and variance refitted)."""
+    from scipy.optimize import minimize_scalar
+
+    def error(w: float) -> float:
+        return _weighted_fixed_point(w, n_real, n_synthetic, 1.0, ddof)
+
+    return float(minimize_scalar(error, bounds=(1e-3, 1.0), method="bounded", options={"xatol": 1e-7}).x)
 
 
 def gaussian_fixed_point(

@@ -57,7 +57,8 @@ def test_gaussian_run_writes_store_plots_and_summary(tmp_path, app_cli):
     # Every row counts the run's 50 chains, the bookkeeping too (each chain has its own real share).
     rows = [line.split("│") for line in result.stdout.splitlines() if line.startswith("│")]
     assert {row[1].strip(): row[-2].strip() for row in rows} == dict.fromkeys(
-        ["variance", "mean_shift", "w2", "tail_mass[k=2]", "real_fraction", "train_size"], "50"
+        ["variance", "mean_shift", "mean_shift_sq", "w2", "tail_mass[k=2]", "real_fraction", "train_size"],
+        "50",
     )
     runs = list((tmp_path / "outputs" / "runs" / "default").iterdir())
     assert len(runs) == 1

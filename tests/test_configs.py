@@ -13,7 +13,7 @@ from conftest import TEXT_MARKS, build_job, requires_gensim
 from families import CONF, classes, families, family_data, on_disk, options, overrides
 
 from collapse_sim.api import compose_config, run
-from collapse_sim.components import ROLES
+from collapse_sim.components import ROLES, RUN_ABILITIES
 from collapse_sim.errors import ConfigError
 from collapse_sim.generators.scene_model import SceneModelGenerator
 from collapse_sim.sources.shapes import ShapesSource
@@ -68,6 +68,12 @@ def test_option_builds_and_runs(family, mixing):
     limited = mixing_data(mixing)
     if limited and family_data(chosen) not in limited:
         with pytest.raises(ConfigError, match=f"needs {next(iter(limited))} data"):
+            build_job(args)
+        return
+    offered = set().union(*(c.provides for g, o in chosen.items() for c in classes(g, o)))
+    unmet = {a for c in classes("mixing", mixing) for a in c.needs if not a.endswith(" data")} - offered
+    if unmet:  # sample weights, say: a trainer that cannot honour them is refused, naming the ability
+        with pytest.raises(ConfigError, match=f"needs {sorted(unmet)[0]}"):
             build_job(args)
         return
     sim = build_job(args).sim
@@ -145,19 +151,26 @@ def test_experiment_and_debug_accept_both_spellings():
     assert a.generations == b.generations == 3 and a.source == b.source
 
 
+def _admits(family: dict[str, str], components: tuple[type, ...]) -> bool:
+    offered = RUN_ABILITIES.union(*(c.provides for g, o in family.items() for c in classes(g, o)))
+    return all(c.needs <= offered for c in components)
+
+
 def _role_cases():
     for group in sorted(ROLES.keys() - {"logger"}):
         for option in options(group):
             if on_disk(group, option):
                 continue
-            family = next((f for f in FAMILIES.values() if f.get(group) == option), FAMILIES["yolo_fast"])
+            family = next((f for f in FAMILIES.values() if f.get(group) == option), None)
+            if family is None:  # a mixing option: the first family that meets its needs
+                family = next(f for f in FAMILIES.values() if _admits(f, classes(group, option)))
             yield pytest.param(group, option, family, marks=marks(family), id=f"{group}={option}")
 
 
 @pytest.mark.parametrize(("group", "option", "family"), list(_role_cases()))
 def test_every_option_is_a_component_of_its_role(group, option, family):
     """Each option builds into a subclass of its role's base class (which holds every default); mixing
-    options are built in the detection family, which admits all of them."""
+    options are built in the first family that meets their needs."""
     sim = build_job([*overrides(family), f"{group}={option}"]).sim
     built = sim.metrics.values() if group == "metrics" else [getattr(sim, group)]
     assert all(isinstance(component, ROLES[group]) for component in built), f"{group}={option}"

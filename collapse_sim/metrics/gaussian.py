@@ -27,7 +27,8 @@ def wasserstein2(m1: np.ndarray, c1: np.ndarray, m2: np.ndarray, c2: np.ndarray)
 
 
 class GaussianMetrics(Metric):
-    """``variance``, ``mean_shift``, ``w2`` and ``tail_mass[k]`` of the fitted model."""
+    """``variance``, ``mean_shift`` (and its square, whose mean theory gives), ``w2`` and ``tail_mass[k]``
+    of the fitted model."""
 
     needs = data_of("gaussian")
 
@@ -43,6 +44,7 @@ class GaussianMetrics(Metric):
         true_mean, true_cov = truth.mean, truth.cov
         scale = np.sqrt(np.diagonal(true_cov, axis1=-2, axis2=-1))
         tails = model.marginal_tail_mass(true_mean, scale, self.tail_sigmas)
+        shift_sq = ((mean - true_mean) ** 2).sum(axis=-1)
         rep = ("replicate",)
         return measured(
             {
@@ -62,13 +64,21 @@ class GaussianMetrics(Metric):
                     valid=NON_NEGATIVE,
                     key=2,
                 ),
+                "mean_shift_sq": variable(
+                    rep,
+                    shift_sq,
+                    units="data units^2",
+                    description="squared error of the fitted mean (its mean over chains is the mean's MSE)",
+                    valid=NON_NEGATIVE,
+                    key=3,
+                ),
                 "w2": variable(
                     rep,
                     wasserstein2(mean, cov, true_mean, true_cov),
                     units="data units",
                     description="2-Wasserstein distance to the real distribution (moment-matched Gaussians)",
                     valid=NON_NEGATIVE,
-                    key=3,
+                    key=4,
                 ),
                 "tail_mass": variable(
                     rep + ("k",),
@@ -76,7 +86,7 @@ class GaussianMetrics(Metric):
                     units="1",
                     description="model mass beyond k real sigmas of the real mean, per coordinate",
                     valid=SHARE,
-                    key=4,
+                    key=5,
                 ),
             },
             coords={"k": self.tail_sigmas},

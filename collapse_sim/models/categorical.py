@@ -7,11 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts per class, ``labels (R, N)`` -> ``(R, K)``, in one bincount."""
+def class_counts(labels: np.ndarray, n_classes: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Counts per class, ``labels (R, N)`` -> ``(R, K)``, in one bincount (``weights (R, N)``: the
+    total weight per class instead)."""
     r = labels.shape[0]
     offset = labels + n_classes * np.arange(r)[:, None]
-    return np.bincount(offset.ravel(), minlength=r * n_classes).reshape(r, n_classes)
+    flat = None if weights is None else weights.ravel()
+    return np.bincount(offset.ravel(), weights=flat, minlength=r * n_classes).reshape(r, n_classes)
 
 
 def shape_probabilities(

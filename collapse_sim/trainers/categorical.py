@@ -12,10 +12,11 @@ from collapse_sim.sources.zipf import class_names
 
 
 class CategoricalFitTrainer(Trainer):
-    """Class probabilities = observed frequencies (a class never seen gets probability 0)."""
+    """Class probabilities = observed frequencies (a class never seen gets probability 0); with sample
+    weights, each class's share of the total weight."""
 
     needs = data_of("categorical")
-    provides = frozenset({"model sampling"})  # its models draw new samples (refit_sample)
+    provides = frozenset({"model sampling", "sample weights"})  # refit_sample; mixing=weighted
     sampling_options = CategoricalModel.sampling_options
 
     @classmethod
@@ -52,5 +53,5 @@ class CategoricalFitTrainer(Trainer):
 
     def fit(self, data: Samples, *, init=None, rng=None, generation: int = 0) -> CategoricalModel:
         """Frequencies per replicate; ``init`` and ``rng`` are unused."""
-        counts = class_counts(data["label"], len(self.class_names))
+        counts = class_counts(data["label"], len(self.class_names), weights=data.fit_weights())
         return CategoricalModel(counts / counts.sum(axis=1, keepdims=True), self.class_names)

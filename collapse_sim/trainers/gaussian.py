@@ -11,19 +11,25 @@ from collapse_sim.samples import Samples
 
 
 class GaussianFitTrainer(Trainer):
-    """Sample mean and covariance; ``ddof=0`` is the MLE, ``ddof=1`` the unbiased estimate."""
+    """Sample mean and covariance; ``ddof=0`` is the MLE, ``ddof=1`` the unbiased estimate.
+
+    With sample weights ω (normalised) it is the weighted MLE: mean Σ ω x and
+    covariance Σ ω (x - mean)(x - mean)ᵀ, divided for ``ddof=1`` by 1 - Σ ω²
+    (reliability weights), which is n / (n - 1) when the weights are equal.
+    """
 
     needs = data_of("gaussian")
-    provides = frozenset({"model sampling"})  # its models draw new samples (refit_sample)
+    provides = frozenset({"model sampling", "sample weights"})  # refit_sample; mixing=weighted
     sampling_options = GaussianMixtureModel.sampling_options
 
     @classmethod
     def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
-        """Exact E[variance] of refits sampled faithfully or with a temperature, under replace or fresh
-        data (``theory.gaussian_expected``), and the typical 1-D chain under replace."""
+        """Exact E[variance] and E[mean_shift²] of refits sampled faithfully or with a temperature, under
+        replace, fresh or weighted data (``theory.gaussian_expected``), and the typical 1-D chain under
+        replace."""
         from collapse_sim import theory
         from collapse_sim.generators.refit_sample import RefitSampleGenerator
-        from collapse_sim.mixing import FreshMixing, ReplaceMixing
+        from collapse_sim.mixing import FreshMixing, ReplaceMixing, WeightedMixing
         from collapse_sim.sources.gaussian import GaussianSource
 
         options = theory.settings(config, "generator")
@@ -38,10 +44,17 @@ class GaussianFitTrainer(Trainer):
         std = np.broadcast_to(np.asarray(source["std"], float), (source["dim"],))
         n_real = round(config["mixing"]["real_fraction"] * n) if fresh else 0
         ddof, temperature = config["trainer"]["ddof"], options["temperature"]
+        weighted = theory.chosen(config, "mixing", WeightedMixing)
         curves = theory.gaussian_expected(
-            g, n=n, trace_sigma=float(np.sum(std**2)), ddof=ddof, temperature=temperature, n_real=n_real
+            g,
+            n=n,
+            trace_sigma=float(np.sum(std**2)),
+            ddof=ddof,
+            temperature=temperature,
+            n_real=n_real,
+            real_weight=theory.settings(config, "mixing")["real_weight"] if weighted else None,
         )
-        out = {"variance": curves["variance"]}
+        out = {"variance": curves["variance"], "mean_shift_sq": curves["mean_shift_sq"]}
         if n_real == 0 and source["dim"] == 1:
             sigma2 = float(std[0] ** 2)
             log_var = theory.gaussian_log_variance(g, n=n, sigma2=sigma2, ddof=ddof, temperature=temperature)
@@ -59,6 +72,9 @@ class GaussianFitTrainer(Trainer):
         n = x.shape[1]
         if n <= self.ddof:
             raise ConfigError("ddof", f"needs more than {self.ddof} samples per generation, got {n}")
+        weights = data.fit_weights()
+        if weights is not None:
+            return GaussianMixtureModel.single(*weighted_moments(x, weights, self.ddof))
         mean = x.mean(axis=1)
         centered = x - mean[:, None, :]
         if x.shape[2] == 1:
@@ -66,6 +82,17 @@ class GaussianFitTrainer(Trainer):
         else:
             cov = centered.transpose(0, 2, 1) @ centered / (n - self.ddof)
         return GaussianMixtureModel.single(mean, cov)
+
+
+def weighted_moments(x: np.ndarray, weights: np.ndarray, ddof: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean ``(R, d)`` and covariance ``(R, d, d)`` of ``x (R, n, d)`` for weights summing to 1
+    per replicate; ``ddof=1`` divides the covariance by 1 - Σ ω² (reliability weights)."""
+    mean = np.einsum("rn,rnd->rd", weights, x)
+    centered = x - mean[:, None, :]
+    cov = (centered * weights[..., None]).transpose(0, 2, 1) @ centered
+    if ddof:
+        cov /= (1.0 - (weights**2).sum(axis=1))[:, None, None]
+    return mean, cov
 
 
 class GMMFitTrainer(Trainer):

@@ -5,7 +5,9 @@ so it is a ``GaussianMixtureModel``: the Gaussian family's metrics and
 ``refit_sample`` apply unchanged. The kernel covariance is ``bandwidth^2 I``
 for a fixed bandwidth, or, for ``scott`` and ``silverman``, the data's
 covariance (ddof 1) times the rule's factor squared, as
-``scipy.stats.gaussian_kde`` sets it.
+``scipy.stats.gaussian_kde`` sets it. With sample weights, each kernel
+weighs its point's weight, and a rule uses the weighted covariance and the
+effective number of points 1 / Σ ω², as ``gaussian_kde(weights=...)`` does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collapse_sim.components import Trainer, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.models.gaussian import GaussianMixtureModel
 from collapse_sim.samples import Samples
+from collapse_sim.trainers.gaussian import weighted_moments
 
 RULES = ("scott", "silverman")
 
@@ -31,7 +34,7 @@ class KDEFitTrainer(Trainer):
     """Gaussian KDE with a fixed ``bandwidth`` h (data units) or a rule, ``scott`` or ``silverman``."""
 
     needs = data_of("gaussian")
-    provides = frozenset({"model sampling"})  # its models draw new samples (refit_sample)
+    provides = frozenset({"model sampling", "sample weights"})  # refit_sample; mixing=weighted
     sampling_options = GaussianMixtureModel.sampling_options
 
     @classmethod
@@ -86,12 +89,22 @@ class KDEFitTrainer(Trainer):
         """The KDE of each replicate's points; deterministic (``init`` and ``rng`` are unused)."""
         x = data["x"]  # (R, n, d)
         r, n, d = x.shape
+        omega = data.fit_weights()
         if isinstance(self.bandwidth, str):
             if n < 2:
                 raise ConfigError("bandwidth", f"{self.bandwidth} needs at least 2 samples, got {n}")
-            centered = x - x.mean(axis=1, keepdims=True)
-            kernel = centered.transpose(0, 2, 1) @ centered / (n - 1) * rule_factor(self.bandwidth, n, d) ** 2
+            if omega is None:
+                centered = x - x.mean(axis=1, keepdims=True)
+                kernel = (
+                    centered.transpose(0, 2, 1) @ centered / (n - 1) * rule_factor(self.bandwidth, n, d) ** 2
+                )
+            else:  # one factor per replicate: each has its own effective number of points
+                _, cov = weighted_moments(x, omega, ddof=1)
+                n_eff = 1.0 / (omega**2).sum(axis=1)
+                factors = np.array([rule_factor(self.bandwidth, m, d) for m in n_eff])
+                kernel = cov * factors[:, None, None] ** 2
         else:
             kernel = np.tile(np.eye(d) * self.bandwidth**2, (r, 1, 1))
         covs = np.broadcast_to(kernel[:, None], (r, n, d, d))
-        return GaussianMixtureModel(np.full((r, n), 1.0 / n), x.copy(), covs)
+        mixture_weights = np.full((r, n), 1.0 / n) if omega is None else omega
+        return GaussianMixtureModel(mixture_weights, x.copy(), covs)

@@ -11,9 +11,15 @@ from collapse_sim.samples import Samples
 
 
 class OLSTrainer(Trainer):
-    """Least-squares weights; the noise level is the residual standard deviation."""
+    """Least-squares weights; the noise level is the residual standard deviation.
+
+    With sample weights ω (normalised) it is weighted least squares, and the
+    noise variance is Σ ω r² times n_eff / (n_eff - d), n_eff = 1 / Σ ω² (n
+    when the weights are equal, as in the unweighted fit).
+    """
 
     needs = data_of("regression")
+    provides = frozenset({"sample weights"})  # mixing=weighted
     sampling_options = LinearModel.sampling_options
 
     @classmethod
@@ -49,7 +55,14 @@ class OLSTrainer(Trainer):
         n, d = x.shape[1], x.shape[2]
         if n <= d:
             raise ConfigError("n_samples", f"must exceed source.dim = {d} for least squares, got {n}")
+        omega = data.fit_weights()
         xt = x.transpose(0, 2, 1)  # matmul, not einsum: einsum would build an (R, N, d, d) temporary
+        if omega is not None:
+            xt = xt * omega[:, None, :]
         weights = np.linalg.solve(xt @ x, xt @ y[..., None])[..., 0]
         residual = y - np.einsum("rnd,rd->rn", x, weights)
-        return LinearModel(weights, float(np.sqrt(np.mean(residual**2) * n / (n - d))))
+        if omega is None:
+            return LinearModel(weights, float(np.sqrt(np.mean(residual**2) * n / (n - d))))
+        n_eff = 1.0 / (omega**2).sum(axis=1)
+        noise = (omega * residual**2).sum(axis=1) * n_eff / (n_eff - d)
+        return LinearModel(weights, float(np.sqrt(np.mean(noise))))
