@@ -79,9 +79,17 @@ def build(
     user's), where an unmet need looks for the options that would meet it.
     """
     parts = {group: _make(group, resolved[group]) for group in COMPONENT_GROUPS}
+    metrics = {k: _make(f"metrics.{k}", v) for k, v in resolved["metrics"].items()}
+    if resolved.get("reward"):  # curation: the reward chooses among the generator's samples, and is measured
+        from collapse_sim.rewards import CuratedGenerator
+
+        if "reward" in metrics:
+            raise ConfigError("metrics.reward", "is the reward's own name; name this metric otherwise")
+        metrics["reward"] = _make("reward", resolved["reward"])
+        parts["generator"] = CuratedGenerator(parts["generator"], metrics["reward"])
     sim = Simulation(
         **parts,
-        metrics={k: _make(f"metrics.{k}", v) for k, v in resolved["metrics"].items()},
+        metrics=metrics,
         generations=resolved["generations"],
         n_samples=resolved["n_samples"],
         seed=resolved["seed"],

@@ -198,6 +198,51 @@ class Metric(Component):
         raise NotImplementedError(f"{type(self).__name__} must define measure(model, data, real)")
 
 
+class Reward(Metric):
+    """Scores samples, to curate each generation's synthetic data (``reward=``; ``collapse_sim.rewards``).
+
+    Each kept sample is drawn among ``k`` candidates from the model, candidate
+    j with probability proportional to exp(r_j / ``beta``) (``beta = 0`` keeps
+    the best). As a metric it records ``reward_mean``, the mean reward of each
+    generation's training data.
+    """
+
+    k: int = 4
+    beta: float = 1.0
+
+    def score(self, data: SampleSet) -> np.ndarray:
+        """The reward of every sample, ``(replicate, sample)``."""
+        raise NotImplementedError(f"{type(self).__name__} must define score(data)")
+
+    def measure(self, model: Any, data: SampleSet, real: RealData) -> xr.Dataset:
+        """``reward_mean`` per chain."""
+        from collapse_sim.metrics import measured, variable
+
+        return measured(
+            {
+                "reward_mean": variable(
+                    ("replicate",),
+                    self.score(data).mean(axis=1),
+                    units="reward",
+                    description="mean reward of the generation's training data",
+                    key=8,
+                )
+            }
+        )
+
+    def choose(self, candidates: Any, n: int, rng: np.random.Generator) -> Any:
+        """``n`` samples a replicate, each drawn among its ``k`` candidates (``candidates`` holds ``k``
+        batches of ``n``, batch after batch) with probability proportional to exp(reward / beta)."""
+        logits = self.score(candidates).reshape(candidates.replicates, self.k, n)
+        if self.beta > 0:  # Gumbel-max: argmax(logit + Gumbel noise) is an exact softmax draw
+            logits = logits / self.beta + rng.gumbel(size=logits.shape)
+        else:  # the best candidate, ties broken at random
+            best = logits == logits.max(axis=1, keepdims=True)
+            logits = np.where(best, rng.random(logits.shape), -1.0)
+        chosen = logits.argmax(axis=1)  # (R, n): which batch each slot keeps
+        return candidates.take(chosen * n + np.arange(n))
+
+
 class Tracker:
     """An experiment tracker the run's one writer drives (``logger=``).
 
@@ -227,5 +272,6 @@ ROLES: dict[str, type] = {
     "trainer": Trainer,
     "metrics": Metric,
     "logger": Tracker,
+    "reward": Reward,
 }
 """The base class of each config group's components."""

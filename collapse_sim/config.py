@@ -28,7 +28,7 @@ def _config_dir() -> str:
 
 CONFIG_DIR = _config_dir()  # the package's own configs; users add theirs with --config-dir
 COMPONENT_GROUPS = ("source", "generator", "mixing", "trainer")
-GROUPS = COMPONENT_GROUPS + ("metrics", "logger")
+GROUPS = COMPONENT_GROUPS + ("metrics", "logger", "reward")
 
 
 @dataclass
@@ -50,6 +50,7 @@ class SimulationConfig:
     trainer: Any = MISSING
     metrics: Any = field(default_factory=dict)
     logger: Any = field(default_factory=dict)  # experiment trackers by name (conf/logger/)
+    reward: Any = field(default_factory=dict)  # a reward that curates synthetic data (conf/reward/); none
 
 
 def option_dirs(searchpath: Sequence[str] = ()) -> list[Path]:
@@ -143,4 +144,7 @@ def validate(cfg: DictConfig) -> dict:
         )
     for name, node in resolved["logger"].items():
         check_component(f"logger.{name}", node, ROLES["logger"])
+    resolved["reward"] = resolved.get("reward") or None  # reward=none: no curation
+    if resolved["reward"] is not None:
+        check_component("reward", resolved["reward"], ROLES["reward"])
     return resolved

@@ -184,6 +184,35 @@ def kde_variance_expected(
     return fixed_point + a**g * (a * trace_sigma + kernel - fixed_point)
 
 
+def curated_gaussian_precision(
+    generations: int, *, n: int, sigma2: float, scale: float, beta: float, ddof: int = 0
+) -> np.ndarray:
+    """``E[1 / variance]`` of a refitted 1-D Gaussian under replace, its samples curated by the quadratic
+    reward r(x) = -scale (x - t)^2 with many candidates (k -> infinity, Ferbach et al. 2024).
+
+    Many candidates make the kept samples the model N(m, v) tilted by exp(r / beta),
+    a Gaussian of precision 1/v + a, a = 2 scale / beta, and mean
+    (m/v + a t) / (1/v + a): each generation adds a to the precision the samples
+    carry, and pulls the mean toward t. The refit's variance is that of the
+    tilted law times chi2_{n-1} / (n - ddof), so its precision is
+    lambda_g = (n - ddof) (lambda_{g-1} + a) / chi2_{n-1}, and with
+    E[1 / chi2_{n-1}] = 1 / (n - 3), exactly
+
+        E lambda_g = c (E lambda_{g-1} + a),   E lambda_0 = c / sigma2,   c = (n - ddof) / (n - 3):
+
+    the precision grows linearly (the variance falls as 1/(g a)) and the mean
+    reaches t: collapse onto the reward's maximiser.
+    """
+    if n <= 3:
+        raise ValueError(f"E[1/variance] is finite only for n > 3, got n={n}")
+    c, a = (n - ddof) / (n - 3), 2.0 * scale / beta
+    precision = np.empty(generations)
+    precision[0] = c / sigma2
+    for g in range(1, generations):
+        precision[g] = c * (precision[g - 1] + a)
+    return precision
+
+
 def chosen(config: dict, group: str, cls: type) -> bool:
     """Whether the group's ``_target_`` is ``cls`` or a subclass of it (a user's extension counts)."""
     from collapse_sim.settings import import_target
@@ -203,7 +232,10 @@ def settings(config: dict, group: str) -> dict:
 
 def expected_curves(config: dict) -> dict[str, np.ndarray]:
     """The theory curves (expected means over replicates) that apply to a resolved config: what its
-    trainer declares (``Trainer.expected_curves``)."""
+    trainer declares (``Trainer.expected_curves``); none for a curated run (a reward changes every
+    closed form the trainers know)."""
     from collapse_sim.settings import import_target
 
+    if config.get("reward"):
+        return {}
     return import_target("trainer._target_", config["trainer"]["_target_"]).expected_curves(config)

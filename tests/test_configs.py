@@ -162,7 +162,7 @@ def _role_cases():
             if on_disk(group, option):
                 continue
             family = next((f for f in FAMILIES.values() if f.get(group) == option), None)
-            if family is None:  # a mixing option: the first family that meets its needs
+            if family is None:  # a mixing or reward option: the first family that meets its needs
                 family = next(f for f in FAMILIES.values() if _admits(f, classes(group, option)))
             yield pytest.param(group, option, family, marks=marks(family), id=f"{group}={option}")
 
@@ -170,9 +170,14 @@ def _role_cases():
 @pytest.mark.parametrize(("group", "option", "family"), list(_role_cases()))
 def test_every_option_is_a_component_of_its_role(group, option, family):
     """Each option builds into a subclass of its role's base class (which holds every default); mixing
-    options are built in the first family that meets their needs."""
+    and reward options are built in the first family that meets their needs (a reward is measured as a
+    metric named reward)."""
     sim = build_job([*overrides(family), f"{group}={option}"]).sim
-    built = sim.metrics.values() if group == "metrics" else [getattr(sim, group)]
+    if group == "reward":
+        assert ("reward" in sim.metrics) == bool(classes(group, option)), option  # none: no curation
+        built = [sim.metrics["reward"]] if classes(group, option) else []
+    else:
+        built = sim.metrics.values() if group == "metrics" else [getattr(sim, group)]
     assert all(isinstance(component, ROLES[group]) for component in built), f"{group}={option}"
 
 
