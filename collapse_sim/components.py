@@ -63,6 +63,8 @@ class SampleSet(Protocol):
 
     def subsample(self, k: int, rng: np.random.Generator) -> SampleSet: ...
 
+    def take(self, index: np.ndarray) -> SampleSet: ...  # ``(replicate, k)`` positions, per replicate
+
     def real_share(self) -> float: ...
 
     @staticmethod

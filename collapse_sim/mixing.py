@@ -129,6 +129,62 @@ class WeightedMixing(FreshMixing):
         return mixed.with_weights(np.broadcast_to(each, mixed.origin.shape))
 
 
+def _synthetic_candidates(history: list, k: int, rng: np.random.Generator):
+    """``k`` samples drawn uniformly from the synthetic sets in ``history`` (repeated if they hold fewer)."""
+    pool = history[0].concat(history)
+    copies = -(-k // len(pool))
+    return (pool.concat([pool] * copies) if copies > 1 else pool).subsample(k, rng)
+
+
+class FilteredMixing(Mixing):
+    """Training data scraped from a web that holds model output, through a detector (Drayson et al. 2025).
+
+    Each candidate sample is model output with probability ``synthetic_share``
+    (drawn from the previous generations' samples: the last ``window``
+    generations, null = all) and real otherwise (a new real draw). A detector
+    drops a synthetic candidate with probability ``tpr`` and a real one with
+    probability ``fpr``; candidates are scraped until ``n`` pass, and those are
+    the next training set. The kept samples are independent, each real with
+    probability ``theory.filtered_real_share`` =
+    (1 - s)(1 - fpr) / ((1 - s)(1 - fpr) + s (1 - tpr)), so ``real_fraction``
+    is its mean over the ``n``. It acts on provenance only: any family.
+    """
+
+    def __init__(
+        self, *, n: int, synthetic_share: float = 0.5, tpr: float = 0.9, fpr: float = 0.05, window=None
+    ) -> None:
+        for key, value in {"synthetic_share": synthetic_share, "tpr": tpr, "fpr": fpr}.items():
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(key, f"must be a probability in [0, 1], got {value!r}")
+        if window is not None and not (
+            isinstance(window, int) and not isinstance(window, bool) and window >= 1
+        ):
+            raise ConfigError(
+                "window", f"must be null (every generation's output) or an integer >= 1, got {window!r}"
+            )
+        from collapse_sim.theory import filtered_real_share
+
+        self.n, self.window, self.history_window = n, window, window
+        self.synthetic_share, self.tpr, self.fpr = float(synthetic_share), float(tpr), float(fpr)
+        passing = (1 - self.synthetic_share) * (1 - self.fpr) + self.synthetic_share * (1 - self.tpr)
+        if passing <= 0:
+            raise ConfigError(
+                "tpr",
+                f"with fpr={self.fpr} and synthetic_share={self.synthetic_share} the detector drops every "
+                "candidate; nothing would be left to train on",
+            )
+        self.real_share = filtered_real_share(self.synthetic_share, tpr=self.tpr, fpr=self.fpr)
+
+    def mix(self, real: RealData, synthetic, history: list, rng: np.random.Generator):
+        """``n`` samples that passed the detector: each real with probability ``real_share``, real first."""
+        kept_real = rng.binomial(self.n, self.real_share, size=synthetic.replicates)  # per chain
+        candidates = synthetic.concat([real.draw(self.n, rng), _synthetic_candidates(history, self.n, rng)])
+        slot = np.arange(self.n)
+        # Per chain: its first kept_real real candidates, then synthetic ones to make n.
+        index = np.where(slot < kept_real[:, None], slot, self.n + slot - kept_real[:, None])
+        return candidates.take(index)
+
+
 class VerifiedMixing(Mixing):
     """A verifier checks synthetic images before they are trained on (Feng et al., 2025).
 

@@ -213,6 +213,18 @@ def curated_gaussian_precision(
     return precision
 
 
+def filtered_real_share(synthetic_share: float, *, tpr: float, fpr: float) -> float:
+    """The chance that a sample which passed the detector is real (``mixing=filtered``).
+
+    A candidate is synthetic with probability s and passes with probability
+    1 - tpr if synthetic, 1 - fpr if real, so by Bayes' rule a kept sample is real with
+    probability (1 - s)(1 - fpr) / ((1 - s)(1 - fpr) + s (1 - tpr)); n kept samples are
+    independent, so E[real_fraction] is exactly that, with variance q (1 - q) / n.
+    """
+    real, synthetic = (1 - synthetic_share) * (1 - fpr), synthetic_share * (1 - tpr)
+    return real / (real + synthetic)
+
+
 def chosen(config: dict, group: str, cls: type) -> bool:
     """Whether the group's ``_target_`` is ``cls`` or a subclass of it (a user's extension counts)."""
     from collapse_sim.settings import import_target
