@@ -140,6 +140,45 @@ def gini_simpson_expected(generations: int, *, n: int, probs: np.ndarray) -> np.
     return h * (1 - 1 / n) ** (np.arange(generations) + 1)
 
 
+def surviving_classes_expected(generations: int, *, n: int, probs: np.ndarray) -> np.ndarray:
+    """``E[number of classes the training data still holds]`` under faithful categorical refits, exactly.
+
+    A class's count follows its own Markov chain: generation 0 holds Bin(n, p)
+    of it, and each refit-and-resample draws Bin(n, count / n). Its chance of
+    being present at generation g is one minus the mass at 0 of that chain
+    after g steps; the expectation sums it over classes (Suresh et al. 2024
+    study the same chain: a class seen k times is lost after about 2k log(n/k)
+    generations).
+    """
+    from scipy.stats import binom
+
+    counts = np.arange(n + 1)
+    step = binom.pmf(counts[None, :], n, counts[:, None] / n)  # (from, to)
+    state = binom.pmf(counts[None, :], n, np.asarray(probs, dtype=float)[:, None])  # (class, count)
+    present = np.empty(generations)
+    for g in range(generations):
+        present[g] = float((1.0 - state[:, 0]).sum())
+        state = state @ step
+    return present
+
+
+def generations_to_loss(n: int) -> np.ndarray:
+    """``E[generations until a class is lost | it is lost]`` for a class held ``k = 1 .. n-1`` times, exactly.
+
+    The count's chain (see :func:`surviving_classes_expected`) ends at 0 with
+    probability h_k = 1 - k/n (the count is a martingale); with m_k = E[T 1{lost}],
+    first-step analysis gives m = Q m + h over the transient counts Q, and the
+    answer is m_k / h_k: close to 2k ln(n/k) / (1 - k/n) (Kimura's diffusion
+    limit), about linear in k, as Suresh et al. (2024) find.
+    """
+    from scipy.stats import binom
+
+    counts = np.arange(1, n)
+    transient = binom.pmf(counts[None, :], n, counts[:, None] / n)
+    lost = 1.0 - counts / n
+    return np.linalg.solve(np.eye(n - 1) - transient, lost) / lost
+
+
 def linreg_param_error(generations: int, *, n: int, dim: int, noise: float, mixing: str) -> np.ndarray:
     """``E[|w_hat - w*|^2]`` for OLS on a fixed Gaussian design relabelled by the previous fit.
 

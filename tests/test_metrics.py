@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -32,6 +34,27 @@ def test_gaussian_metrics_of_the_truth_itself():
     np.testing.assert_allclose(ds.w2, [0, 0], atol=1e-7)
     np.testing.assert_allclose(ds.tail_mass.sel(k=2), 2 * stats.norm.sf(2))
     assert ds.tail_mass.attrs["units"] == "1" and "description" in ds.variance.attrs
+
+
+@pytest.mark.parametrize("bandwidth", ["scott", 0.05])
+def test_test_nll_of_a_kde_is_scipys_held_out_log_likelihood(bandwidth):
+    from collapse_sim.trainers.kde import KDEFitTrainer
+
+    source = GaussianSource(replicates=3, pool_size=40, test_size=500)
+    real = source.load(np.random.default_rng(1))
+    model = KDEFitTrainer(bandwidth=bandwidth).fit(real.train)
+    ds = GaussianMetrics().measure(model, real.train, real)
+    x, test = real.train["x"][2, :, 0], real.test["x"][2, :, 0]
+    kde = stats.gaussian_kde(
+        x, bw_method=bandwidth if isinstance(bandwidth, str) else bandwidth / x.std(ddof=1)
+    )
+    np.testing.assert_allclose(ds.test_nll.values[2], -np.mean(kde.logpdf(test)), rtol=1e-9)
+    assert ds.test_nll.attrs["units"] == "nats"
+    # The truth's own held-out NLL is the entropy of N(0, 1), 1.419 nats, within sampling error.
+    truth_nll = GaussianMetrics().measure(source.truth, real.train, real).test_nll.values
+    assert np.all(np.abs(truth_nll - 0.5 * np.log(2 * np.pi * np.e)) < 4 * np.sqrt(0.5 / 500))
+    without_test = dataclasses.replace(real, test=None)  # no held-out set: nothing to score
+    assert "test_nll" not in GaussianMetrics().measure(model, real.train, without_test)
 
 
 def test_gaussian_metrics_of_a_shrunken_model():

@@ -101,13 +101,17 @@ def test_fresh_data_curve_and_fixed_point(real_fraction, ddof):
     assert_mean_matches(ds.variance.values[-1:], [fixed["variance"]], "fixed point")
 
 
-def test_wright_fisher_diversity_decay():
+@pytest.mark.parametrize("shift", [0.0, 2.7])
+def test_wright_fisher_diversity_decay(shift):
+    """Zipf's law and the Zipf-Mandelbrot law Suresh et al. draw (shift b = 2.7): E[Gini-Simpson] and
+    E[surviving classes] follow their exact forms, and the plots get both."""
     n, generations = 60, 30
     ds = run(
         [
             "+experiment=zipf_tail",
             "source.n_classes=12",
             "source.exponent=0.8",
+            f"source.shift={shift}",
             f"n_samples={n}",
             f"generations={generations}",
             "replicates=4000",
@@ -116,10 +120,36 @@ def test_wright_fisher_diversity_decay():
     )
     from collapse_sim.sources.zipf import zipf_probabilities
 
-    expected = theory.gini_simpson_expected(generations, n=n, probs=zipf_probabilities(12, 0.8))
+    probs = zipf_probabilities(12, 0.8, shift)
+    ranks = np.arange(1, 13)
+    np.testing.assert_allclose(probs, (ranks + shift) ** -0.8 / np.sum((ranks + shift) ** -0.8))
+    frequency = ds.class_frequency.isel(generation=0).mean("replicate").values  # generation 0: real data
+    assert np.all(np.abs(frequency - probs) < Z * np.sqrt(probs * (1 - probs) / n / 4000))
+    expected = theory.gini_simpson_expected(generations, n=n, probs=probs)
     assert_mean_matches(ds.gini_simpson.values, expected, "gini_simpson")
+    surviving = theory.surviving_classes_expected(generations, n=n, probs=probs)
+    assert_mean_matches(ds.surviving_classes.values, surviving, "surviving_classes")
+    assert set(theory.expected_curves(ds.attrs["config"])) == {"gini_simpson", "surviving_classes"}
     # Extinction is permanent: surviving classes never increase along a chain.
     assert (np.diff(ds.surviving_classes.values, axis=0) <= 0).all()
+
+
+def test_a_class_seen_k_times_is_lost_after_the_exact_mean_time():
+    """The chain of one class's count, simulated apart from the package: the mean time to its loss,
+    among the chains that lose it, is ``theory.generations_to_loss``; about 2k ln(n/k), linear in k."""
+    n, chains = 50, 20000
+    expected = theory.generations_to_loss(n)
+    rng = np.random.default_rng(3)
+    for k in (1, 4):
+        count, time, ended = np.full(chains, k), np.zeros(chains), np.zeros(chains, bool)
+        while not ended.all():
+            count = np.where(ended, count, rng.binomial(n, count / n))
+            time += ~ended
+            ended |= (count == 0) | (count == n)
+        lost = time[count == 0]
+        assert abs(lost.mean() - expected[k - 1]) < Z * lost.std(ddof=1) / np.sqrt(lost.size), k
+    k = np.arange(1, 11)
+    np.testing.assert_allclose(expected[:10], 2 * k * np.log(n / k) / (1 - k / n), rtol=0.12)
 
 
 @pytest.mark.parametrize("mixing", ["replace", "accumulate"])

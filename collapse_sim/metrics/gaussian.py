@@ -28,7 +28,7 @@ def wasserstein2(m1: np.ndarray, c1: np.ndarray, m2: np.ndarray, c2: np.ndarray)
 
 class GaussianMetrics(Metric):
     """``variance``, ``mean_shift`` (and its square, whose mean theory gives), ``w2`` and ``tail_mass[k]``
-    of the fitted model."""
+    of the fitted model; ``test_nll`` where the source keeps a real test set (``source.test_size``)."""
 
     needs = data_of("gaussian")
 
@@ -90,4 +90,22 @@ class GaussianMetrics(Metric):
                 ),
             },
             coords={"k": self.tail_sigmas},
+        ).merge(self._test_nll(model, real))
+
+    @staticmethod
+    def _test_nll(model: GaussianMixtureModel, real: RealData) -> xr.Dataset:
+        """The mean negative log-likelihood of the held-out real samples (Kazdan et al.'s KDE measure)."""
+        if real.test is None or not len(real.test):
+            return xr.Dataset()
+        nll = -model.log_density(real.test["x"]).mean(axis=1)
+        return measured(
+            {
+                "test_nll": variable(
+                    ("replicate",),
+                    nll,
+                    units="nats",
+                    description="mean negative log-likelihood of the held-out real samples",
+                    key=6,
+                )
+            }
         )

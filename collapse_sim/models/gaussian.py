@@ -53,6 +53,26 @@ class GaussianMixtureModel:
         m = self.mean
         return np.einsum("rk,rkij->rij", self.weights, second) - np.einsum("ri,rj->rij", m, m)
 
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        """Log density of points ``x (R, m, d)`` under each replicate's mixture, shape ``(R, m)`` (nats)."""
+        d = self.means.shape[-1]
+        chol = np.linalg.cholesky(self.covs)  # (R, K, d, d)
+        whiten = np.linalg.inv(chol)  # |L^-1 (x - mu)|^2 is the Mahalanobis distance
+        normaliser = -np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1) - 0.5 * d * np.log(2 * np.pi)
+        with np.errstate(divide="ignore"):  # a component of weight 0 adds nothing
+            log_weights = np.log(self.weights) + normaliser  # (R, K)
+        out = np.empty(x.shape[:2])
+        for start in range(0, x.shape[1], 256):  # (R, 256, K, d) temporaries at most
+            offsets = x[:, start : start + 256, None, :] - self.means[:, None]
+            if d == 1:  # a product, not an einsum: KDE test sets are large
+                quadratic = (offsets[..., 0] * whiten[:, None, :, 0, 0]) ** 2
+            else:
+                quadratic = (np.einsum("rkij,rmkj->rmki", whiten, offsets) ** 2).sum(-1)
+            terms = log_weights[:, None] - 0.5 * quadratic
+            top = terms.max(axis=-1, keepdims=True)  # log-sum-exp by hand: scipy's is 7x slower here
+            out[:, start : start + 256] = top[..., 0] + np.log(np.exp(terms - top).sum(axis=-1))
+        return out
+
     def marginal_tail_mass(self, center: np.ndarray, scale: np.ndarray, ks) -> np.ndarray:
         """Probability that a coordinate lies more than ``k*scale`` from ``center``, per k.
 

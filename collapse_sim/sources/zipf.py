@@ -1,4 +1,4 @@
-"""Real categorical data with a long tail: p_i proportional to i^-exponent."""
+"""Real categorical data with a long tail: p_i proportional to (i + shift)^-exponent (Zipf-Mandelbrot)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,15 @@ def class_names(n_classes: int) -> tuple[str, ...]:
     return tuple(f"class_{i:0{width}d}" for i in range(n_classes))
 
 
-def zipf_probabilities(n_classes: int, exponent: float) -> np.ndarray:
-    """Normalised Zipf law over ``n_classes`` ranks."""
-    weights = np.arange(1, n_classes + 1, dtype=float) ** -exponent
+def zipf_probabilities(n_classes: int, exponent: float, shift: float = 0.0) -> np.ndarray:
+    """Normalised Zipf-Mandelbrot law over ranks i = 1 .. ``n_classes``: p_i ∝ (i + shift)^-exponent
+    (``shift = 0`` is Zipf's law; Suresh et al. 2024 use 2.7 and 5, which flatten the head)."""
+    weights = (np.arange(1, n_classes + 1, dtype=float) + shift) ** -exponent
     return weights / weights.sum()
 
 
 class ZipfSource(ModelSource):
-    """Labels from a Zipf law over ``n_classes`` classes, independently per replicate."""
+    """Labels from a Zipf-Mandelbrot law over ``n_classes`` classes, independently per replicate."""
 
     provides = ModelSource.provides | data_of("categorical")
 
@@ -35,12 +36,15 @@ class ZipfSource(ModelSource):
         pool_size: int,
         n_classes: int = 20,
         exponent: float = 1.1,
+        shift: float = 0.0,
         test_size: int = 0,
     ) -> None:
         n_classes = positive_int("n_classes", n_classes, minimum=2)
         if not exponent >= 0:
             raise ConfigError("exponent", f"must be >= 0 (0 = uniform classes), got {exponent!r}")
+        if not (isinstance(shift, int | float) and not isinstance(shift, bool) and shift >= 0):
+            raise ConfigError("shift", f"must be a number >= 0 (0 = Zipf's law), got {shift!r}")
         self.replicates = positive_int("replicates", replicates)
-        probs = np.tile(zipf_probabilities(n_classes, exponent), (self.replicates, 1))
+        probs = np.tile(zipf_probabilities(n_classes, exponent, shift), (self.replicates, 1))
         truth = CategoricalModel(probs, class_names(n_classes))
         super().__init__(truth, pool_size=pool_size, test_size=test_size)

@@ -21,7 +21,8 @@ class CategoricalFitTrainer(Trainer):
 
     @classmethod
     def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
-        """E[Gini-Simpson] of faithful refits of a Zipf law under replace (Wright-Fisher drift)."""
+        """E[Gini-Simpson] and E[surviving classes] of faithful refits of a Zipf(-Mandelbrot) law under
+        replace (Wright-Fisher drift)."""
         from collapse_sim import theory
         from collapse_sim.generators.refit_sample import RefitSampleGenerator
         from collapse_sim.mixing import ReplaceMixing
@@ -39,11 +40,12 @@ class CategoricalFitTrainer(Trainer):
         )
         if not (applies and faithful):
             return {}
-        probs = zipf_probabilities(config["source"]["n_classes"], config["source"]["exponent"])
+        source = theory.settings(config, "source")
+        probs = zipf_probabilities(source["n_classes"], source["exponent"], source["shift"])
+        g, n = config["generations"], config["n_samples"]
         return {
-            "gini_simpson": theory.gini_simpson_expected(
-                config["generations"], n=config["n_samples"], probs=probs
-            )
+            "gini_simpson": theory.gini_simpson_expected(g, n=n, probs=probs),
+            "surviving_classes": theory.surviving_classes_expected(g, n=n, probs=probs),
         }
 
     def __init__(self, *, n_classes: int) -> None:
