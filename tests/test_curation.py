@@ -51,7 +51,7 @@ def test_many_candidates_tilt_a_gaussian_by_the_reward():
     scale, beta, target = 0.5, 0.8, 1.5
     a = 2 * scale / beta
     model = GaussianMixtureModel.single(np.zeros((100, 1)), np.ones((100, 1, 1)))
-    x = _curate(model, QuadraticReward(target=target, scale=scale, k=512, beta=beta), n=1000)["x"][..., 0]
+    x = _curate(model, QuadraticReward(target=target, scale=scale, k=512, beta=beta), n=400)["x"][..., 0]
     mean, variance = a * target / (1 + a), 1 / (1 + a)
     assert abs(x.mean() - mean) < Z * np.sqrt(variance / x.size)
     assert abs(x.var() - variance) < Z * variance * np.sqrt(2 / x.size)

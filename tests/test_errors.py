@@ -9,15 +9,15 @@ TOY_CASES = [
     (
         ["generatons=3"],
         "valid top-level settings: name, generations, n_samples, replicates, workers, seed, "
-        "warm_start, plots, store_url, source, generator, mixing, trainer, metrics, logger; did you mean "
-        "generations?",
+        "warm_start, plots, store_url, source, generator, mixing, trainer, metrics, logger, reward; "
+        "did you mean generations?",
     ),
     (
         ["source.dimm=2"],
         "source.dimm: is not a setting here; valid settings of 'source': dim, mean, std, "
         "pool_size, test_size, replicates; did you mean dim?",
     ),
-    (["mixing=replac"], "fresh, replace, verified; did you mean replace?"),
+    (["mixing=replac"], "replace, verified, weighted; did you mean replace?"),
     (
         ["+generator.temprature=2"],
         "generator.temprature: is not a setting of collapse_sim.generators."
@@ -50,7 +50,7 @@ TOY_CASES = [
     ),
     (
         ["mixing=foo"],
-        "mixing: has no option 'foo'; valid options: accumulate, accumulate_subsample, fraction,",
+        "mixing: has no option 'foo'; valid options: accumulate, accumulate_subsample, filtered, fraction,",
     ),
     (
         ["+experiment=nope"],
