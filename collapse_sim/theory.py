@@ -162,6 +162,22 @@ def surviving_classes_expected(generations: int, *, n: int, probs: np.ndarray) -
     return present
 
 
+def surviving_classes_lower_bound(generations: int, *, n: int, probs: np.ndarray) -> np.ndarray:
+    """Suresh et al.'s (2024) lower bound on ``E[classes the training data still holds]``.
+
+    A class seen c times in the real data is still present at generation
+    g >= 1 with probability at least 1 - exp(-c / g); averaged over
+    c ~ Bin(n, p) that is 1 - (1 - p (1 - exp(-1/g)))^n. Generation 0 is exact
+    (the real sample's classes).
+    """
+    probs = np.asarray(probs, dtype=float)
+    bound = np.empty(generations)
+    bound[0] = float((1.0 - (1.0 - probs) ** n).sum())
+    for g in range(1, generations):
+        bound[g] = float((1.0 - (1.0 - probs * (1.0 - np.exp(-1.0 / g))) ** n).sum())
+    return bound
+
+
 def generations_to_loss(n: int) -> np.ndarray:
     """``E[generations until a class is lost | it is lost]`` for a class held ``k = 1 .. n-1`` times, exactly.
 

@@ -129,6 +129,9 @@ def test_wright_fisher_diversity_decay(shift):
     assert_mean_matches(ds.gini_simpson.values, expected, "gini_simpson")
     surviving = theory.surviving_classes_expected(generations, n=n, probs=probs)
     assert_mean_matches(ds.surviving_classes.values, surviving, "surviving_classes")
+    # Suresh et al.'s lower bound holds at every generation, exact at generation 0.
+    bound = theory.surviving_classes_lower_bound(generations, n=n, probs=probs)
+    assert bound[0] == pytest.approx(surviving[0], rel=1e-12) and np.all(bound[1:] <= surviving[1:])
     assert set(theory.expected_curves(ds.attrs["config"])) == {"gini_simpson", "surviving_classes"}
     # Extinction is permanent: surviving classes never increase along a chain.
     assert (np.diff(ds.surviving_classes.values, axis=0) <= 0).all()
@@ -195,6 +198,7 @@ def test_expected_curves_pick_the_right_theory():
 def test_kde_refits_follow_their_closed_form_in_both_regimes(overrides, regime):
 
     args = ["+experiment=kde_collapse", "n_samples=12", "generations=12", "replicates=4000", "seed=5"]
+    args.append("source.test_size=0")  # the variance alone: no held-out likelihood to compute
     ds = run([*args, *overrides])
     expected = theory.expected_curves(build_job([*args, *overrides]).resolved)["variance"]
     assert_mean_matches(ds.variance.values, expected, f"KDE variance {overrides}")
@@ -232,3 +236,19 @@ def test_theory_selects_by_type_so_subclasses_get_its_curves():
     np.testing.assert_array_equal(expected_curves(resolved)["variance"], curves["variance"])
     resolved["source"]["_target_"] = "collapse_sim.sources.gaussian.GMMSource"  # another family: no curve
     assert expected_curves(resolved) == {}
+
+
+def test_suresh_s_bound_holds_for_every_count_at_every_generation():
+    """Conditional on c real occurrences, the exact chance a class is still present at generation g is at
+    least 1 - exp(-c / g) (Suresh et al. 2024), nearly tight at g = 1 and loose by about 2x later."""
+    from scipy.stats import binom
+
+    n = 120
+    counts = np.arange(n + 1)
+    step = binom.pmf(counts[None, :], n, counts[:, None] / n)
+    state = np.eye(n + 1)
+    for g in range(1, 150):
+        state = state @ step
+        present = 1.0 - state[1:, 0]
+        assert np.all(present >= 1.0 - np.exp(-counts[1:] / g) - 1e-12), g
+    assert 1.0 - state[1, 0] > 1.5 * (1.0 - np.exp(-1 / 149))
