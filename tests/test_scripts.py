@@ -63,6 +63,7 @@ DOCS_SCRIPTS = (  # crops_figure's smoke test is in test_sprites (it needs a spr
     "docs/arms_figure.py",
     "docs/crops_figure.py",
     "docs/gaussian_figure.py",
+    "docs/replications.py",
     "docs/scene_law_drift.py",
 )
 
@@ -148,6 +149,19 @@ def test_scene_law_drift_prints_every_generation_as_json():
             first[f"colour_error_rarest_{estimate}"][2]
         )
         assert first[f"colour_spread_commonest_{estimate}"][0] > 0
+
+
+def test_replications_runs_its_rows_and_prints_json_last():
+    """One of the page's rows at full size (two seconds): the real share a detector keeps is the closed
+    form's, within the interval over 200 chains."""
+    result = _run("docs/replications.py", "--only", "filtered")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["matmul_peak_gflops"] > 0 and set(summary["rows"]) == {"filtered"}
+    for row in summary["rows"]["filtered"].values():
+        if isinstance(row, dict):
+            low, high = (float(v) for v in row["real_fraction"].split("[")[1].rstrip("]").split(","))
+            assert low <= row["closed_form"] <= high, row
 
 
 def test_gaussian_figure_draws_the_run_beside_theory(tmp_path, app_cli):

@@ -1,0 +1,66 @@
+"""docs/replications.md: every row names its paper, shows a command and an interval, quotes the closed
+forms collapse_sim.theory computes, and its command runs at debug size."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from doc_commands import commands
+
+import collapse_sim as cs
+from collapse_sim import theory
+from collapse_sim.sources.zipf import zipf_probabilities
+
+PAGE = ROOT / "docs" / "replications.md"
+ZIPF = zipf_probabilities(50, 1.1, 2.7)  # Suresh et al.'s law (b = 2.7)
+
+
+def test_the_page_has_every_row_the_literature_asks_for():
+    text = PAGE.read_text()
+    for paper in ("Kazdan", "Gerstgrasser", "Suresh", "Seddik", "He, Xu", "Ferbach", "Drayson", "Shumailov"):
+        assert paper in text, paper
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "python -m collapse_sim" in line]
+    assert len(rows) >= 10 and all(re.search(r"\[[-−\d.]+, [-−\d.]+\]", row) for row in rows), rows
+    assert "docs/replications.md" in (ROOT / "README.md").read_text()
+
+
+def test_the_exact_values_it_quotes_are_theory_s():
+    text = PAGE.read_text()
+    kazdan = theory.gaussian_expected(100, n=100, trace_sigma=1.0)["variance"][[0, 9, 49, 99]]
+    quoted = [
+        " / ".join(f"{v:.3f}" for v in kazdan),
+        f"{float(theory.linreg_param_error(50, n=40, dim=10, noise=1.0, mixing='replace')[49]) + 1:.2f}",
+        f"{10 / 29 * np.pi**2 / 6 + 1:.3f}",
+        " / ".join(f"{theory.filtered_real_share(0.95, tpr=t, fpr=0.05):.4f}" for t in (0.0, 0.9, 0.99)),
+        ", ".join(
+            f"{theory.weighted_gaussian_stationary(w, n_real=50, n_synthetic=50):.4f}"
+            for w in (0.4, 0.5, (np.sqrt(5) - 1) / 2, 0.7, 0.85)
+        ),
+        f"≥ {theory.surviving_classes_lower_bound(11, n=500, probs=ZIPF)[10]:.2f}",
+        f"optimum {theory.known_variance_optimum(20, 80):.3f} with the variance known, "
+        f"{theory.weighted_gaussian_optimum(20, 80):.3f} refitted",
+    ]
+    for value in quoted:
+        assert value in text, value
+
+
+# The text rows' experiment runs at debug size with both its trainers in test_configs (15-30 s each
+# here); test_doc_commands builds these very command lines.
+COMMANDS = sorted({tuple(a) for a in commands(PAGE) if "+experiment=vocabulary_loss" not in a})
+
+
+def _first_arm(args: tuple[str, ...]) -> list[str]:
+    """The command's first job (a sweep's ``key=a,b`` becomes ``key=a``), at debug size: its own
+    generations and replicates are left to ``+debug``."""
+    sizes = ("generations=", "replicates=")
+    return [a.split(",")[0] if "=" in a else a for a in args if a != "-m" and not a.startswith(sizes)]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_each_row_s_command_runs_at_debug_size(args):
+    ds = cs.run([*_first_arm(args), "+debug=default"])
+    assert ds.sizes["generation"] == 3 and ds.sizes["replicate"] >= 2
+    assert all(np.isfinite(ds[v].values).all() for v in ds.data_vars if ds[v].dtype.kind == "f")
