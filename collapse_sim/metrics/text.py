@@ -19,6 +19,7 @@ from collapse_sim.errors import ConfigError
 from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
 from collapse_sim.models.ngram import NGramModel
 from collapse_sim.text.data import TextSet
+from collapse_sim.text.facts import names, years
 from collapse_sim.text.words import words
 
 DISTINCT = (1, 2, 3, 4)
@@ -63,6 +64,11 @@ def self_bleu(passages: list[str]) -> float:
     return float(np.mean(scores) / 100) if len(passages) > 1 else float("nan")
 
 
+def _share(kept: set, of: frozenset) -> float:
+    """``len(kept) / len(of)``; NaN when there is nothing to keep."""
+    return len(kept) / len(of) if of else float("nan")
+
+
 class TextMetrics(Metric):
     """Held-out bits per character, and the diversity, repetition and drift of the generation's text."""
 
@@ -81,6 +87,7 @@ class TextMetrics(Metric):
         self.window, self.bleu_passages, self.reference_order = window, bleu_passages, reference_order
         self.test_passages = None if test_passages is None else positive_int("test_passages", test_passages)
         self._reference: dict[str, tuple] = {}
+        self._facts: dict[str, tuple[frozenset, frozenset]] = {}
 
     def reference(self, real: RealData) -> tuple[NGramModel, TextSet, int]:
         """A Kneser–Ney model of the real pool (what a generation-0 n-gram learns), the test passages
@@ -96,6 +103,49 @@ class TextMetrics(Metric):
                 test = test.take(np.arange(self.test_passages))
             self._reference[key] = model, test, sum(len(tokenizer.decode(p)) for p in test.tokens)
         return self._reference[key]
+
+    def real_facts(self, real: RealData) -> tuple[frozenset, frozenset]:
+        """The years and names the real pool's passages hold (``collapse_sim.text.facts``), once per
+        real world."""
+        key = real.train.content_hash()
+        if key not in self._facts:
+            texts = [real.truth.tokenizer.decode(p) for p in real.train.tokens]
+            self._facts[key] = (
+                frozenset(y for t in texts for y in years(t)),
+                frozenset(n for t in texts for n in names(t)),
+            )
+        return self._facts[key]
+
+    def facts(self, texts: list[str], real: RealData, word_count: int) -> dict:
+        """How much of the real pool's specific content the text keeps, and how much of it is such content."""
+        real_years, real_names = self.real_facts(real)
+        found_years = [y for t in texts for y in years(t)]
+        found_names = [n for t in texts for n in names(t)]
+        fact_words = len(found_years) + sum(n.count(" ") + 1 for n in found_names)
+        return {
+            "year_recall": variable(
+                (),
+                _share(real_years & set(found_years), real_years),
+                units="1",
+                description="share of the years (1000-2099) the real pool mentions still in the text "
+                "(NaN when it mentions none)",
+                valid=SHARE,
+            ),
+            "name_recall": variable(
+                (),
+                _share(real_names & set(found_names), real_names),
+                units="1",
+                description="share of the real pool's capitalised multi-word names still in the text",
+                valid=SHARE,
+            ),
+            "fact_word_share": variable(
+                (),
+                fact_words / max(1, word_count),
+                units="1",
+                description="share of the text's words that are years or parts of such names",
+                valid=SHARE,
+            ),
+        }
 
     def measure(self, model, data: TextSet, real: RealData) -> xr.Dataset:
         """Score ``model`` on the real test set and measure ``data``, the generation's training text."""
@@ -119,6 +169,7 @@ class TextMetrics(Metric):
             for n in REPEATED
         ]
         values = {
+            **self.facts(texts, real, len(stream)),
             "test_bits_per_char": variable(
                 (),
                 bits_per_char(model, test, test_chars),
