@@ -40,6 +40,13 @@ def run_caption(path: Path, ds: xr.Dataset) -> str:
             f"AP50-95 of each class on the fixed real test set per generation ({mean}); the rarest quarter's "
             "classes bold, mAP50-95 dashed; the axis starts at 0."
         )
+    if stem == "judged_by_generation_0":
+        return (
+            f"Each generation's training passages scored by the chain's generation-0 model, in bits per "
+            f"character ({mean}; colours from the first generation to the last): the mass moving left is "
+            "text the first model finds likely, a tail growing right is text it finds improbable "
+            "(Shumailov et al. 2024, Figure 1)."
+        )
     if stem == "crops":
         return "Each class's object crops in the training images, generation by generation (chain 0)."
     if stem == "samples":

@@ -196,12 +196,44 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
     plt.close(fig)
     if "class_frequency" in ds:
         written.append(_class_heatmap(ds, Path(folder) / "class_frequency.png", plt))
+    if "gen0_histogram" in ds:
+        written.append(_judge_histograms(ds, Path(folder) / "judged_by_generation_0.png", plt))
     if "ap50_95" in ds:
         written.append(plot_class_ap(ds, Path(folder) / "ap_per_class.png", plt))
         samples = plot_samples(ds, Path(folder), plt)
         crops = plot_crops(ds, Path(folder), plt)
         written += [picture for picture in (samples, crops) if picture]
     return written
+
+
+def draw_judge_histograms(ax, shares: xr.DataArray, plt) -> None:
+    """One line a generation (colours from early to late) of the share of training passages per bin of
+    bits per character under the generation-0 model, the mean over chains."""
+    shares = shares.mean("replicate") if "replicate" in shares.dims else shares
+    left = shares.gen0_bin.values
+    width = left[1] - left[0]
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, shares.sizes["generation"]))
+    for colour, g in zip(colours, shares.generation.values, strict=True):
+        ax.step(
+            left + width / 2, shares.sel(generation=g).values, where="mid", color=colour, label=f"gen {g}"
+        )
+    ax.set_xlabel("bits per character under the generation-0 model (last bin: all above)", fontsize=8)
+    ax.set_ylabel("share of training passages", fontsize=8)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7, ncols=2)
+
+
+def _judge_histograms(ds: xr.Dataset, path: Path, plt) -> Path:
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    draw_judge_histograms(ax, ds["gen0_histogram"], plt)
+    chains = ds.sizes.get("replicate", 1)
+    ax.set_title(
+        f"{ds.attrs.get('name', 'run')}: training text as the first model reads it ({chains} chains)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _class_heatmap(ds: xr.Dataset, path: Path, plt) -> Path:
