@@ -32,7 +32,10 @@ class Chain:
         window = self.sim.mixing.history_window
         self.checkpoints = Checkpoints(folder, history_window=window) if checkpoint else NoCheckpoints()
         self.context = RunContext(
-            folder, chain, progress=lambda epoch, epochs: on_epoch(self.generation, epoch, epochs)
+            folder,
+            chain,
+            progress=lambda epoch, epochs: on_epoch(self.generation, epoch, epochs),
+            run_dir=Path(run_dir),
         )
 
     def generations(self) -> Iterator[Generation]:

@@ -91,14 +91,17 @@ class RunContext:
     """What a chain's run hands every component, once, before the chain's first generation.
 
     ``folder`` is the chain's own folder (``chain_RR/``, or the run directory
-    for a vectorised run); ``progress(epoch, epochs)`` reports progress inside
-    the current generation; ``real`` is the run's real data.
+    for a vectorised run); ``run_dir`` the folder every chain of the run
+    shares (what is made once per run lives there); ``progress(epoch, epochs)``
+    reports progress inside the current generation; ``real`` is the run's real
+    data.
     """
 
     folder: Path
     chain: int
     real: RealData | None = None
     progress: Callable[[int, int], None] = lambda epoch, epochs: None
+    run_dir: Path | None = None
 
 
 class Component:

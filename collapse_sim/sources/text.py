@@ -37,6 +37,7 @@ class TextTruth:
     tokenizer: object
     word_counts: Counter
     rare_words: frozenset[str]
+    pretrain: TextSet | None = None  # the pretraining split's passages (source.pretrain_share), if any
 
 
 _PREPARED: dict[tuple, tuple] = {}  # the same corpus and settings are split and tokenized once a process
@@ -65,8 +66,15 @@ class TextSource(Source):
         pool_size: int | None,
         what: str,
         key: str,
+        pretrain_share: float = 0.0,
     ) -> None:
         self.passage_tokens = positive_int("passage_tokens", passage_tokens, minimum=8)
+        if not 0 <= pretrain_share < 1:
+            raise ConfigError(
+                "pretrain_share",
+                "must be in [0, 1) (the share of training documents kept apart for pretraining), "
+                f"got {pretrain_share!r}",
+            )
         if not 0 < test_share < 1:
             raise ConfigError(
                 "test_share", f"must be in (0, 1) (the documents kept for testing), got {test_share!r}"
@@ -80,10 +88,15 @@ class TextSource(Source):
                 f"{what} holds {held}: too few for a test set and a training pool (at least 2); give "
                 "more documents (files, or paragraphs separated by blank lines)",
             )
-        key = (_digest(documents), self.passage_tokens, tokenizer, vocab_size, n_test)
+        n_pretrain = round(pretrain_share * (len(documents) - n_test))
+        if n_pretrain and len(documents) - n_test - n_pretrain < 1:
+            raise ConfigError("pretrain_share", f"leaves no document of {what} for the real pool; lower it")
+        key = (_digest(documents), self.passage_tokens, tokenizer, vocab_size, n_test, n_pretrain)
         if key not in _PREPARED:
-            _PREPARED[key] = self._prepare(documents, order, n_test, tokenizer, vocab_size, what)
+            split = (order[:n_test], order[n_test : n_test + n_pretrain], order[n_test + n_pretrain :])
+            _PREPARED[key] = self._prepare(documents, split, tokenizer, vocab_size, what)
         self.tokenizer, self.train, self.test, self.truth = _PREPARED[key]
+        self.pretrain = self.truth.pretrain
         self.test_size, self.sample_bytes = len(self.test), self.train.tokens[0].nbytes
         self.pool_size = len(self.train) if pool_size is None else positive_int("pool_size", pool_size)
         if self.pool_size > len(self.train):
@@ -93,10 +106,13 @@ class TextSource(Source):
                 f"{self.passage_tokens} tokens; lower it (or n_samples), or null for all of them",
             )
 
-    def _prepare(self, documents, order, n_test: int, tokenizer: str, vocab_size: int, what: str) -> tuple:
-        test_docs = [documents[i] for i in sorted(order[:n_test])]
-        train_docs = [documents[i] for i in sorted(order[n_test:])]
-        tokens = make_tokenizer(tokenizer, train_docs, positive_int("vocab_size", vocab_size, minimum=300))
+    def _prepare(self, documents, split, tokenizer: str, vocab_size: int, what: str) -> tuple:
+        test_docs, pretrain_docs, train_docs = ([documents[i] for i in sorted(part)] for part in split)
+        # The tokenizer reads every non-test document, so a pretraining split leaves it unchanged.
+        seen = sorted(np.concatenate(split[1:]))
+        tokens = make_tokenizer(
+            tokenizer, [documents[i] for i in seen], positive_int("vocab_size", vocab_size, minimum=300)
+        )
         if tokenizer == "bpe" and tokens.vocab_size < vocab_size:  # an upper bound: say what was used
             used = tokens.vocab_size
             print(
@@ -108,11 +124,15 @@ class TextSource(Source):
         if not len(test):
             raise ConfigError(
                 "test_share",
-                f"leaves {n_test} test documents of {what}, shorter than one passage of "
+                f"leaves {len(test_docs)} test documents of {what}, shorter than one passage of "
                 f"{self.passage_tokens} tokens; raise source.test_share or give a larger corpus",
             )
         counts = Counter(w for d in train_docs for w in words(d))
-        truth = TextTruth(tokens, counts, frozenset(w for w, c in counts.items() if c <= RARE_COUNT))
+        pretrain = (
+            TextSet.real(passages(tokens, pretrain_docs, self.passage_tokens)) if pretrain_docs else None
+        )
+        rare = frozenset(w for w, c in counts.items() if c <= RARE_COUNT)
+        truth = TextTruth(tokens, counts, rare, pretrain)
         return tokens, train, test, truth
 
     def load(self, rng: np.random.Generator) -> RealData:
@@ -136,6 +156,7 @@ class WikipediaSource(TextSource):
         vocab_size: int = 1024,
         test_share: float = 0.1,
         pool_size: int | None = None,
+        pretrain_share: float = 0.0,
     ) -> None:
         require_gensim("source")
         super().__init__(
@@ -145,6 +166,7 @@ class WikipediaSource(TextSource):
             vocab_size=vocab_size,
             test_share=test_share,
             pool_size=pool_size,
+            pretrain_share=pretrain_share,
             what="the Wikipedia dump",
             key="",
         )
@@ -162,6 +184,7 @@ class TextFilesSource(TextSource):
         vocab_size: int = 1024,
         test_share: float = 0.1,
         pool_size: int | None = None,
+        pretrain_share: float = 0.0,
     ) -> None:
         super().__init__(
             text_file_documents(path),
@@ -170,6 +193,7 @@ class TextFilesSource(TextSource):
             vocab_size=vocab_size,
             test_share=test_share,
             pool_size=pool_size,
+            pretrain_share=pretrain_share,
             what=str(path),
             key="path",
         )

@@ -4,6 +4,8 @@ the same tokens. Byte-level BPE (HF ``tokenizers``) or characters.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from collapse_sim.errors import ConfigError
@@ -28,6 +30,11 @@ class CharacterTokenizer:
     def end(self) -> int:
         """The end-of-document token id."""
         return 0
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the vocabulary: two tokenizers with the same one map text to the same ids."""
+        return hashlib.sha256("\0".join(self.alphabet).encode()).hexdigest()[:16]
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``."""
@@ -66,6 +73,11 @@ class BPETokenizer:
     def end(self) -> int:
         """The end-of-document token id."""
         return self.tokenizer.token_to_id(END)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the vocabulary and merges: two tokenizers with the same one map text to the same ids."""
+        return hashlib.sha256(self.tokenizer.to_str().encode()).hexdigest()[:16]
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``."""
