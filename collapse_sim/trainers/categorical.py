@@ -24,21 +24,10 @@ class CategoricalFitTrainer(Trainer):
         """E[Gini-Simpson] and E[surviving classes] of faithful refits of a Zipf(-Mandelbrot) law under
         replace (Wright-Fisher drift)."""
         from collapse_sim import theory
-        from collapse_sim.generators.refit_sample import RefitSampleGenerator
-        from collapse_sim.mixing import ReplaceMixing
         from collapse_sim.sources.zipf import ZipfSource, zipf_probabilities
 
-        options = theory.settings(config, "generator")
-        refit = theory.chosen(config, "generator", RefitSampleGenerator)
-        applies = (
-            refit
-            and theory.chosen(config, "source", ZipfSource)
-            and theory.chosen(config, "mixing", ReplaceMixing)
-        )
-        faithful = (
-            options["temperature"] == 1.0 and options.get("top_k") is None and options.get("top_p") is None
-        )
-        if not (applies and faithful):
+        faithful = theory.faithful_replace_refit(config, ZipfSource)
+        if not (faithful and theory.settings(config, "generator").get("top_k") is None):
             return {}
         source = theory.settings(config, "source")
         probs = zipf_probabilities(source["n_classes"], source["exponent"], source["shift"])

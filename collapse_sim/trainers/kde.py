@@ -41,19 +41,10 @@ class KDEFitTrainer(Trainer):
     def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
         """E[trace of the covariance] under replace, sampled faithfully (``theory.kde_variance_expected``)."""
         from collapse_sim import theory
-        from collapse_sim.generators.refit_sample import RefitSampleGenerator
-        from collapse_sim.mixing import ReplaceMixing
         from collapse_sim.settings import import_target
         from collapse_sim.sources._base import ModelSource
 
-        options = theory.settings(config, "generator")
-        refit = theory.chosen(config, "generator", RefitSampleGenerator)
-        applies = (
-            refit
-            and theory.chosen(config, "source", ModelSource)
-            and theory.chosen(config, "mixing", ReplaceMixing)
-        )
-        if not applies or options["temperature"] != 1.0 or options.get("top_p") is not None:
+        if not theory.faithful_replace_refit(config, ModelSource):
             return {}
         source = import_target("source._target_", config["source"]["_target_"])
         truth = source(
