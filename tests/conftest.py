@@ -14,6 +14,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # The default run is a detection simulation; these choices make it the 1-D Gaussian toy.
 GAUSSIAN = ("source=gaussian", "generator=refit_sample", "trainer=gaussian_fit", "metrics=gaussian")
+# A toy run slow enough to be killed after a few generations (about a second each).
+SLOW_RUN = (
+    *GAUSSIAN,
+    "source=gmm",
+    "trainer=gmm_fit",
+    "generations=10",
+    "replicates=6",
+    "n_samples=300",
+    "plots=false",
+)
 # A detection run small enough for a test: one chain, a few 64-px images, one epoch.
 TINY_DETECTION = (
     "replicates=1",

@@ -12,6 +12,7 @@ import torch
 import xarray as xr
 from conftest import (
     GAUSSIAN,
+    SLOW_RUN,
     assert_same_results,
     kill_after,
     one_paragraph,
@@ -83,17 +84,6 @@ def test_zipf_run_writes_class_heatmap(tmp_path, app_cli):
     assert ds.class_frequency.dims == ("generation", "replicate", "class")
     assert str(ds["class"].values[0]) == "class_00"
     assert (tmp_path / "class_frequency.png").exists()
-
-
-SLOW_RUN = [
-    *GAUSSIAN,
-    "source=gmm",
-    "trainer=gmm_fit",
-    "generations=10",
-    "replicates=6",
-    "n_samples=300",
-    "plots=false",
-]
 
 
 def test_sigkill_and_resume_equals_uninterrupted(tmp_path, app_cli):

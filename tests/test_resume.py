@@ -12,21 +12,11 @@ import time
 
 import numpy as np
 import zarr
-from conftest import GAUSSIAN, ROOT, assert_same_results, kill_after, one_paragraph, user_env
+from conftest import GAUSSIAN, ROOT, SLOW_RUN, assert_same_results, kill_after, one_paragraph, user_env
 
 import collapse_sim as cs
 
 TOY = [*GAUSSIAN, "generations=4", "replicates=5", "plots=false"]
-# Slow enough to be killed after two generations (about a second each).
-SLOW = [
-    *GAUSSIAN,
-    "source=gmm",
-    "trainer=gmm_fit",
-    "generations=10",
-    "replicates=6",
-    "n_samples=300",
-    "plots=false",
-]
 
 
 def _folder_bytes(folder) -> dict:
@@ -52,21 +42,21 @@ def test_a_rerun_refused_for_another_configuration_leaves_the_folder_byte_identi
 def test_the_same_command_names_its_unfinished_twin_and_resume_last_finishes_it(tmp_path, app_cli):
     # A run killed after two generations, in the folder the command's own runs go to.
     run_dir = tmp_path / "outputs" / "runs" / "default" / "2026-01-01_00-00-00"
-    done = kill_after(SLOW, run_dir, 2, cwd=tmp_path)
+    done = kill_after(SLOW_RUN, run_dir, 2, cwd=tmp_path)
     assert 2 <= done < 10
-    twin = one_paragraph(app_cli(*SLOW, cwd=tmp_path))
+    twin = one_paragraph(app_cli(*SLOW_RUN, cwd=tmp_path))
     assert f"resume: an unfinished run of exactly this configuration is in {run_dir} (generations 0-" in twin
     assert f"`python -m collapse_sim resume={run_dir}`, or start a new run anyway with resume=never" in twin
     assert len(list(run_dir.parent.iterdir())) == 1  # nothing started over
     resumed = app_cli("resume=last", "plots=true", cwd=tmp_path)  # plots never change results
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {run_dir} at generation {done} of 10" in resumed.stdout
-    whole = app_cli(*SLOW, f"hydra.run.dir={tmp_path / 'whole'}")
+    whole = app_cli(*SLOW_RUN, f"hydra.run.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr
     assert_same_results(cs.open_run(run_dir), cs.open_run(tmp_path / "whole"))
     nothing = one_paragraph(app_cli("resume=last", cwd=tmp_path))
     assert "resume: is last, but" in nothing and "holds no unfinished run of default" in nothing
-    anew = app_cli(*SLOW, "generations=2", "resume=never", cwd=tmp_path)
+    anew = app_cli(*SLOW_RUN, "generations=2", "resume=never", cwd=tmp_path)
     assert anew.returncode == 0, anew.stderr
 
 
