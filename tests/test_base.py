@@ -39,7 +39,7 @@ def test_the_pretraining_split_is_apart_from_the_pool_and_the_test_set_and_chang
         source = TextFilesSource(
             path=str(folder), passage_tokens=16, tokenizer="characters", vocab_size=300, pretrain_share=share
         )
-        parts = (source.train, source.test, source.pretrain)
+        parts = (source.train, source.test, source.truth.pretrain)
         named = [
             set()
             if p is None
@@ -50,7 +50,7 @@ def test_the_pretraining_split_is_apart_from_the_pool_and_the_test_set_and_chang
 
     plain, (plain_pool, plain_test, _) = split(0.0)
     source, (pool, test, pretrain) = split(0.5)
-    assert plain.pretrain is None and source.tokenizer.fingerprint == plain.tokenizer.fingerprint
+    assert plain.truth.pretrain is None and source.tokenizer.fingerprint == plain.tokenizer.fingerprint
     assert test == plain_test and not (pool & pretrain) and not (test & (pool | pretrain))
     assert pool | pretrain == plain_pool and abs(len(pretrain) - len(pool)) <= 1  # 45 documents, halved
 

@@ -96,7 +96,6 @@ class TextSource(Source):
             split = (order[:n_test], order[n_test : n_test + n_pretrain], order[n_test + n_pretrain :])
             _PREPARED[key] = self._prepare(documents, split, tokenizer, vocab_size, what)
         self.tokenizer, self.train, self.test, self.truth = _PREPARED[key]
-        self.pretrain = self.truth.pretrain
         self.test_size, self.sample_bytes = len(self.test), self.train.tokens[0].nbytes
         self.pool_size = len(self.train) if pool_size is None else positive_int("pool_size", pool_size)
         if self.pool_size > len(self.train):
