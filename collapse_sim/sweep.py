@@ -117,6 +117,7 @@ def open_sweep(sweep_dir: str | Path) -> xr.Dataset:
         parts.append(ds.expand_dims("job").assign_coords({n: ("job", [v]) for n, v in coords.items()}))
     combined = xr.concat(parts, dim="job", combine_attrs="drop_conflicts", join="outer")
     dims = [names[k] for k in swept]
+    combined.attrs["swept"] = dims  # what the reports compare: not a metric's own dimensions
     if not dims:
         return combined.isel(job=0, drop=True)
     # Numbers in order; options (mode=none,select,correct) as the jobs list them: the first is the control.

@@ -53,3 +53,22 @@ def test_the_histogram_puts_everything_above_the_top_in_the_last_bin(tmp_path):
     judge.setup(RunContext(tmp_path, 0, real=real))
     shares = judge.measure(first, written, real).gen0_histogram.values
     np.testing.assert_array_equal(shares, [0, 0, 0, 1])
+
+
+def test_a_text_sweep_draws_one_histogram_panel_per_arm(tmp_path):
+    import xarray as xr
+
+    from collapse_sim.reporting.captions import sweep_caption
+    from collapse_sim.reporting.sweep import plot_sweep_judge
+
+    rng = np.random.default_rng(0)
+    shares = rng.dirichlet(np.ones(8), size=(2, 3, 4))  # (arm, chain, generation) x 8 bins
+    ds = xr.Dataset(
+        {"gen0_histogram": (("mixing", "replicate", "generation", "gen0_bin"), shares)},
+        coords={"mixing": ["replace", "fraction"], "generation": range(4), "gen0_bin": np.arange(8.0)},
+        attrs={"swept": ["mixing"]},  # as open_sweep records it
+    )
+    path = plot_sweep_judge(ds, tmp_path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    assert "mean of 3 chains" in sweep_caption(path, ds, "mixing")
+    assert plot_sweep_judge(ds.drop_vars("gen0_histogram"), tmp_path) is None

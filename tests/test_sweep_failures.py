@@ -10,6 +10,7 @@ import xarray as xr
 from conftest import GAUSSIAN, one_paragraph, requires_joblib_launcher, run_cli
 
 import collapse_sim as cs
+from collapse_sim.reporting.sweep import swept_dims
 
 SWEEP = (*GAUSSIAN, "+debug=default", "plots=false", "seed=0,1,2")
 
@@ -150,7 +151,7 @@ def test_eight_jobs_through_joblib_lose_nothing_and_open_as_one_dataset(tmp_path
         warnings.simplefilter("error")  # not one job may be missing or partial
         sw = cs.open_sweep(tmp_path)
     sizes = {"mixing": 2, "real_fraction": 2, "seed": 2, "generation": 3, "replicate": 2, "k": 3}
-    assert dict(sw.sizes) == sizes
+    assert dict(sw.sizes) == sizes and swept_dims(sw) == ["mixing", "real_fraction", "seed"]
     assert list(sw.mixing.values) == ["fraction", "fresh"] and list(sw.seed.values) == [0, 1]
     np.testing.assert_allclose(sw["real_fraction"].values, [0.25, 0.5])
     assert bool(sw.completed.all()) and np.isfinite(sw.variance).all()

@@ -63,6 +63,12 @@ def sweep_caption(path: Path, ds: xr.Dataset, arms: str | None) -> str:
             f"Each key variable at the last generation (top) and its change per generation (bottom) against "
             f"{arms}: mean and 95 % interval over {n} chains at each value (seeds pooled)."
         )
+    if stem == "judged_by_generation_0":
+        return (
+            f"Each arm's training passages scored by each chain's generation-0 model, in bits per character "
+            f"(mean of {n} chains; colours from the first generation to the last; Shumailov et al. 2024, "
+            "Figure 1)."
+        )
     if stem.startswith("sweep_"):
         name = stem.removeprefix("sweep_")
         each = f"each value of {arms}" if arms else "the sweep"

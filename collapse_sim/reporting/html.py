@@ -156,11 +156,7 @@ def write_sweep_page(ds: xr.Dataset, folder: Path, comparisons: list[dict], plot
         .render(
             folder=str(Path(folder).resolve()),
             generation=int(ds.generation.values[-1]),
-            dims={
-                d: [str(v) for v in ds[d].values]
-                for d in ds.dims
-                if d not in ("generation", "class", "k", "size_bin")
-            },
+            dims={d: [str(v) for v in ds[d].values] for d in (*swept_dims(ds), "replicate") if d in ds.dims},
             rows=comparisons,
             fixed=fixed,
             plots=[inline_png(p, sweep_caption(p, ds, arms)) for p in plots if Path(p).exists()],

@@ -45,7 +45,10 @@ COMPARISON_FILE = "sweep_comparison.csv"
 
 
 def swept_dims(ds: xr.Dataset) -> list[str]:
-    """The dimensions that ``open_sweep`` made from swept settings."""
+    """The dimensions that ``open_sweep`` made from swept settings (its ``swept`` record; a store
+    without one: every dimension but the fixed ones and the metrics' own)."""
+    if "swept" in ds.attrs:
+        return [d for d in ds.attrs["swept"] if d in ds.dims]
     return [d for d in ds.dims if d not in FIXED_DIMS and d != "size_bin"]
 
 
@@ -245,6 +248,36 @@ def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+def plot_sweep_judge(ds: xr.Dataset, folder: Path) -> Path | None:
+    """A text sweep's generation-0-model histograms: one panel per arm, generations as colours (chains
+    and seeds pooled); None for a sweep without them."""
+    if "gen0_histogram" not in ds:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from collapse_sim.reporting.run import draw_judge_histograms
+
+    ds = pooled(ds)
+    dims = [d for d in swept_dims(ds) if d != "replicate"]
+    arms = list(itertools.product(*(ds[d].values for d in dims))) or [()]
+    fig, axes = plt.subplots(1, len(arms), figsize=(5.2 * len(arms), 3.9), squeeze=False, sharey=True)
+    for ax, arm in zip(axes[0], arms, strict=True):
+        draw_judge_histograms(ax, ds["gen0_histogram"].sel(dict(zip(dims, arm, strict=True))), plt)
+        ax.set_title(", ".join(f"{d}={_plain(v)}" for d, v in zip(dims, arm, strict=True)), fontsize=8)
+    chains = ds.sizes.get("replicate", 1)
+    fig.suptitle(
+        f"training text as each chain's first model reads it: mean of {chains} chains per arm", fontsize=9
+    )
+    fig.tight_layout()
+    path = Path(folder) / "judged_by_generation_0.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
