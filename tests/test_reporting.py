@@ -180,3 +180,14 @@ def test_an_axis_draws_a_change_as_large_as_it_is():
     assert high == 1.0 and high - low >= 0.25
     assert honest_limits([0.0, 0.0]) is None and honest_limits([np.nan]) is None
     assert labelled("gini_simpson", "1") == "gini_simpson" and labelled("entropy", "nats") == "entropy [nats]"
+
+
+def test_an_arm_whose_chains_all_agree_still_gets_a_welch_interval_without_a_warning():
+    import warnings
+
+    arm, constant = np.array([0.3, 0.5, 0.4, 0.6]), np.full(4, 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        difference, low, high = welch_difference(arm, constant)
+    half = 3.182446 * arm.std(ddof=1) / 2  # t(0.975, 3) times the arm's standard error alone
+    assert difference == pytest.approx(0.35) and (low, high) == pytest.approx((0.35 - half, 0.35 + half))
