@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, user_env
+from conftest import ROOT, TEXT_MARKS, requires_gensim, user_env
 
 SCRIPTS = {
     "benchmarks/toy_loop.py": [
@@ -65,6 +65,7 @@ DOCS_SCRIPTS = (  # crops_figure's smoke test is in test_sprites (it needs a spr
     "docs/gaussian_figure.py",
     "docs/replications.py",
     "docs/scene_law_drift.py",
+    "docs/shumailov_figure.py",
 )
 
 
@@ -163,6 +164,26 @@ def test_replications_runs_its_rows_and_prints_json_last():
         if isinstance(row, dict):
             low, high = (float(v) for v in row["real_fraction"].split("[")[1].rstrip("]").split(","))
             assert low <= row["closed_form"] <= high, row
+
+
+@requires_gensim
+@TEXT_MARKS[0]
+@TEXT_MARKS[1]
+def test_shumailov_figure_draws_both_arms(tmp_path, app_cli):
+    small = ("+experiment=vocabulary_loss", "trainer=ngram", "+debug=default", "plots=false")
+    runs = [tmp_path / "replace", tmp_path / "fraction"]
+    for run, mixing in zip(
+        runs, (["mixing=replace"], ["mixing=fraction", "mixing.real_fraction=0.1"]), strict=True
+    ):
+        result = app_cli(*small, *mixing, f"hydra.run.dir={run}")
+        assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "shumailov.png"
+    drawn = _run("docs/shumailov_figure.py", *map(str, runs), "--out", str(out), "--chars-per-token", "2.5")
+    assert drawn.returncode == 0, drawn.stderr[-3000:]
+    summary = json.loads(drawn.stdout.strip().splitlines()[-1])
+    arm = summary["no original data kept"]
+    assert arm["chains"] == 2 and len(arm["test_bits_per_char"]) == 3 and len(arm["gen0_median"]) == 3
+    assert len(arm["test_perplexity_per_token"]) == 3 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_gaussian_figure_draws_the_run_beside_theory(tmp_path, app_cli):
