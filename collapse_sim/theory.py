@@ -288,22 +288,6 @@ def chosen(config: dict, group: str, cls: type) -> bool:
     return isinstance(target, type) and issubclass(target, cls)
 
 
-def faithful_replace_refit(config: dict, source: type) -> bool:
-    """Whether the run refits a model of ``source``'s kind and samples it as fitted (refit_sample at
-    temperature 1, no top-p), training each generation on the last one's samples alone (replace)."""
-    from collapse_sim.generators.refit_sample import RefitSampleGenerator
-    from collapse_sim.mixing import ReplaceMixing
-
-    if not (
-        chosen(config, "generator", RefitSampleGenerator)
-        and chosen(config, "source", source)
-        and chosen(config, "mixing", ReplaceMixing)
-    ):
-        return False
-    options = settings(config, "generator")
-    return options["temperature"] == 1.0 and options.get("top_p") is None
-
-
 def settings(config: dict, group: str) -> dict:
     """A component's settings as it runs: the config's, and its constructor's defaults for the rest."""
     from collapse_sim.settings import accepted_settings, import_target

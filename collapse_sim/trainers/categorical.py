@@ -25,8 +25,9 @@ class CategoricalFitTrainer(Trainer):
         replace (Wright-Fisher drift)."""
         from collapse_sim import theory
         from collapse_sim.sources.zipf import ZipfSource, zipf_probabilities
+        from collapse_sim.trainers.faithful import faithful_replace_refit
 
-        faithful = theory.faithful_replace_refit(config, ZipfSource)
+        faithful = faithful_replace_refit(config, ZipfSource)
         if not (faithful and theory.settings(config, "generator").get("top_k") is None):
             return {}
         source = theory.settings(config, "source")

@@ -43,8 +43,9 @@ class KDEFitTrainer(Trainer):
         from collapse_sim import theory
         from collapse_sim.settings import import_target
         from collapse_sim.sources._base import ModelSource
+        from collapse_sim.trainers.faithful import faithful_replace_refit
 
-        if not theory.faithful_replace_refit(config, ModelSource):
+        if not faithful_replace_refit(config, ModelSource):
             return {}
         source = import_target("source._target_", config["source"]["_target_"])
         truth = source(
