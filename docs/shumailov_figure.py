@@ -16,9 +16,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 import collapse_sim as cs  # noqa: E402
-from collapse_sim.reporting.intervals import band, format_interval, mean_interval  # noqa: E402
+from collapse_sim.reporting.axes import apply_honest_limits  # noqa: E402
+from collapse_sim.reporting.intervals import band, format_interval, mean_interval, valid_range  # noqa: E402
 from collapse_sim.reporting.run import draw_judge_histograms  # noqa: E402
 
 LABELS = ("no original data kept", "10 % original data kept")
@@ -51,11 +53,14 @@ def main(runs: list[str], out: Path, chars_per_token: float | None) -> dict:
         draw_judge_histograms(ax, ds["gen0_histogram"], plt)
         ax.set_title(f"{label}: {ds.sizes['replicate']} chains", fontsize=9)
     axes[1].sharey(axes[0])
+    drawn = []
     for i, (ds, label) in enumerate(zip(stores, LABELS, strict=True)):
         mean, low, high = band(ds["test_bits_per_char"])
         gens = ds.generation.values
         axes[2].plot(gens, mean, color=f"C{i}", label=label)
         axes[2].fill_between(gens, low, high, color=f"C{i}", alpha=0.2)
+        drawn += [low, high]
+    apply_honest_limits(axes[2], np.concatenate(drawn), valid_range(stores[0]["test_bits_per_char"]))
     axes[2].set(xlabel="generation", ylabel="test bits per character (held-out Wikipedia)")
     axes[2].set_xticks(stores[0].generation.values)
     axes[2].legend(fontsize=8)
