@@ -24,11 +24,11 @@ def test_a_store_damaged_by_hand_is_reported_and_left_alone(tmp_path, app_cli):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A real 22 MB tmpfs (root only): a disk that fills during a two-chain detection run."""
+    """A real 12 MB tmpfs (root only): a disk that fills during a one-chain detection run."""
     mount = tmp_path / "small_disk"
     mount.mkdir()
     made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=22m", "tmpfs", str(mount)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount)], capture_output=True
     )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
@@ -40,7 +40,7 @@ def small_disk(tmp_path):
 def test_a_real_full_disk_shows_one_paragraph_and_a_rerun_with_space_resumes(small_disk):
     args = [
         "+experiment=tail_loss",
-        "replicates=2",
+        "replicates=1",
         "generations=3",
         "n_samples=16",
         "source.test_size=12",
