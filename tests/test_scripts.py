@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from conftest import ROOT, TEXT_MARKS, requires_gensim, user_env
+from test_text import corpus, text_run
 
 SCRIPTS = {
     "benchmarks/toy_loop.py": [
@@ -170,7 +171,7 @@ def test_replications_runs_its_rows_and_prints_json_last():
 @TEXT_MARKS[0]
 @TEXT_MARKS[1]
 def test_shumailov_figure_draws_both_arms(tmp_path, app_cli):
-    small = ("+experiment=vocabulary_loss", "trainer=ngram", "+debug=default", "plots=false")
+    small = (*text_run(corpus(tmp_path / "corpus")), "plots=false")  # a small corpus, by characters
     runs = [tmp_path / "replace", tmp_path / "fraction"]
     for run, mixing in zip(
         runs, (["mixing=replace"], ["mixing=fraction", "mixing.real_fraction=0.1"]), strict=True
