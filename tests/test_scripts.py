@@ -112,6 +112,7 @@ def test_benchmark_runs_and_prints_json_last(script):
     if script.endswith("text_core.py"):
         assert summary["same_tokens"] is True and summary["kv_cache_speedup"] > 0
         assert summary["beam5_tokens_per_s"] > 0 and summary["beam5_time_over_sampling"] > 0
+        assert summary["forward_5x_rows_over_rows"] > 0
         assert summary["train_tokens_per_s"] > 0 and 0 < summary["flop_fraction"] < 1
     if script.endswith("chains.py"):
         assert summary["identical_chains"] is True and summary["throughput_ratio"] > 0
