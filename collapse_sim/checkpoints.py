@@ -6,6 +6,7 @@ half-written checkpoint behind.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
 from collections.abc import Callable
@@ -28,6 +29,21 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
 def atomic_pickle(obj: Any, path: Path) -> None:
     """Pickle ``obj`` to ``path`` via a temporary file and an atomic rename."""
     atomic_write(path, lambda handle: pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def made_once(
+    path: Path, read: Callable[[Path], Any], make: Callable[[], Any], write: Callable[[Any, BinaryIO], Any]
+):
+    """What ``path`` holds, made once: the first process to take the lock beside it calls ``make`` and
+    writes the result atomically; every other process (another chain, a resumed run) ``read``s it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_file():
+            return read(path)
+        made = make()
+        atomic_write(path, lambda handle: write(made, handle))
+        return made
 
 
 class Checkpoints:

@@ -22,7 +22,6 @@ and the forward pass runs in bf16 autocast.
 
 from __future__ import annotations
 
-import fcntl
 import math
 from pathlib import Path
 
@@ -203,27 +202,28 @@ class TinyGPTTrainer(Trainer):
         to get the lock trains it; the others, and a resumed run, read it)."""
         import torch
 
-        from collapse_sim.checkpoints import atomic_write
+        from collapse_sim.checkpoints import made_once
 
-        path = run_dir / BASE_FILE
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / (BASE_FILE + ".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if path.is_file():
-                return self._read_base(path, real.truth.tokenizer, "trainer.base")
+        def pretrain() -> dict:
             data = real.truth.pretrain
             steps = max(1, self.pretrain_tokens // (self.batch * data.passage_tokens))
             # One base per run whatever the chain: a fixed seed, the pretraining split only.
             state = self._train(data, None, steps, np.random.default_rng(0), None)
-            saved = {
+            return {
                 "format": BASE_FORMAT,
                 "shape": list(vars(self.shape()).values()),
                 "tokenizer": self.fingerprint,
                 "pretrain": {"passages": len(data), "tokens": steps * self.batch * data.passage_tokens},
                 "state": state,
             }
-            atomic_write(path, lambda handle: torch.save(saved, handle))
-            return state
+
+        made = made_once(
+            run_dir / BASE_FILE,
+            read=lambda path: {"state": self._read_base(path, real.truth.tokenizer, "trainer.base")},
+            make=pretrain,
+            write=torch.save,
+        )
+        return made["state"]
 
     def _read_base(self, path: Path, tokenizer, key: str) -> dict:
         """The weights of a base checkpoint, refused unless it is one, for this tokenizer and shape."""
