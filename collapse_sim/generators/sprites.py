@@ -11,7 +11,6 @@ control that shows what the crop-and-paste round trip alone costs.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from collapse_sim.checks import positive_int
 from collapse_sim.components import Generator, RunContext
 from collapse_sim.errors import ConfigError
+from collapse_sim.reporting.crops import CROPS_TITLE, keep_examples
 from collapse_sim.samples import REAL
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.scenes.law import MAX_SIZE, fit_law
@@ -75,11 +75,7 @@ class SpritePasteGenerator(Generator):
         chosen = np.concatenate(
             [np.flatnonzero(classes == c)[: self.EXAMPLES_PER_CLASS] for c in np.unique(classes)]
         )
-        folder = self.workdir / "generations" / f"{generation:03d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / "crops.partial.npz"
-        np.savez_compressed(partial, crops=crops[chosen], classes=classes[chosen])
-        os.replace(partial, folder / "crops.npz")  # a resumed chain rewrites it whole
+        keep_examples(self.workdir, generation, crops[chosen], classes[chosen], CROPS_TITLE)
 
     def sprite_model(self, crops: np.ndarray, classes: np.ndarray, n_classes: int, rng: np.random.Generator):
         """What ``sprites_for`` draws from: here the crops themselves, by class."""

@@ -1,13 +1,30 @@
-"""The picture of artefacts: each class's object crops, generation by generation (``crops.png``)."""
+"""The picture of artefacts: each class's object crops, generation by generation (``crops.png``).
+
+Generators that draw pictures keep a few of each generation's in
+``generations/NNN/crops.npz`` (``keep_examples``); the report lays the first
+chain's out as one grid.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 GAP = 2  # pixels between crops and between generations
+CROPS_TITLE = "object crops of each generation's training images (first chain)"
+
+
+def keep_examples(folder: Path, generation: int, crops: np.ndarray, classes: np.ndarray, title: str) -> None:
+    """Write ``generations/NNN/crops.npz`` under a chain's ``folder``: ``crops`` (n, H, W, >= 3) in [0, 1]
+    of ``classes``, and the grid's ``title``; a resumed chain rewrites it whole."""
+    target = Path(folder) / "generations" / f"{generation:03d}"
+    target.mkdir(parents=True, exist_ok=True)
+    partial = target / "crops.partial.npz"
+    np.savez_compressed(partial, crops=crops, classes=classes, title=np.array(title))
+    os.replace(partial, target / "crops.npz")
 
 
 def crop_grid(files: list[Path], n_classes: int) -> np.ndarray:
@@ -23,6 +40,12 @@ def crop_grid(files: list[Path], n_classes: int) -> np.ndarray:
                 y, x = row * (size + GAP), column * block + i * (size + GAP)
                 grid[y : y + size, x : x + size] = crop[..., :3]
     return grid
+
+
+def loaded_title(path: Path) -> str:
+    """The grid's title a ``crops.npz`` carries (files without one hold object crops)."""
+    with np.load(path) as data:
+        return str(data["title"]) if "title" in data.files else CROPS_TITLE
 
 
 def plot_crops(ds: xr.Dataset, run_dir: Path, plt) -> Path | None:
@@ -46,7 +69,8 @@ def plot_crops(ds: xr.Dataset, run_dir: Path, plt) -> Path | None:
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    ax.set_title("object crops of each generation's training images (first chain)", fontsize=9)
+    title = loaded_title(files[-1])
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path = Path(run_dir) / "crops.png"
     fig.savefig(path, dpi=110)
