@@ -18,9 +18,10 @@ whether it has an attribute (``tests/test_components.py`` scans the package).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
@@ -168,9 +169,12 @@ class Generator(Component):
     """Produces synthetic samples from a trained model (``real`` for generators that label real inputs).
 
     ``chain_bytes``: memory it holds in a chain beyond the trainer's (a model of its own).
+    ``options``: the sampling options it hands the model (a metric that draws
+    from the model draws the same way); none by default.
     """
 
     chain_bytes: float = 0.0
+    options: Mapping[str, Any] = MappingProxyType({})
 
     def generate(
         self, model: Any, data: SampleSet, generation: int, rng: np.random.Generator, *, real: RealData

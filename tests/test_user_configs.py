@@ -142,7 +142,10 @@ def test_a_subclass_passing_settings_to_its_parent_is_checked_against_the_parent
 def test_a_typo_in_a_user_option_lists_the_users_options_too(importable, tmp_path, app_cli):
     result = app_cli("--config-dir", str(importable), "+experiment=lab_noise", "generator=label_nois")
     message = one_paragraph(result)
-    assert "generator: has no option 'label_nois'; valid options: label_noise, pseudo_label" in message
+    assert (
+        "generator: has no option 'label_nois'; valid options: image_sample, label_noise, pseudo_label"
+        in message
+    )
 
 
 def test_a_missing_config_dir_stops_before_any_work(tmp_path, app_cli):

@@ -1,4 +1,4 @@
-"""A small class-conditional VAE of object sprites (RGBA), trained from scratch with torch.
+"""A small class-conditional VAE of object sprites (RGBA) or greyscale images, trained with torch.
 
 Encoder and decoder are two strided convolutions each around a ``latent``
 Gaussian code; the class enters both as one-hot channels. Reconstructions are
@@ -18,14 +18,15 @@ HIDDEN = (32, 64)  # channels after the first and second stride-2 convolution
 
 
 class SpriteVAE(nn.Module):
-    """q(z | sprite, class) and p(sprite | z, class) for RGBA sprites of ``size`` pixels (a multiple of 4)."""
+    """q(z | sprite, class) and p(sprite | z, class) for sprites of ``size`` pixels (a multiple of 4) with
+    ``channels`` channels (4: RGBA, 1: grey)."""
 
-    def __init__(self, n_classes: int, size: int, latent: int) -> None:
+    def __init__(self, n_classes: int, size: int, latent: int, channels: int = 4) -> None:
         super().__init__()
-        self.n_classes, self.size, self.latent = n_classes, size, latent
+        self.n_classes, self.size, self.latent, self.channels = n_classes, size, latent, channels
         inner = HIDDEN[1] * (size // 4) ** 2
         self.encoder = nn.Sequential(
-            nn.Conv2d(4 + n_classes, HIDDEN[0], 4, 2, 1),
+            nn.Conv2d(channels + n_classes, HIDDEN[0], 4, 2, 1),
             nn.SiLU(),
             nn.Conv2d(HIDDEN[0], HIDDEN[1], 4, 2, 1),
             nn.SiLU(),
@@ -37,7 +38,7 @@ class SpriteVAE(nn.Module):
             nn.SiLU(),
             nn.ConvTranspose2d(HIDDEN[1], HIDDEN[0], 4, 2, 1),
             nn.SiLU(),
-            nn.ConvTranspose2d(HIDDEN[0], 4, 4, 2, 1),
+            nn.ConvTranspose2d(HIDDEN[0], channels, 4, 2, 1),
         )
 
     def _onehot(self, classes: torch.Tensor) -> torch.Tensor:
@@ -60,7 +61,8 @@ class SpriteVAE(nn.Module):
 
     @torch.no_grad()
     def sample(self, classes: np.ndarray, temperature: float, generator: torch.Generator) -> np.ndarray:
-        """One RGBA sprite in [0, 1] per class in ``classes``, codes drawn from N(0, temperature I)."""
+        """One sprite (size, size, channels) in [0, 1] per class in ``classes``, codes drawn from
+        N(0, temperature I)."""
         wanted = torch.as_tensor(classes, dtype=torch.long)
         z = torch.randn(len(wanted), self.latent, generator=generator) * temperature**0.5
         return torch.sigmoid(self.decode_logits(z, wanted)).permute(0, 2, 3, 1).numpy()
@@ -78,9 +80,9 @@ def train_sprite_vae(
     beta: float = 1.0,
     seed: int,
 ) -> SpriteVAE:
-    """Fit a fresh ``SpriteVAE`` to RGBA ``sprites`` (N, size, size, 4) in [0, 1] of ``classes``."""
+    """Fit a fresh ``SpriteVAE`` to ``sprites`` (N, size, size, channels) in [0, 1] of ``classes``."""
     torch.manual_seed(seed)  # initial weights and the reparameterisation noise
-    model = SpriteVAE(n_classes, sprites.shape[1], latent)
+    model = SpriteVAE(n_classes, sprites.shape[1], latent, channels=sprites.shape[3])
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     data = torch.as_tensor(sprites).permute(0, 3, 1, 2).contiguous()
     labels = torch.as_tensor(classes, dtype=torch.long)

@@ -1,0 +1,214 @@
+"""The image family: real digits and MNIST-format files, a diffusion model and a VAE, MAD's measures."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+from conftest import refused_in_process
+
+import collapse_sim as cs
+from collapse_sim.errors import ConfigError
+from collapse_sim.metrics.image_quality import precision_recall
+from collapse_sim.sources.images import DigitsSource, MnistFilesSource, long_tail
+
+IMAGE_RUN = [
+    "source=digits",
+    "trainer=ddpm",
+    "generator=image_sample",
+    "metrics=image_quality",
+    "+debug=default",
+]
+
+
+def idx_bytes(values: np.ndarray, magic: int) -> bytes:
+    """An idx file of unsigned bytes: magic, one big-endian size per dimension, the values."""
+    header = magic.to_bytes(4, "big") + b"".join(int(s).to_bytes(4, "big") for s in values.shape)
+    return header + np.ascontiguousarray(values, dtype=np.uint8).tobytes()
+
+
+def mnist_folder(folder, *, train: int = 120, test: int = 60, size: int = 8, gzipped: bool = True):
+    """Four small MNIST-format files of blobs whose position tells the class (ten classes)."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", train), ("t10k", test)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 40, size=(n, size, size))
+        for i, label in enumerate(labels):  # a bright square whose place is the label
+            row, column = divmod(int(label), 4)
+            images[i, 2 * row : 2 * row + 2, 2 * column : 2 * column + 2] = 255
+        for kind, values, magic in (("images-idx3", images, 2051), ("labels-idx1", labels, 2049)):
+            name = f"{split}-{kind}-ubyte"
+            raw = idx_bytes(values, magic)
+            if gzipped:
+                (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
+            else:
+                (folder / name).write_bytes(raw)
+    return folder
+
+
+def test_mnist_files_are_read_gzipped_or_not_with_their_labels(tmp_path):
+    for gzipped in (True, False):
+        folder = mnist_folder(tmp_path / str(gzipped), gzipped=gzipped)
+        source = MnistFilesSource(path=str(folder), test_size=50, pool_size=None)
+        real = source.load(np.random.default_rng(0))
+        assert len(real.train) == 120 and len(real.test) == 50 and real.train.size == (8, 8)
+        assert real.train.images.max() == 1.0 and real.train.images.min() >= 0.0
+        corner = real.train.images[real.train.labels == 0][:, 0:2, 0:2]  # label 0: the top-left square
+        assert np.all(corner == 1.0)
+        assert real.truth.names == tuple("0123456789")
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (
+            "magic",
+            "is not an MNIST-format file of images (magic 2051, N x rows x columns bytes): its magic "
+            "number is 2049 (expected 2051)",
+        ),
+        (
+            "truncated",
+            "is truncated: its header announces 120 x 8 x 8 values (7696 bytes with the header) but "
+            "it holds 7000 bytes",
+        ),
+        ("counts", "holds 120 images but train-labels-idx1-ubyte holds 119 labels"),
+        ("missing", "holds no t10k-labels-idx1-ubyte (nor t10k-labels-idx1-ubyte.gz)"),
+        ("not gzip", "could not be read"),
+    ],
+)
+def test_bad_idx_files_are_refused_naming_the_file(tmp_path, damage, expected):
+    folder = mnist_folder(tmp_path / "mnist", gzipped=False)
+    images = folder / "train-images-idx3-ubyte"
+    if damage == "magic":
+        images.write_bytes((folder / "train-labels-idx1-ubyte").read_bytes())
+    elif damage == "truncated":
+        images.write_bytes(images.read_bytes()[:7000])
+    elif damage == "counts":
+        labels = folder / "train-labels-idx1-ubyte"
+        labels.write_bytes(idx_bytes(np.zeros(119), 2049))
+    elif damage == "missing":
+        (folder / "t10k-labels-idx1-ubyte").unlink()
+    else:  # a gzip header on a file that is not gzip
+        images.write_bytes(b"\x1f\x8b" + images.read_bytes()[2:])
+    with pytest.raises(ConfigError) as refused:
+        MnistFilesSource(path=str(folder), test_size=50)
+    assert refused.value.key == "path" and expected in refused.value.message
+    assert str(folder) in refused.value.message
+
+
+def test_a_bad_mnist_folder_stops_the_command_before_any_work(tmp_path, monkeypatch, capsys):
+    folder = mnist_folder(tmp_path / "mnist")
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + b"\x00" * 3))
+    run_dir = tmp_path / "run"
+    args = [*IMAGE_RUN, "source=mnist_files", f"source.path={folder}", f"hydra.run.dir={run_dir}"]
+    refused = refused_in_process(args, monkeypatch, capsys)
+    assert f"source.path: {folder}/t10k-images-idx3-ubyte.gz is truncated" in refused
+    assert not run_dir.exists()
+
+
+def test_a_class_exponent_thins_the_classes_to_a_power_law():
+    labels = np.repeat(np.arange(10), 200)
+    kept = np.bincount(labels[long_tail(labels, 10, 1.0)], minlength=10)
+    assert kept[0] == 200 and np.allclose(kept, np.floor(200 / np.arange(1, 11) + 1e-9))
+    digits = DigitsSource(class_exponent=1.0, pool_size=None)
+    shares = digits.truth.class_share
+    assert np.all(np.diff(shares) < 0) and shares[0] / shares[9] == pytest.approx(10, rel=0.1)
+    assert DigitsSource(pool_size=None).truth.class_share.min() > 0.09  # as given: balanced
+
+
+def test_digits_keep_a_fixed_test_set_apart_from_every_pool():
+    source = DigitsSource(test_size=500, pool_size=300)
+    a, b = source.load(np.random.default_rng(1)), source.load(np.random.default_rng(2))
+    assert len(a.test) == 500 and len(a.train) == 300 and source.truth.train_size == 1297
+    assert np.array_equal(a.test.images, b.test.images)  # the split does not depend on the seed
+    assert not np.array_equal(a.train.images, b.train.images)  # the pool does
+    flat = {im.tobytes() for im in a.test.images}
+    fresh = a.draw(1297, np.random.default_rng(3))
+    assert not any(im.tobytes() in flat for im in fresh.images) or len(flat) < 500  # duplicates aside
+    assert sum(im.tobytes() in flat for im in fresh.images) <= 5  # the digits hold a few duplicates
+    with pytest.raises(ConfigError, match="asks for 1300 real images but scikit-learn's digits gives 1297"):
+        DigitsSource(test_size=500, pool_size=1300)
+
+
+def clusters(rng, n: int, classes, labels: bool = False):
+    """Points of ten unit Gaussians 12 apart on a circle (well separated), from the given classes."""
+    angles = 2 * np.pi * np.arange(10) / 10
+    centres = 20 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    drawn = rng.choice(classes, size=n)
+    points = centres[drawn] + rng.normal(size=(n, 2))
+    return (points, drawn) if labels else points
+
+
+def test_precision_and_recall_on_sets_whose_answer_is_known():
+    rng = np.random.default_rng(0)
+    real, real_classes = clusters(rng, 1000, np.arange(10), labels=True)
+    assert precision_recall(real, real.copy()) == (1.0, 1.0)  # identical sets: every point is inside
+    # Another draw of the same distribution: near 1 (k-NN balls miss a few points at the edges).
+    same = np.array([precision_recall(real, clusters(rng, 1000, np.arange(10))) for _ in range(5)])
+    assert np.all(same.mean(axis=0) > 0.95)
+    # Half the classes: every generated point looks real; the real points of the other half are missed.
+    half = np.array([precision_recall(real, clusters(rng, 1000, np.arange(5))) for _ in range(5)])
+    assert half[:, 0].mean() > 0.95
+    share_of_half = np.isin(real_classes, np.arange(5)).mean()  # about 0.5
+    assert half[:, 1].mean() == pytest.approx(share_of_half * same[:, 1].mean(), abs=0.04)
+
+
+@pytest.mark.parametrize("trainer", ["ddpm", "vae"])
+@pytest.mark.parametrize("source", ["digits", "mnist_files"])
+def test_an_image_run_records_mad_s_measures_for_every_chain(tmp_path, source, trainer):
+    where = (
+        [f"source.path={mnist_folder(tmp_path / 'mnist')}", "source.test_size=60"]
+        if source != "digits"
+        else []
+    )
+    ds = cs.run([*IMAGE_RUN, f"source={source}", *where, f"trainer={trainer}", "workers=1"])
+    names = {"precision", "recall", "fid", "kid", "class_share", "class_share_distance", "recognisability"}
+    assert names <= set(ds.data_vars) and ds.sizes["generation"] == 3 and ds.sizes["replicate"] == 2
+    for name in names - {"class_share"}:
+        assert np.isfinite(ds[name]).all(), name
+    assert ((0 <= ds.precision) & (ds.precision <= 1)).all() and (ds.fid >= 0).all()
+    assert np.allclose(ds.class_share.sum("class"), 1.0) and list(ds["class"].values) == list("0123456789")
+    assert float(ds.real_fraction[0, 0]) == 1.0 and float(ds.real_fraction[1, 0]) == 0.0
+
+
+def test_a_diffusion_model_is_deterministic_on_a_cpu_and_guidance_changes_its_draws():
+    from collapse_sim.components import RunContext
+    from collapse_sim.trainers.ddpm import DDPMTrainer
+
+    source = DigitsSource(pool_size=200)
+    real = source.load(np.random.default_rng(0))
+    trainer = DDPMTrainer(iterations=20, device="cpu")
+    trainer.setup(RunContext(folder=None, chain=0, real=real))
+    fits = [trainer.fit(real.train, rng=np.random.default_rng(5), generation=0) for _ in range(2)]
+    assert all(np.array_equal(fits[0].state[k], fits[1].state[k]) for k in fits[0].state)
+    draws = [fits[0].sample(30, np.random.default_rng(1), steps=5, guidance=w) for w in (0.0, 0.0, 2.0)]
+    assert np.array_equal(draws[0][0], draws[1][0]) and np.array_equal(draws[0][1], draws[2][1])
+    assert not np.allclose(draws[0][0], draws[2][0])
+    assert draws[0][0].shape == (30, 8, 8) and 0 <= draws[0][0].min() and draws[0][0].max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            ["trainer=vae", "generator.guidance=2"],
+            "generator=image_sample needs sampling option guidance, "
+            "which trainer=vae does not provide; options that provide it: trainer=ddpm",
+        ),
+        (
+            ["generator.temperature=0.5"],
+            "needs sampling option temperature, which trainer=ddpm does not provide; options that "
+            "provide it: trainer=categorical_fit, gaussian_fit, gmm_fit, kde_fit, ngram, tiny_gpt, vae",
+        ),
+        (["source.class_exponent=-1"], "source.class_exponent: must be a number >= 0"),
+        (["source.test_size=1797"], "source.test_size: must be between 1 and 1796"),
+        (["trainer=ngram"], "trainer=ngram needs text data, which source=digits does not provide"),
+    ],
+)
+def test_bad_image_settings_stop_before_any_work(tmp_path, monkeypatch, capsys, overrides, expected):
+    run_dir = tmp_path / "run"
+    refused = refused_in_process([*IMAGE_RUN, *overrides, f"hydra.run.dir={run_dir}"], monkeypatch, capsys)
+    assert expected in refused
+    assert not run_dir.exists()
