@@ -157,13 +157,17 @@ def test_precision_and_recall_on_sets_whose_answer_is_known():
 
 @pytest.mark.parametrize("trainer", ["ddpm", "vae"])
 @pytest.mark.parametrize("source", ["digits", "mnist_files"])
-def test_an_image_run_records_mad_s_measures_for_every_chain(tmp_path, source, trainer):
+def test_an_image_run_records_mad_s_measures_for_every_chain(tmp_path, app_cli, source, trainer):
     where = (
         [f"source.path={mnist_folder(tmp_path / 'mnist')}", "source.test_size=60"]
         if source != "digits"
         else []
     )
-    ds = cs.run([*IMAGE_RUN, f"source={source}", *where, f"trainer={trainer}", "workers=1"])
+    run_dir = tmp_path / "run"
+    args = [*IMAGE_RUN, f"source={source}", *where, f"trainer={trainer}", "workers=1"]
+    ran = app_cli(*args, f"hydra.run.dir={run_dir}")
+    assert ran.returncode == 0, ran.stderr
+    ds = cs.open_run(run_dir)
     names = {"precision", "recall", "fid", "kid", "class_share", "class_share_distance", "recognisability"}
     assert names <= set(ds.data_vars) and ds.sizes["generation"] == 3 and ds.sizes["replicate"] == 2
     for name in names - {"class_share"}:
@@ -171,6 +175,12 @@ def test_an_image_run_records_mad_s_measures_for_every_chain(tmp_path, source, t
     assert ((0 <= ds.precision) & (ds.precision <= 1)).all() and (ds.fid >= 0).all()
     assert np.allclose(ds.class_share.sum("class"), 1.0) and list(ds["class"].values) == list("0123456789")
     assert float(ds.real_fraction[0, 0]) == 1.0 and float(ds.real_fraction[1, 0]) == 0.0
+    # Each generation's drawn images, by class, and the classes the classifier sees, beside the report.
+    assert len(list(run_dir.glob("chain_0*/generations/00[012]/crops.npz"))) == 6
+    page = (run_dir / "report.html").read_text()
+    assert (run_dir / "crops.png").is_file() and "Images drawn by each generation's model" in page
+    assert (run_dir / "class_share.png").is_file() and "the frozen real-data classifier puts in" in page
+    assert (run_dir / "image_classifier.pt").is_file()  # trained once, for both chains
 
 
 def test_a_diffusion_model_is_deterministic_on_a_cpu_and_guidance_changes_its_draws():

@@ -274,7 +274,7 @@ class ImageQuality(Metric):
                 ("class",),
                 share,
                 units="1",
-                description="share of generated images the frozen classifier assigns to each class",
+                description="share of drawn images the classifier puts in each class",
                 valid=SHARE,
             ),
             "class_share_distance": variable(

@@ -35,6 +35,11 @@ def run_caption(path: Path, ds: xr.Dataset) -> str:
         )
     if stem == "class_frequency":
         return f"Each class's share of the training data per generation, log10 colour scale ({mean})."
+    if stem == "class_share":
+        return (
+            f"The share of each generation's drawn images that the frozen real-data classifier puts in each "
+            f"class, log10 colour scale ({mean}): a class that fades is a class the models stop drawing."
+        )
     if stem == "ap_per_class":
         return (
             f"AP50-95 of each class on the fixed real test set per generation ({mean}); the rarest quarter's "
@@ -48,6 +53,14 @@ def run_caption(path: Path, ds: xr.Dataset) -> str:
             "(Shumailov et al. 2024, Figure 1)."
         )
     if stem == "crops":
+        from collapse_sim.reporting.crops import CROPS_TITLE, loaded_title
+
+        files = sorted(Path(path).parent.glob("chain_00/generations/*/crops.npz")) or sorted(
+            Path(path).parent.glob("generations/*/crops.npz")
+        )
+        title = loaded_title(files[-1]) if files else CROPS_TITLE
+        if title != CROPS_TITLE:
+            return f"{title[0].upper()}{title[1:]}, generation by generation."
         return "Each class's object crops in the training images, generation by generation (chain 0)."
     if stem == "samples":
         return "Training images of chain 0, first and last generation, with their labels."

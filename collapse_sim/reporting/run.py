@@ -194,16 +194,16 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
     written = [Path(folder) / "curves.png"]
     fig.savefig(written[0], dpi=100)
     plt.close(fig)
-    if "class_frequency" in ds:
-        written.append(_class_heatmap(ds, Path(folder) / "class_frequency.png", plt))
+    for shares in ("class_frequency", "class_share"):  # in the training data; in a model's images
+        if shares in ds:
+            written.append(_class_heatmap(ds, shares, Path(folder) / f"{shares}.png", plt))
     if "gen0_histogram" in ds:
         written.append(_judge_histograms(ds, Path(folder) / "judged_by_generation_0.png", plt))
     if "ap50_95" in ds:
         written.append(plot_class_ap(ds, Path(folder) / "ap_per_class.png", plt))
-        samples = plot_samples(ds, Path(folder), plt)
-        crops = plot_crops(ds, Path(folder), plt)
-        written += [picture for picture in (samples, crops) if picture]
-    return written
+        written += [picture for picture in [plot_samples(ds, Path(folder), plt)] if picture]
+    crops = plot_crops(ds, Path(folder), plt)  # the pictures a generator kept, where it keeps any
+    return written + ([crops] if crops else [])
 
 
 def draw_judge_histograms(ax, shares: xr.DataArray, plt) -> None:
@@ -236,8 +236,8 @@ def _judge_histograms(ds: xr.Dataset, path: Path, plt) -> Path:
     return path
 
 
-def _class_heatmap(ds: xr.Dataset, path: Path, plt) -> Path:
-    freq = ds["class_frequency"]
+def _class_heatmap(ds: xr.Dataset, name: str, path: Path, plt) -> Path:
+    freq = ds[name]
     freq = (freq.mean("replicate") if "replicate" in freq.dims else freq).transpose("class", "generation")
     fig, ax = plt.subplots(figsize=(8, max(3, 0.22 * min(freq.sizes["class"], 25) + 1)))
     gens = freq.generation.values
@@ -253,7 +253,7 @@ def _class_heatmap(ds: xr.Dataset, path: Path, plt) -> Path:
     step = max(1, len(labels) // 25)  # at most 25 labels, each readable
     ax.set_yticks(range(0, len(labels), step), labels[::step], fontsize=8)
     ax.set_xlabel("generation")
-    fig.colorbar(image, label="log10 class share in training data")
+    fig.colorbar(image, label=f"log10 {ds[name].attrs.get('description', name)}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
