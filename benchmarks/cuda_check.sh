@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every CUDA measurement collapse_sim has, in one prepared run on one GPU (about 6 minutes on an
 # H100-class GPU): the CUDA tests, the YOLO training core on CUDA, detection chains sharing one GPU,
-# and the text family's decoder. Each benchmark's JSON line is printed, for benchmarks/README.md.
+# the text family's decoder and the image family's diffusion model. Each benchmark's JSON line is
+# printed, for benchmarks/README.md.
 #
-#   bash benchmarks/cuda_check.sh            # each step has its own time limit: 8 minutes in all
+#   bash benchmarks/cuda_check.sh            # each step has its own time limit: 9 minutes in all
 #
 # Without a CUDA device it stops at once with exit 2, having run nothing.
 set -uo pipefail
@@ -31,4 +32,5 @@ step tests 90 python -m pytest -q -p no:cacheprovider -n 0 -m cuda tests
 step train_core 180 python benchmarks/train_core.py --device cuda --imgsz 64 128 --seeds 2
 step chains 150 python benchmarks/chains.py --device cuda --chains 4
 step text_core 60 python benchmarks/text_core.py --device cuda
+step image_core 60 python benchmarks/image_core.py --device cuda
 exit $status

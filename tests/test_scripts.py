@@ -31,6 +31,7 @@ SCRIPTS = {
         "trainer.epochs=1",
         "trainer.batch=8",
     ],
+    "benchmarks/image_core.py": ["--iterations", "3", "--batch", "8", "--images", "8", "--steps", "3"],
     "benchmarks/step_profile.py": ["--imgsz", "32", "--images", "16", "--batch", "8", "--epochs", "1"],
     "benchmarks/startup.py": ["--repeats", "1"],
     "benchmarks/text_core.py": [
@@ -114,6 +115,10 @@ def test_benchmark_runs_and_prints_json_last(script):
         assert summary["beam5_tokens_per_s"] > 0 and summary["beam5_time_over_sampling"] > 0
         assert summary["forward_5x_rows_over_rows"] > 0
         assert summary["train_tokens_per_s"] > 0 and 0 < summary["flop_fraction"] < 1
+    if script.endswith("image_core.py"):
+        assert summary["train_images_per_s"] > 0 and 0 < summary["train_flop_fraction"] < 1
+        assert summary["sample_images_per_s"] > summary["sample_images_per_s_guided"] > 0
+        assert 0 < summary["sample_flop_fraction"] < 1 and summary["image_size"] == [8, 8]
     if script.endswith("chains.py"):
         assert summary["identical_chains"] is True and summary["throughput_ratio"] > 0
     if script.endswith("startup.py"):
