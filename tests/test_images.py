@@ -222,3 +222,30 @@ def test_bad_image_settings_stop_before_any_work(tmp_path, monkeypatch, capsys, 
     refused = refused_in_process([*IMAGE_RUN, *overrides, f"hydra.run.dir={run_dir}"], monkeypatch, capsys)
     assert expected in refused
     assert not run_dir.exists()
+
+
+class Replaying:
+    """A 'model' that draws given images (its training set, or real test images) with their labels."""
+
+    def __init__(self, images, labels) -> None:
+        self.images, self.labels = images, labels
+
+    def sample(self, n, rng, **options):
+        chosen = rng.choice(len(self.images), size=n, replace=n > len(self.images))
+        return self.images[chosen], self.labels[chosen]
+
+
+def test_copies_of_the_training_data_count_as_memorised_and_real_images_as_precise(tmp_path):
+    from collapse_sim.components import RunContext
+    from collapse_sim.metrics.image_quality import ImageQuality
+
+    real = DigitsSource(pool_size=400).load(np.random.default_rng(0))
+    metric = ImageQuality(classifier_steps=300, samples=300)
+    metric.setup(RunContext(tmp_path, 0, real=real, run_dir=tmp_path))
+    copying = metric.measure(Replaying(real.train.images, real.train.labels), real.train, real)
+    assert float(copying.memorised_share) == 1.0  # every drawn image is one it was trained on
+    unseen = metric.measure(Replaying(real.test.images, real.test.labels), real.train, real)
+    # Real test images are copies of the pool only as often as the threshold's quantile says (5 %).
+    assert float(unseen.memorised_share) <= 0.06
+    assert float(unseen.precision) > 0.9 and float(unseen.recall) > 0.5  # real images: a high bar
+    assert float(unseen.recognisability) > 0.85 and float(unseen.class_share_distance) < 0.1

@@ -18,7 +18,11 @@ resumed run use the same one. From the features:
   variation distance to the real test set's shares, and ``recognisability``:
   the share of images the classifier names as the class they were drawn for;
 - ``sharpness``: the variance of the Laplacian, as for the detection family's
-  crops (``metrics.images``).
+  crops (``metrics.images``);
+- ``memorised_share``: the share of drawn images nearer (in pixels) to an
+  image of the model's own training data than 95 % of real test images are to
+  the real pool: near-copies, the memorisation Carlini et al. (2023) find in
+  diffusion models trained on few images.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ CLASSIFIER_IMAGES = 10_000  # at most this many real training images teach the c
 CLASSIFIER_BATCH = 64
 FEATURES = 64
 KID_SUBSETS = 50
+COPY_QUANTILE = 0.05  # a drawn image nearer its training data than this share of real test images is a copy
 
 
 def manifold_radii(features: np.ndarray, k: int) -> np.ndarray:
@@ -57,6 +62,14 @@ def inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.nda
     from scipy.spatial.distance import cdist
 
     return (cdist(points, centres) <= radii[None, :]).any(axis=1)
+
+
+def nearest_distances(points: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Each image's pixel distance to its nearest image in ``data``."""
+    from sklearn.neighbors import NearestNeighbors
+
+    flat = data.reshape(len(data), -1)
+    return NearestNeighbors(n_neighbors=1).fit(flat).kneighbors(points.reshape(len(points), -1))[0][:, 0]
 
 
 def precision_recall(real: np.ndarray, generated: np.ndarray, k: int = 3) -> tuple[float, float]:
@@ -190,8 +203,9 @@ class ImageQuality(Metric):
         """The classifier is kept in the run folder (every chain's)."""
         self.folder = Path(context.run_dir or context.folder)
 
-    def classifier(self, real: RealData) -> ImageClassifier:
-        """The frozen classifier of this real world: read from the run folder, or trained there once."""
+    def reference(self, real: RealData) -> tuple[ImageClassifier, np.ndarray, float]:
+        """The frozen classifier of this real world (read from the run folder, or trained there once),
+        the real test set's features, and the distance under which a drawn image is a copy."""
         import torch
 
         from collapse_sim.checkpoints import made_once
@@ -220,12 +234,13 @@ class ImageQuality(Metric):
                 write=torch.save,
             )
             network = ImageClassifier(saved["state"], n_classes)
-            self._reference[key] = (network, network.features(real.test.images))
+            copy_radius = np.quantile(nearest_distances(real.test.images, real.train.images), COPY_QUANTILE)
+            self._reference[key] = (network, network.features(real.test.images), copy_radius)
         return self._reference[key]
 
     def measure(self, model, data, real: RealData) -> xr.Dataset:
         """Draw ``samples`` images from ``model`` and score them against the real test set."""
-        network, reference = self.classifier(real)
+        network, reference, copy_radius = self.reference(real)
         # The draw depends only on the generation's data, so a resumed run draws the same images.
         seed = int(hashlib.sha256(data.content_hash().encode()).hexdigest()[:15], 16)
         images, drawn = model.sample(
@@ -292,6 +307,14 @@ class ImageQuality(Metric):
                 description="share of generated images the frozen classifier names as the class drawn",
                 valid=SHARE,
                 key=6,
+            ),
+            "memorised_share": variable(
+                (),
+                float((nearest_distances(images, data.images) < copy_radius).mean()),
+                units="1",
+                description="share of drawn images that are near-copies of an image they were trained on",
+                valid=SHARE,
+                key=8,
             ),
             "sharpness": variable(
                 (),
