@@ -21,9 +21,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
 
 import collapse_sim as cs  # noqa: E402
 from collapse_sim.config import flatten_config  # noqa: E402
+from collapse_sim.reporting.axes import figure_legend  # noqa: E402
 from collapse_sim.reporting.detection import rare_class_series  # noqa: E402
 from collapse_sim.reporting.intervals import format_interval, mean_interval, welch_difference  # noqa: E402
 from collapse_sim.reporting.run import draw_band  # noqa: E402
@@ -137,13 +139,17 @@ def main(
                 arm[metric]["last_per_chain"], reference[metric]["last_per_chain"]
             )
     for ax, metric in zip(axes[0], metrics, strict=True):
-        # A t band from few chains can pass 0 or 1; these scores and shares cannot.
-        ax.set_ylim(0, 1 if metric.startswith(BOUNDED) else None)
-        ax.legend(fontsize=7)
+        # A t band from few chains can pass 0 or 1; these scores and shares cannot (a share declares
+        # valid_max 1 where the metric makes it).
+        share = (
+            metric.startswith(BOUNDED) or datasets[0].get(metric, xr.DataArray()).attrs.get("valid_max") == 1
+        )
+        ax.set_ylim(0, 1 if share else None)
         ax.xaxis.get_major_locator().set_params(integer=True)
+    figure_legend(fig, axes, ncol=6)  # each arm once, below the panels
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(out, dpi=110)
     for name, arm in summary["arms"].items():
         print(f"{name}: {arm['chains']} chains, {arm['wall_s']:.0f} s")
