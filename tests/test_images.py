@@ -252,3 +252,11 @@ def test_copies_of_the_training_data_count_as_memorised_and_real_images_as_preci
     assert float(unseen.memorised_share) <= 0.06
     assert float(unseen.precision) > 0.9 and float(unseen.recall) > 0.5  # real images: a high bar
     assert float(unseen.recognisability) > 0.85 and float(unseen.class_share_distance) < 0.1
+
+
+def test_an_image_run_gives_the_same_values_every_time():
+    """What a resumed run relies on: every draw (fit, samples, the metric's own) follows from the seed."""
+    from conftest import assert_same_results
+
+    args = [*IMAGE_RUN, "replicates=1", "generations=2", "workers=1"]
+    assert_same_results(cs.run(args), cs.run(args))
