@@ -21,7 +21,7 @@ import zarr
 
 from collapse_sim.checkpoints import atomic_write
 from collapse_sim.config import config_differences
-from collapse_sim.errors import ConfigError
+from collapse_sim.errors import ConfigError, RunFailure
 from collapse_sim.locations import POINTER, STORE_NAME, as_location, exists, store_location
 from collapse_sim.zarr_io import as_stored, with_replicate_coordinate, write_whole
 
@@ -118,6 +118,21 @@ class RunStore:
             return None
         return {name: group[name] for name in names}
 
+    def _laid_out(self) -> bool:
+        """Whether the results' variables were already laid out (by this run or the one it resumes)."""
+        group = zarr.open_group(str(self.path), mode="r")
+        return bool(set(group.array_keys()) - {"completed", "chain_completed", "generation", "replicate"})
+
+    def _unexpected(self, block: xr.Dataset, generation: int) -> RunFailure:
+        group = zarr.open_group(str(self.path), mode="r")
+        new = ", ".join(sorted(name for name in block.data_vars if name not in group))
+        return RunFailure(
+            f"generation {generation} brings variables the store at {self.path} was not laid out with "
+            f"({new}): the package or the run's metrics changed while it ran or since it began. Every "
+            "complete generation is kept; rerun with the code the run began with to resume, or start anew in "
+            "another folder"
+        )
+
     def write(self, generation: int, results: xr.Dataset, *, chain: int | None = None) -> None:
         """Write one generation's variables (of one chain, when chained) into their slots.
 
@@ -133,9 +148,13 @@ class RunStore:
             names = list(block.data_vars) + ["completed"] + (["chain_completed"] if chain is not None else [])
             self._handles = self._arrays(names)
             if self._handles is None:
+                if self._laid_out():  # never lay it out again: that would blank the kept generations
+                    raise self._unexpected(block, generation)
                 self._create_variables(block)
                 self._handles = self._arrays(names)
             self._check_coordinates(block)
+        if any(name not in self._handles for name in block.data_vars):
+            raise self._unexpected(block, generation)
         slot = (slice(generation, generation + 1),) + (
             (slice(chain, chain + 1),) if chain is not None else ()
         )

@@ -87,3 +87,21 @@ def test_a_store_at_an_fsspec_url_writes_resumes_and_opens(tmp_path, scheme):
     with pytest.raises(ConfigError, match="already has its store at"):
         RunStore.open_or_create(run_dir, generations=3, attrs=ATTRS, url=url.replace(".zarr", "-b.zarr"))
     assert (run_dir / "store_url.txt").read_text().strip() == url  # the pointer was not moved
+
+
+def test_a_generation_with_variables_the_store_lacks_stops_the_run_and_damages_nothing(tmp_path):
+    """Code changed under a running run (or between its start and a resume): one paragraph, not a
+    KeyError, and the store is never laid out again over the kept generations."""
+    from collapse_sim.errors import RunFailure
+
+    store, _ = RunStore.open_or_create(tmp_path, generations=3, attrs=ATTRS)
+    store.write(0, results(1.0))
+    store.mark_complete(0)
+    grown = results(2.0).assign(w=results(2.0).v)
+    with pytest.raises(RunFailure, match=r"generation 1 brings variables the store at .* \(w\): the package"):
+        store.write(1, grown)
+    resumed, start = RunStore.open_or_create(tmp_path, generations=3, attrs=ATTRS)
+    assert start == 1
+    with pytest.raises(RunFailure, match=r"\(w\)"):
+        resumed.write(1, grown)
+    assert float(open_run(tmp_path).v.max()) == 1.0  # generation 0 kept as it was
