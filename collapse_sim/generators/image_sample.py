@@ -64,9 +64,6 @@ class ImageSampleGenerator(Generator):
         """``n`` new images from ``model`` (the model of ``generation``)."""
         images, labels = model.sample(self.n, rng, **self.options)
         if self.workdir is not None:
-            chosen = np.concatenate(
-                [np.flatnonzero(labels == c)[:EXAMPLES_PER_CLASS] for c in np.unique(labels)]
-            )
-            grey = np.repeat(images[chosen][..., None], 3, axis=-1)
-            keep_examples(self.workdir, generation, grey, labels[chosen], SAMPLES_TITLE)
+            grey = np.repeat(images[..., None], 3, axis=-1)
+            keep_examples(self.workdir, generation, grey, labels, SAMPLES_TITLE, EXAMPLES_PER_CLASS)
         return ImageSet.made_by(generation, images, labels)

@@ -72,10 +72,7 @@ class SpritePasteGenerator(Generator):
         crops, classes = crops[shown], classes[shown]
         if not len(crops):
             return
-        chosen = np.concatenate(
-            [np.flatnonzero(classes == c)[: self.EXAMPLES_PER_CLASS] for c in np.unique(classes)]
-        )
-        keep_examples(self.workdir, generation, crops[chosen], classes[chosen], CROPS_TITLE)
+        keep_examples(self.workdir, generation, crops, classes, CROPS_TITLE, self.EXAMPLES_PER_CLASS)
 
     def sprite_model(self, crops: np.ndarray, classes: np.ndarray, n_classes: int, rng: np.random.Generator):
         """What ``sprites_for`` draws from: here the crops themselves, by class."""

@@ -53,12 +53,9 @@ def run_caption(path: Path, ds: xr.Dataset) -> str:
             "(Shumailov et al. 2024, Figure 1)."
         )
     if stem == "crops":
-        from collapse_sim.reporting.crops import CROPS_TITLE, loaded_title
+        from collapse_sim.reporting.crops import CROPS_TITLE, grid_title
 
-        files = sorted(Path(path).parent.glob("chain_00/generations/*/crops.npz")) or sorted(
-            Path(path).parent.glob("generations/*/crops.npz")
-        )
-        title = loaded_title(files[-1]) if files else CROPS_TITLE
+        title = grid_title(Path(path).parent)
         if title != CROPS_TITLE:
             return f"{title[0].upper()}{title[1:]}, generation by generation."
         return "Each class's object crops in the training images, generation by generation (chain 0)."

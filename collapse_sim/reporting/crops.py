@@ -17,14 +17,25 @@ GAP = 2  # pixels between crops and between generations
 CROPS_TITLE = "object crops of each generation's training images (first chain)"
 
 
-def keep_examples(folder: Path, generation: int, crops: np.ndarray, classes: np.ndarray, title: str) -> None:
-    """Write ``generations/NNN/crops.npz`` under a chain's ``folder``: ``crops`` (n, H, W, >= 3) in [0, 1]
-    of ``classes``, and the grid's ``title``; a resumed chain rewrites it whole."""
+def keep_examples(
+    folder: Path, generation: int, crops: np.ndarray, classes: np.ndarray, title: str, per_class: int
+) -> None:
+    """Write ``generations/NNN/crops.npz`` under a chain's ``folder``: the first ``per_class`` of
+    ``crops`` (n, H, W, >= 3) in [0, 1] of each class in ``classes``, and the grid's ``title``; a resumed
+    chain rewrites it whole."""
+    chosen = np.concatenate([np.flatnonzero(classes == c)[:per_class] for c in np.unique(classes)])
     target = Path(folder) / "generations" / f"{generation:03d}"
     target.mkdir(parents=True, exist_ok=True)
     partial = target / "crops.partial.npz"
-    np.savez_compressed(partial, crops=crops, classes=classes, title=np.array(title))
+    np.savez_compressed(partial, crops=crops[chosen], classes=classes[chosen], title=np.array(title))
     os.replace(partial, target / "crops.npz")
+
+
+def example_files(run_dir: Path) -> list[Path]:
+    """The first chain's ``generations/NNN/crops.npz`` (the run directory's own for a vectorised run)."""
+    root = Path(run_dir) / "chain_00"
+    root = root if (root / "generations").is_dir() else Path(run_dir)
+    return sorted(root.glob("generations/*/crops.npz"))
 
 
 def crop_grid(files: list[Path], n_classes: int) -> np.ndarray:
@@ -42,17 +53,18 @@ def crop_grid(files: list[Path], n_classes: int) -> np.ndarray:
     return grid
 
 
-def loaded_title(path: Path) -> str:
-    """The grid's title a ``crops.npz`` carries (files without one hold object crops)."""
-    with np.load(path) as data:
+def grid_title(run_dir: Path) -> str:
+    """The title the run's kept examples carry (files without one hold object crops)."""
+    files = example_files(run_dir)
+    if not files:
+        return CROPS_TITLE
+    with np.load(files[-1]) as data:
         return str(data["title"]) if "title" in data.files else CROPS_TITLE
 
 
 def plot_crops(ds: xr.Dataset, run_dir: Path, plt) -> Path | None:
     """``crops.png`` from the first chain's ``generations/NNN/crops.npz`` (sprite generators write them)."""
-    root = Path(run_dir) / "chain_00"
-    root = root if (root / "generations").is_dir() else Path(run_dir)
-    files = sorted(root.glob("generations/*/crops.npz"))
+    files = example_files(run_dir)
     if not files:
         return None
     names = [str(c) for c in ds["class"].values]
@@ -69,8 +81,7 @@ def plot_crops(ds: xr.Dataset, run_dir: Path, plt) -> Path | None:
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    title = loaded_title(files[-1])
-    ax.set_title(title, fontsize=9)
+    ax.set_title(grid_title(run_dir), fontsize=9)
     fig.tight_layout()
     path = Path(run_dir) / "crops.png"
     fig.savefig(path, dpi=110)
