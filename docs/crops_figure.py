@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import collapse_sim as cs  # noqa: E402
-from collapse_sim.reporting.crops import crop_grid  # noqa: E402
+from collapse_sim.reporting.crops import crop_grid, example_files  # noqa: E402
 
 
 def main(runs: list[str], labels: list[str], out: Path, title: str | None = None) -> Path:
@@ -25,8 +25,7 @@ def main(runs: list[str], labels: list[str], out: Path, title: str | None = None
         raise SystemExit(f"--labels: give one label per run ({len(runs)}), got {len(labels)}")
     grids, names = [], None
     for run in runs:
-        root = Path(run) / "chain_00" if (Path(run) / "chain_00").is_dir() else Path(run)
-        files = sorted(root.glob("generations/*/crops.npz"))
+        files = example_files(Path(run))
         if not files:
             raise SystemExit(f"{run}: no generations/*/crops.npz; use generator=sprite_vae or sprite_paste")
         names = [str(c) for c in cs.open_run(run)["class"].values]
