@@ -60,6 +60,7 @@ class ImageSource(Source):
         pool_size: int | None,
         class_exponent: float,
         what: str,
+        test_size: int | None = None,
     ) -> None:
         if not (isinstance(class_exponent, (int, float)) and class_exponent >= 0):
             raise ConfigError(
@@ -68,12 +69,19 @@ class ImageSource(Source):
                 f"got {class_exponent!r}",
             )
         n_classes = int(max(train[1].max(), test[1].max())) + 1
-        (train_x, train_y), (test_x, test_y) = (
-            (x[keep], y[keep])
-            for x, y in (train, test)
-            for keep in [long_tail(np.asarray(y, dtype=int), n_classes, class_exponent)]
-        )
-        self.levels, self.what = float(levels), what
+
+        def thinned(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            keep = long_tail(np.asarray(labels, dtype=int), n_classes, class_exponent)
+            return images[keep], labels[keep]
+
+        (train_x, train_y), (test_x, test_y) = thinned(*train), thinned(*test)
+        if test_size is not None:  # the first test_size of the thinned test images
+            if test_size > len(test_y):
+                raise ConfigError(
+                    "test_size", f"asks for {test_size} test images but {what} gives {len(test_y)}; lower it"
+                )
+            test_x, test_y = test_x[:test_size], test_y[:test_size]
+        self.levels = float(levels)
         self.train_images, self.train_labels = train_x, train_y.astype(np.int32)
         self.test = ImageSet.real(test_x / self.levels, test_y)
         self.test_size = len(self.test)
@@ -151,20 +159,12 @@ class MnistFilesSource(ImageSource):
         class_exponent: float = 0.0,
     ) -> None:
         arrays = read_mnist_folder(Path(str(path)), "path")
-        test_size = positive_int("test_size", test_size)
-        test = (arrays["test_images"][:], arrays["test_labels"].astype(int))
         super().__init__(
             (arrays["train_images"], arrays["train_labels"].astype(int)),
-            test,
+            (arrays["test_images"], arrays["test_labels"].astype(int)),
             levels=255.0,
             pool_size=pool_size,
             class_exponent=class_exponent,
             what=str(path),
+            test_size=positive_int("test_size", test_size),
         )
-        if test_size > len(self.test):
-            raise ConfigError(
-                "test_size",
-                f"asks for {test_size} test images but {path} gives {len(self.test)}; lower it",
-            )
-        self.test = self.test.take(np.arange(test_size))
-        self.test_size = test_size
