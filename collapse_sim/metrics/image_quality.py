@@ -210,10 +210,11 @@ class ImageQuality(Metric):
 
         from collapse_sim.checkpoints import made_once
 
-        n_classes = len(real.truth.names)
-        train = real.draw(min(real.truth.train_size, CLASSIFIER_IMAGES), np.random.default_rng(0))
-        key = f"{train.content_hash()}-{self.classifier_steps}"
-        if key not in self._reference:
+        world = (real.test.content_hash(), real.train.content_hash())  # cheap: the test set and the pool
+        if world not in self._reference:  # once a real world: the classifier's images are drawn only then
+            n_classes = len(real.truth.names)
+            train = real.draw(min(real.truth.train_size, CLASSIFIER_IMAGES), np.random.default_rng(0))
+            key = f"{train.content_hash()}-{self.classifier_steps}"
 
             def read(path: Path) -> dict:
                 saved = torch.load(path, map_location="cpu", weights_only=True)
@@ -235,8 +236,8 @@ class ImageQuality(Metric):
             )
             network = ImageClassifier(saved["state"], n_classes)
             copy_radius = np.quantile(nearest_distances(real.test.images, real.train.images), COPY_QUANTILE)
-            self._reference[key] = (network, network.features(real.test.images), copy_radius)
-        return self._reference[key]
+            self._reference[world] = (network, network.features(real.test.images), copy_radius)
+        return self._reference[world]
 
     def measure(self, model, data, real: RealData) -> xr.Dataset:
         """Draw ``samples`` images from ``model`` and score them against the real test set."""
