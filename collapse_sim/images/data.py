@@ -15,6 +15,11 @@ import numpy as np
 from collapse_sim.samples import REAL, OneChain
 
 
+def drawn_classes(shares: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """What an image model draws first: ``n`` classes in ``shares``, and a seed for its own noise."""
+    return rng.choice(len(shares), size=n, p=shares).astype(np.int32), int(rng.integers(2**63))
+
+
 @dataclass(frozen=True)
 class ImageSet(OneChain):
     """Images, their labels, and where each came from (real, or the generation whose model drew it)."""
@@ -67,6 +72,11 @@ class ImageSet(OneChain):
             np.concatenate([p.labels for p in parts]),
             np.concatenate([p.origin for p in parts], 1),
         )
+
+    def class_shares(self, n_classes: int) -> np.ndarray:
+        """The share of each class among the labels: the class prior a model trained on them learns."""
+        counts = np.bincount(self.labels, minlength=n_classes).astype(float)
+        return counts / counts.sum()
 
     def content_hash(self) -> str:
         """A short hash of the images and labels: the version of this training set."""

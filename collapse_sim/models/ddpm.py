@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from collapse_sim.images.data import drawn_classes
+
 BETA_START, BETA_END = 1e-4, 0.02  # DDPM's linear schedule
 LABEL_DROPOUT = 0.1  # share of training labels replaced by "no class" (classifier-free guidance)
 
@@ -202,8 +204,8 @@ class DiffusionModel:
         """``n`` images (n, H, W) in [0, 1] and the class each was drawn for, classes in the training
         data's shares; ``steps`` respaced sampling steps (None: all ``timesteps``), ``guidance`` w of
         classifier-free guidance (0: none). ``temperature`` is not an option of this model (only 1)."""
-        labels = rng.choice(self.n_classes, size=n, p=self.class_share).astype(np.int32)
-        generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
+        labels, seed = drawn_classes(self.class_share, n, rng)
+        generator = torch.Generator().manual_seed(seed)
         alpha_bar = noise_schedule(self.timesteps).to(self.device)
         with torch.autocast("cuda", torch.bfloat16, enabled=self.device.startswith("cuda")):
             images = sample_images(

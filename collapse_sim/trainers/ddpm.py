@@ -21,12 +21,6 @@ from collapse_sim.errors import ConfigError
 from collapse_sim.images.data import ImageSet
 
 
-def class_shares(data: ImageSet, n_classes: int) -> np.ndarray:
-    """The share of each class among ``data``'s labels: the class prior a model trained on it learns."""
-    counts = np.bincount(data.labels, minlength=n_classes).astype(float)
-    return counts / counts.sum()
-
-
 class DDPMTrainer(Trainer):
     """A denoising U-Net of ``width`` channels over a ``timesteps``-step schedule, ``iterations`` steps."""
 
@@ -115,6 +109,6 @@ class DDPMTrainer(Trainer):
             width=self.width,
             timesteps=self.timesteps,
             size=data.size,
-            class_share=class_shares(data, self.n_classes),
+            class_share=data.class_shares(self.n_classes),
             device=self.device,
         )

@@ -14,8 +14,7 @@ import numpy as np
 from collapse_sim.checks import positive_int
 from collapse_sim.components import RunContext, Trainer, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.images.data import ImageSet
-from collapse_sim.trainers.ddpm import class_shares
+from collapse_sim.images.data import ImageSet, drawn_classes
 
 
 class VAEImageModel:
@@ -37,9 +36,8 @@ class VAEImageModel:
         N(0, ``temperature`` I); ``steps`` and ``guidance`` are not options of this model."""
         import torch
 
-        labels = rng.choice(len(self.class_share), size=n, p=self.class_share).astype(np.int32)
-        generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
-        return self.vae.sample(labels, temperature, generator)[..., 0], labels
+        labels, seed = drawn_classes(self.class_share, n, rng)
+        return self.vae.sample(labels, temperature, torch.Generator().manual_seed(seed))[..., 0], labels
 
 
 class VAETrainer(Trainer):
@@ -107,4 +105,4 @@ class VAETrainer(Trainer):
             beta=self.beta,
             seed=int(rng.integers(2**31)),
         )
-        return VAEImageModel(vae, class_shares(data, self.n_classes))
+        return VAEImageModel(vae, data.class_shares(self.n_classes))
