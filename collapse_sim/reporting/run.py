@@ -252,8 +252,9 @@ def _class_heatmap(ds: xr.Dataset, name: str, path: Path, plt) -> Path:
     labels = [str(c) for c in freq["class"].values]
     step = max(1, len(labels) // 25)  # at most 25 labels, each readable
     ax.set_yticks(range(0, len(labels), step), labels[::step], fontsize=8)
-    ax.set_xlabel("generation")
-    fig.colorbar(image, label=f"log10 {ds[name].attrs.get('description', name)}")
+    ax.set(xlabel="generation", ylabel="class")
+    ax.set_title(ds[name].attrs.get("description", name), fontsize=9)  # too long for the colour bar
+    fig.colorbar(image, label="log10 share")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
