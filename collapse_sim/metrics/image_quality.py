@@ -180,7 +180,8 @@ def fid_kid(real: np.ndarray, generated: np.ndarray) -> tuple[float, float]:
 
 class ImageQuality(Metric):
     """``precision``, ``recall``, ``fid``, ``kid``, ``class_share``, ``class_share_distance``,
-    ``recognisability`` and ``sharpness`` of ``samples`` images drawn from the generation's model."""
+    ``recognisability``, ``memorised_share`` and ``sharpness`` of ``samples`` images drawn from the
+    generation's model."""
 
     needs = data_of("image") | {"run folder", "real data"}
 
@@ -190,7 +191,7 @@ class ImageQuality(Metric):
         self.classifier_steps = positive_int("classifier_steps", classifier_steps)
         self.options: dict = {}
         self.folder: Path | None = None
-        self._reference: dict[str, tuple] = {}
+        self._reference: dict[tuple[str, str], tuple] = {}  # by (test set, pool) hashes
 
     def check(self, sim) -> None:
         """Draw as the generator draws (its guidance, steps, temperature), when it says how."""
@@ -251,7 +252,7 @@ class ImageQuality(Metric):
         seen = network.classes(features)
         names = real.truth.names
         share = np.bincount(seen, minlength=len(names)) / len(seen)
-        real_share = np.bincount(real.test.labels, minlength=len(names)) / len(real.test)
+        real_share = real.test.class_shares(len(names))
         precision, recall = precision_recall(reference, features, self.k)
         fid, kid = fid_kid(reference, features)
         values = {
