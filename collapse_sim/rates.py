@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from collapse_sim.reporting.intervals import mean_interval
+from collapse_sim.intervals import mean_interval
 
 
 def chain_slopes(da: xr.DataArray) -> np.ndarray:
