@@ -1,7 +1,8 @@
 import numpy as np
 from scipy import stats
 
-from collapse_sim.models.categorical import CategoricalModel, class_counts, shape_probabilities
+from collapse_sim.draws import shape_probabilities
+from collapse_sim.models.categorical import CategoricalModel, class_counts
 from collapse_sim.models.gaussian import GaussianMixtureModel
 
 RNG = np.random.default_rng(12)

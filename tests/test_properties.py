@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from collapse_sim.models.categorical import shape_probabilities
+from collapse_sim.draws import shape_probabilities
 from collapse_sim.samples import Samples
 
 probabilities = arrays(np.float64, st.integers(2, 12), elements=st.floats(0.0, 1.0)).filter(

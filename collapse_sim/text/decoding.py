@@ -20,8 +20,8 @@ from typing import Protocol
 import numpy as np
 
 from collapse_sim.checks import set_options
+from collapse_sim.draws import draw_tokens
 from collapse_sim.errors import ConfigError
-from collapse_sim.models.categorical import draw_tokens
 
 NEUTRAL_DECODING = {"beams": None, "repetition_penalty": 1.0}  # sample, and no penalty
 
