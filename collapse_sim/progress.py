@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collapse_sim.checkpoints import atomic_write
-from collapse_sim.metrics import key_variables
+from collapse_sim.variables import key_variables
 
 TIMING_FILE = "timing.json"  # the wall time of every attempt of a run (a resume is another attempt)
 SHOWN = 4  # key variables in a generation's line

@@ -14,8 +14,8 @@ import xarray as xr
 
 from collapse_sim.checkpoints import atomic_write
 from collapse_sim.loggers import scalars
-from collapse_sim.metrics import key_variables
 from collapse_sim.store import RunStore, open_run
+from collapse_sim.variables import key_variables
 
 STATE_FILE = "tracker_state.json"
 

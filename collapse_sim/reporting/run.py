@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from collapse_sim.metrics import key_variables
 from collapse_sim.progress import wall_time_line
 from collapse_sim.rates import chain_slopes
 from collapse_sim.reporting.axes import apply_honest_limits, figure_legend, integer_generations, labelled
@@ -26,6 +25,7 @@ from collapse_sim.reporting.intervals import (
     valid_range,
 )
 from collapse_sim.theory import expected_curves
+from collapse_sim.variables import key_variables
 
 FAINT_CHAINS = 40  # more chains than this are drawn as their band only
 

@@ -26,7 +26,6 @@ import xarray as xr
 from rich.console import Console
 from rich.table import Table
 
-from collapse_sim.metrics import key_variables
 from collapse_sim.rates import chain_slopes
 from collapse_sim.reporting import COMPARISON_COLUMNS
 from collapse_sim.reporting.axes import apply_honest_limits, figure_legend, integer_generations, labelled
@@ -38,6 +37,7 @@ from collapse_sim.reporting.intervals import (
     welch_difference,
 )
 from collapse_sim.sweep import FIXED_DIMS
+from collapse_sim.variables import key_variables
 from collapse_sim.zarr_io import as_stored, write_whole
 
 SWEEP_STORE = "sweep.zarr"
