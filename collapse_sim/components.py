@@ -13,7 +13,7 @@ chain starts. A component whose settings must agree with another's (a pool
 large enough to label ``n`` images, say) checks them in ``check(sim)``.
 
 The defaults live here and nowhere else: no other module asks a component
-whether it has an attribute (``tests/test_components.py`` scans the package).
+whether it has an attribute (``tests/test_declarations.py`` scans the package).
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ class Reward(Metric):
 
     def measure(self, model: Any, data: SampleSet, real: RealData) -> xr.Dataset:
         """``reward_mean`` per chain."""
-        from collapse_sim.metrics import measured, variable
+        from collapse_sim.variables import measured, variable
 
         return measured(
             {
