@@ -171,10 +171,13 @@ class Generator(Component):
     ``chain_bytes``: memory it holds in a chain beyond the trainer's (a model of its own).
     ``options``: the sampling options it hands the model (a metric that draws
     from the model draws the same way); none by default.
+    ``row_tokens``: how many tokens of one row the model must hold while it
+    generates (a prompt and its continuation; 0 for a generator of no text).
     """
 
     chain_bytes: float = 0.0
     options: Mapping[str, Any] = MappingProxyType({})
+    row_tokens: int = 0
 
     def generate(
         self, model: Any, data: SampleSet, generation: int, rng: np.random.Generator, *, real: RealData

@@ -94,6 +94,7 @@ class CuratedGenerator(Generator):
         self.needs = inner.needs
         self.provides = inner.provides
         self.chain_bytes = inner.chain_bytes
+        self.row_tokens = inner.row_tokens
 
     def setup(self, context: RunContext) -> None:
         """The chosen generator's setup."""

@@ -39,6 +39,7 @@ class SampleTextGenerator(Generator):
     ) -> None:
         self.n, self.length = positive_int("n", n), positive_int("length", length)
         self.prompt = positive_int("prompt", prompt, minimum=0)
+        self.row_tokens = self.prompt + self.length  # what the model must hold of a row
         drawing = sampling_options(temperature, top_k, top_p)
         decoding = decoding_options(beams, repetition_penalty, drawing)
         self.options = drawing | decoding

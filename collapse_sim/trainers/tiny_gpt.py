@@ -93,11 +93,7 @@ class TinyGPTTrainer(Trainer):
 
     def check(self, sim) -> None:
         """A passage (after its end token) and a prompt plus its continuation must fit the context."""
-        from collapse_sim.generators.sample_text import SampleTextGenerator
-
-        needed = sim.source.passage_tokens
-        if isinstance(sim.generator, SampleTextGenerator):
-            needed = max(needed, sim.generator.prompt + sim.generator.length)
+        needed = max(sim.source.passage_tokens, sim.generator.row_tokens)
         if needed + 1 > self.context:
             raise ConfigError(
                 "trainer.context",
