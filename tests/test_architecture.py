@@ -78,3 +78,40 @@ def test_no_import_cycles():
 
     cycles = [c for name in sorted(modules) if name not in state and (c := visit(name, []))]
     assert cycles == []
+
+
+# What each floor may not reach up to: the role bases stand under every component, the readers under
+# the reports, the text machinery beside (not above) the models.
+FLOORS = {
+    "collapse_sim.components": (
+        "collapse_sim.metrics",
+        "collapse_sim.trainers",
+        "collapse_sim.generators",
+        "collapse_sim.sources",
+        "collapse_sim.reporting",
+    ),
+    "collapse_sim.rates": ("collapse_sim.reporting",),
+    "collapse_sim.text": ("collapse_sim.models", "collapse_sim.trainers", "collapse_sim.reporting"),
+}
+
+
+def test_no_import_runs_back_up_a_floor():
+    upward = {
+        (name, i)
+        for name, path in _modules().items()
+        for floor, above in FLOORS.items()
+        if name == floor or name.startswith(f"{floor}.")
+        for i in _imports(path)
+        if i.startswith(above)
+    }
+    assert upward == set()
+
+
+def test_hydra_s_internals_are_read_in_the_bridge_alone():
+    """``hydra._internal`` is not Hydra's API: one module reads it, and its tests pin what it reads."""
+    readers = {
+        name
+        for name, path in _modules().items()
+        if any(i.startswith("hydra._internal") for i in _imports(path))
+    }
+    assert readers == {"collapse_sim.hydra_bridge"}
