@@ -11,7 +11,8 @@ from hydra.utils import instantiate
 
 from collapse_sim.capacity import plan_chains
 from collapse_sim.components import RUN_ABILITIES
-from collapse_sim.config import COMPONENT_GROUPS, CONFIG_DIR, GROUPS
+from collapse_sim.config import CONFIG_DIR
+from collapse_sim.config_tree import COMPONENT_GROUPS, GROUPS
 from collapse_sim.errors import ConfigError
 from collapse_sim.settings import import_target
 from collapse_sim.simulation import Simulation

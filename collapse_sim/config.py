@@ -5,16 +5,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, MissingMandatoryValue, OmegaConf
 
 from collapse_sim.components import ROLES
+from collapse_sim.config_tree import COMPONENT_GROUPS
 from collapse_sim.errors import ConfigError, did_you_mean
 from collapse_sim.settings import check_component
 
@@ -27,8 +26,6 @@ def _config_dir() -> str:
 
 
 CONFIG_DIR = _config_dir()  # the package's own configs; users add theirs with --config-dir
-COMPONENT_GROUPS = ("source", "generator", "mixing", "trainer")
-GROUPS = COMPONENT_GROUPS + ("metrics", "logger", "reward")
 
 
 @dataclass
@@ -67,33 +64,13 @@ def option_dirs(searchpath: Sequence[str] = ()) -> list[Path]:
 
 def register_schema() -> None:
     """Make the schema available to ``conf/config.yaml``'s defaults list."""
+    from hydra.core.config_store import ConfigStore  # here: readers of this module never load Hydra
+
     ConfigStore.instance().store(name="simulation_schema", node=SimulationConfig)
 
 
 TOP_LEVEL = tuple(f.name for f in dataclasses.fields(SimulationConfig))
 MINIMUM = {"generations": 1, "n_samples": 1, "replicates": 1, "seed": 0}
-
-
-def flatten_config(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested configuration as ``{"mixing.real_fraction": 0.2, ...}``: dotted keys, leaf values."""
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(flatten_config(value, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): tree}
-
-
-# Settings that never change a run's results: plots on or off, the trackers, how many chains run at once
-# (each chain is the same whatever runs beside it). A resume may change them.
-RESULT_NEUTRAL = ("plots", "logger", "workers")
-
-
-def config_differences(stored: dict, current: dict) -> list[str]:
-    """Dotted keys whose values differ between two configuration trees, the result-neutral settings aside."""
-    a, b = flatten_config(stored), flatten_config(current)
-    keys = (k for k in a.keys() | b.keys() if k.split(".")[0] not in RESULT_NEUTRAL)
-    return sorted(k for k in keys if json.dumps(a.get(k)) != json.dumps(b.get(k)))
 
 
 def validate(cfg: DictConfig) -> dict:

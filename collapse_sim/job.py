@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from collapse_sim.build import build, build_loggers
-from collapse_sim.config import GROUPS, option_dirs, validate
+from collapse_sim.config import option_dirs, validate
+from collapse_sim.config_tree import GROUPS
 from collapse_sim.simulation import Simulation
 
 

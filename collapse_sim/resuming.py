@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from collapse_sim.config import RESULT_NEUTRAL, config_differences
+from collapse_sim.config_tree import RESULT_NEUTRAL, config_differences
 from collapse_sim.errors import ConfigError
 
 KEY = "resume"

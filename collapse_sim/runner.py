@@ -7,13 +7,13 @@ import fcntl
 import json
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from omegaconf import OmegaConf
+import yaml
 
 from collapse_sim import __version__, phases
 from collapse_sim.chains import run_chains
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, stopped
-from collapse_sim.job import Job
 from collapse_sim.locations import LOCK_FILE
 from collapse_sim.progress import Attempt, RunProgress, wall_time_line
 from collapse_sim.reporting.html import write_run_page
@@ -22,6 +22,9 @@ from collapse_sim.reporting.run import plot_run, summarize
 from collapse_sim.stopping import shielded
 from collapse_sim.store import RunStore, open_run
 from collapse_sim.tracking import Trackers
+
+if TYPE_CHECKING:  # the runner is handed built jobs; it never builds one
+    from collapse_sim.job import Job
 
 
 @contextmanager
@@ -46,7 +49,7 @@ def store_attrs(job: Job) -> dict:
     return {
         "name": job.resolved["name"],
         "config": json.loads(json.dumps(job.resolved)),
-        "config_yaml": OmegaConf.to_yaml(job.resolved),
+        "config_yaml": yaml.safe_dump(job.resolved, sort_keys=False, allow_unicode=True),
         "choices": choices,
         "overrides": job.overrides,
         "version": __version__,

@@ -20,7 +20,7 @@ import xarray as xr
 import zarr
 
 from collapse_sim.checkpoints import atomic_write
-from collapse_sim.config import config_differences
+from collapse_sim.config_tree import config_differences
 from collapse_sim.errors import ConfigError, RunFailure
 from collapse_sim.locations import POINTER, STORE_NAME, as_location, exists, store_location
 from collapse_sim.zarr_io import as_stored, with_replicate_coordinate, write_whole

@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from collapse_sim.config import GROUPS
+from collapse_sim.config_tree import GROUPS
 from collapse_sim.locations import STORE_NAME, exists, store_location
 from collapse_sim.store import open_run
 

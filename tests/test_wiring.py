@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ast
-
 import yaml
-from conftest import GAUSSIAN, ROOT
+from conftest import GAUSSIAN
 
 import collapse_sim as cs
 
@@ -58,21 +56,45 @@ def test_a_sweep_s_jobs_are_validated_and_built_once_each(tmp_path, monkeypatch)
     assert {cs.open_run(tmp_path / job).attrs["config"]["seed"] for job in ("0", "1")} == {0, 1}
 
 
-def _imported(module: str) -> set[str]:
-    tree = ast.parse((ROOT / "collapse_sim" / f"{module}.py").read_text())
-    found = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    return found | {
-        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
-    }
+HEAVY = ("collapse_sim.build", "collapse_sim.job", "collapse_sim.preflight", "collapse_sim.hydra_bridge")
+
+
+def _loaded_after(code: str) -> list[str]:
+    """What a fresh interpreter has loaded of Hydra and the builder after running ``code``: the whole
+    transitive closure, not only the direct imports."""
+    import subprocess
+    import sys
+
+    probe = (
+        f"{code}\nimport sys; print(sorted({{m for m in sys.modules"
+        f" if m.split('.')[0] == 'hydra' or m in {HEAVY!r}}}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return eval(out.stdout.strip().splitlines()[-1])
 
 
 def test_below_the_entry_nothing_builds_or_composes_again():
-    """The runner, the runner of chains, a chain, its worker and the loop import neither the builder,
-    preflight, nor Hydra."""
-    for module in ("runner", "chains", "chain", "worker", "loop", "tracking", "simulation"):
-        imported = _imported(module)
-        forbidden = {"collapse_sim.build", "collapse_sim.preflight", "collapse_sim.hydra_bridge", "hydra"}
-        assert not any(name.split(".")[0] == "hydra" or name in forbidden for name in imported), module
+    """The runner, the runner of chains, a chain, its worker and the loop load neither the builder,
+    preflight, nor Hydra: not directly, and not through anything they import."""
+    modules = ("runner", "chains", "chain", "worker", "loop", "tracking", "simulation")
+    assert _loaded_after("; ".join(f"import collapse_sim.{m}" for m in modules)) == []
+
+
+def test_readers_load_no_hydra_nor_the_builder(tmp_path, app_cli):
+    """A notebook that opens a run, a sweep, its collapse rate, a tracker or a report stays light."""
+    sweep = tmp_path / "sweep"
+    ran = app_cli("-m", *GAUSSIAN, "generations=3", "plots=false", "seed=0,1", f"hydra.sweep.dir={sweep}")
+    assert ran.returncode == 0, ran.stderr
+    code = (
+        "import collapse_sim as cs\n"
+        f"ds = cs.open_run({str(sweep / '0')!r})\n"
+        f"assert cs.open_sweep({str(sweep)!r}).sizes['seed'] == 2\n"
+        "cs.collapse_rate(ds, 'variance')\n"
+        "import collapse_sim.report, collapse_sim.reporting.html, collapse_sim.reporting.run\n"
+        "import collapse_sim.loggers.mlflow_logger, collapse_sim.loggers.tensorboard_logger\n"
+        "import collapse_sim.loggers.wandb_logger"
+    )
+    assert _loaded_after(code) == []
 
 
 def test_a_chain_worker_starts_without_hydra_or_the_builder():

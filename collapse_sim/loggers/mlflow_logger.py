@@ -21,7 +21,7 @@ from pathlib import Path
 
 from collapse_sim.checkpoints import atomic_write
 from collapse_sim.components import Tracker
-from collapse_sim.config import flatten_config
+from collapse_sim.config_tree import flatten_config
 from collapse_sim.errors import ConfigError
 from collapse_sim.loggers import outputs_of, require, sweep_of
 

@@ -73,7 +73,7 @@ class TensorBoardLogger(Tracker):
 
 def _hparams(config: dict, overrides: list[str]) -> dict:
     """Every config value as an HParams setting (numbers and text; anything else as its text)."""
-    from collapse_sim.config import flatten_config
+    from collapse_sim.config_tree import flatten_config
 
     flat = flatten_config(config) | {"overrides": " ".join(overrides) or "(none)"}
     return {k: v if isinstance(v, bool | int | float | str) else str(v) for k, v in flat.items()}
