@@ -288,13 +288,50 @@ def chosen(config: dict, group: str, cls: type) -> bool:
     return isinstance(target, type) and issubclass(target, cls)
 
 
-def settings(config: dict, group: str) -> dict:
-    """A component's settings as it runs: the config's, and its constructor's defaults for the rest."""
-    from collapse_sim.settings import accepted_settings, import_target
+class Components:
+    """A resolved configuration's components, each built from its class alone (no Hydra) when first read.
 
-    params, _, _ = accepted_settings(import_target(f"{group}._target_", config[group]["_target_"]))
-    defaults = {name: p.default for name, p in params.items() if p.default is not p.empty}
-    return defaults | config[group]
+    The closed forms read their settings as the components hold them (``mixing.real_fraction``,
+    ``generator.options["temperature"]``), never as strings in another group's config: a setting renamed
+    in a class or its config fails loudly here instead of silently dropping a theory curve.
+    """
+
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.generations, self.n_samples = int(config["generations"]), int(config["n_samples"])
+        self._built: dict[str, object] = {}
+
+    def part(self, group: str):
+        """The group's component, checked (``settings.check_component``) and built once; a source with
+        one replicate (the closed forms read one chain's truth)."""
+        if group not in self._built:
+            from collapse_sim.components import ROLES
+            from collapse_sim.settings import check_component
+
+            node = dict(self.config[group]) | ({"replicates": 1} if group == "source" else {})
+            cls = check_component(group, node, ROLES[group])
+            self._built[group] = cls(**{k: v for k, v in node.items() if not k.startswith("_")})
+        return self._built[group]
+
+    @property
+    def source(self):
+        """The source, with one replicate."""
+        return self.part("source")
+
+    @property
+    def generator(self):
+        """The generator."""
+        return self.part("generator")
+
+    @property
+    def mixing(self):
+        """The mixing policy."""
+        return self.part("mixing")
+
+    @property
+    def trainer(self):
+        """The trainer."""
+        return self.part("trainer")
 
 
 def expected_curves(config: dict) -> dict[str, np.ndarray]:

@@ -7,12 +7,16 @@ Parameter points differ from the shipped experiments on purpose.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from conftest import GAUSSIAN, build_job
 
 from collapse_sim import theory
 from collapse_sim.api import run as api_run
+from collapse_sim.errors import ConfigError
+from collapse_sim.mixing import FreshMixing
 from collapse_sim.sources.gaussian import GaussianSource
 from collapse_sim.theory import expected_curves
 
@@ -252,3 +256,25 @@ def test_suresh_s_bound_holds_for_every_count_at_every_generation():
         present = 1.0 - state[1:, 0]
         assert np.all(present >= 1.0 - np.exp(-counts[1:] / g) - 1e-12), g
     assert 1.0 - state[1, 0] > 1.5 * (1.0 - np.exp(-1 / 149))
+
+
+class RenamedFreshMixing(FreshMixing):
+    """Fresh data whose share is renamed, in the class and its config: ``real_share``."""
+
+    def __init__(self, *, n: int, real_share: float = 0.2) -> None:
+        super().__init__(n=n, real_fraction=real_share)
+        self.real_share = self.__dict__.pop("real_fraction")
+
+
+def test_a_renamed_setting_fails_loudly_instead_of_dropping_the_theory_curve():
+    """The closed forms read the components' own attributes: renaming ``real_fraction`` in a copy of the
+    mixing config, or in the class and its config, is an error naming it, never a missing curve."""
+    resolved = build_job([*GAUSSIAN, "mixing=fresh", "mixing.real_fraction=0.5"]).resolved
+    assert np.all(np.isfinite(expected_curves(resolved)["variance"]))
+    renamed = copy.deepcopy(resolved)
+    renamed["mixing"]["real_share"] = renamed["mixing"].pop("real_fraction")
+    with pytest.raises(ConfigError, match=r"mixing\.real_share"):
+        expected_curves(renamed)
+    renamed["mixing"]["_target_"] = f"{__name__}.RenamedFreshMixing"
+    with pytest.raises(AttributeError, match="real_fraction"):
+        expected_curves(renamed)

@@ -24,15 +24,15 @@ class CategoricalFitTrainer(Trainer):
         """E[Gini-Simpson] and E[surviving classes] of faithful refits of a Zipf(-Mandelbrot) law under
         replace (Wright-Fisher drift)."""
         from collapse_sim import theory
-        from collapse_sim.sources.zipf import ZipfSource, zipf_probabilities
+        from collapse_sim.sources.zipf import ZipfSource
         from collapse_sim.trainers.faithful import faithful_replace_refit
 
-        faithful = faithful_replace_refit(config, ZipfSource)
-        if not (faithful and theory.settings(config, "generator").get("top_k") is None):
+        if not faithful_replace_refit(config, ZipfSource):
             return {}
-        source = theory.settings(config, "source")
-        probs = zipf_probabilities(source["n_classes"], source["exponent"], source["shift"])
-        g, n = config["generations"], config["n_samples"]
+        parts = theory.Components(config)
+        if parts.generator.options["top_k"] is not None:
+            return {}
+        probs, g, n = parts.source.truth.probs[0], parts.generations, parts.n_samples
         return {
             "gini_simpson": theory.gini_simpson_expected(g, n=n, probs=probs),
             "surviving_classes": theory.surviving_classes_expected(g, n=n, probs=probs),

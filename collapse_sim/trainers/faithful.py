@@ -16,5 +16,5 @@ def faithful_replace_refit(config: dict, source: type) -> bool:
         and theory.chosen(config, "mixing", ReplaceMixing)
     ):
         return False
-    options = theory.settings(config, "generator")
-    return options["temperature"] == 1.0 and options.get("top_p") is None
+    options = theory.Components(config).generator.options
+    return options["temperature"] == 1.0 and options["top_p"] is None

@@ -32,31 +32,33 @@ class GaussianFitTrainer(Trainer):
         from collapse_sim.mixing import FreshMixing, ReplaceMixing, WeightedMixing
         from collapse_sim.sources.gaussian import GaussianSource
 
-        options = theory.settings(config, "generator")
         replace, fresh = (
             theory.chosen(config, "mixing", ReplaceMixing),
             theory.chosen(config, "mixing", FreshMixing),
         )
         applies = theory.chosen(config, "source", GaussianSource) and (replace or fresh)
-        if not (applies and theory.chosen(config, "generator", RefitSampleGenerator)) or options.get("top_p"):
+        if not (applies and theory.chosen(config, "generator", RefitSampleGenerator)):
             return {}
-        g, n, source = config["generations"], config["n_samples"], config["source"]
-        std = np.broadcast_to(np.asarray(source["std"], float), (source["dim"],))
-        n_real = round(config["mixing"]["real_fraction"] * n) if fresh else 0
-        ddof, temperature = config["trainer"]["ddof"], options["temperature"]
+        parts = theory.Components(config)
+        options = parts.generator.options
+        if options["top_p"] is not None:
+            return {}
+        g, n, truth = parts.generations, parts.n_samples, parts.source.truth
+        n_real = round(parts.mixing.real_fraction * n) if fresh else 0
+        ddof, temperature = parts.trainer.ddof, options["temperature"]
         weighted = theory.chosen(config, "mixing", WeightedMixing)
         curves = theory.gaussian_expected(
             g,
             n=n,
-            trace_sigma=float(np.sum(std**2)),
+            trace_sigma=float(np.trace(truth.covs[0, 0])),
             ddof=ddof,
             temperature=temperature,
             n_real=n_real,
-            real_weight=theory.settings(config, "mixing")["real_weight"] if weighted else None,
+            real_weight=parts.mixing.real_weight if weighted else None,
         )
         out = {"variance": curves["variance"], "mean_shift_sq": curves["mean_shift_sq"]}
-        if n_real == 0 and source["dim"] == 1:
-            sigma2 = float(std[0] ** 2)
+        if n_real == 0 and truth.means.shape[-1] == 1:
+            sigma2 = float(truth.covs[0, 0, 0, 0])
             log_var = theory.gaussian_log_variance(g, n=n, sigma2=sigma2, ddof=ddof, temperature=temperature)
             out["variance_geometric_mean"] = np.exp(log_var)
         return out

@@ -41,24 +41,17 @@ class KDEFitTrainer(Trainer):
     def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
         """E[trace of the covariance] under replace, sampled faithfully (``theory.kde_variance_expected``)."""
         from collapse_sim import theory
-        from collapse_sim.settings import import_target
         from collapse_sim.sources._base import ModelSource
         from collapse_sim.trainers.faithful import faithful_replace_refit
 
         if not faithful_replace_refit(config, ModelSource):
             return {}
-        source = import_target("source._target_", config["source"]["_target_"])
-        truth = source(
-            **{k: v for k, v in config["source"].items() if k != "_target_"} | {"replicates": 1}
-        ).truth
-        n, dim, bandwidth = (
-            config["n_samples"],
-            truth.means.shape[-1],
-            theory.settings(config, "trainer")["bandwidth"],
-        )
+        parts = theory.Components(config)
+        truth, n, bandwidth = parts.source.truth, parts.n_samples, parts.trainer.bandwidth
+        dim = truth.means.shape[-1]
         factor = rule_factor(bandwidth, n, dim) if isinstance(bandwidth, str) else None
         variance = theory.kde_variance_expected(
-            config["generations"],
+            parts.generations,
             n=n,
             trace_sigma=float(np.trace(truth.cov[0])),
             dim=dim,

@@ -40,14 +40,16 @@ class OLSTrainer(Trainer):
             if theory.chosen(config, "mixing", AccumulateMixing)
             else None
         )
-        source, n = config["source"], config["n_samples"]
-        fixed_design = source["pool_size"] == n and config["generator"].get("noise") == source["noise"]
-        if not (applies and theory.chosen(config, "generator", RelabelGenerator) and name and fixed_design):
+        if not (applies and theory.chosen(config, "generator", RelabelGenerator) and name):
+            return {}
+        parts = theory.Components(config)
+        source, n = parts.source, parts.n_samples
+        if not (source.pool_size == n and parts.generator.noise == source.noise):  # a fixed design
             return {}
         error = theory.linreg_param_error(
-            config["generations"], n=n, dim=source["dim"], noise=source["noise"], mixing=name
+            parts.generations, n=n, dim=source.dim, noise=source.noise, mixing=name
         )
-        return {"param_error": error, "test_mse": error + source["noise"] ** 2}
+        return {"param_error": error, "test_mse": error + source.noise**2}
 
     def fit(self, data: Samples, *, init=None, rng=None, generation: int = 0) -> LinearModel:
         """Solve the normal equations for every replicate at once."""
