@@ -2,53 +2,47 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import traceback
 from pathlib import Path
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from collapse_sim import resuming, stopping
 from collapse_sim.checkpoints import atomic_write
-from collapse_sim.config import CONFIG_DIR, register_schema
+from collapse_sim.config import register_schema
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, exit_with, log_details
-from collapse_sim.hydra_bridge import normalize, run_composed
+from collapse_sim.hydra_bridge import inspect, launch_sweep, normalize, run_composed
 from collapse_sim.job import Job, build_job
 from collapse_sim.preflight import preflight
 from collapse_sim.stopping import Stopped
 from collapse_sim.sweep import FAILURE_FILE
 
-FAILED_JOBS: list[Path] = []  # filled by SweepOutcome in the process that launched the sweep
-# A sweep's jobs as preflight built them, by resolved configuration: Hydra composes each job again
-# for its launcher, and one that runs jobs in this process (the basic launcher) finds them here.
-# A launcher that runs jobs in other processes (joblib) builds each there, once.
-SWEEP_JOBS: dict[str, Job] = {}
 
+class SweepTask:
+    """A sweep's task, as its launcher calls it in each job's folder: the job built up front, by its
+    number. A launcher that runs jobs in other processes (joblib, submitit) sends the task without the
+    built jobs, and each process builds its one job there."""
 
-def job_key(cfg: DictConfig) -> str | None:
-    """What identifies a job: its resolved configuration without the ``hydra`` node (None if it cannot
-    be resolved here: building it says why)."""
-    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-    try:
-        return json.dumps(OmegaConf.to_container(job, resolve=True), sort_keys=True, default=str)
-    except Exception:
-        return None
+    def __init__(self, jobs: list[Job]) -> None:
+        self.jobs = jobs
 
+    def __call__(self, cfg: DictConfig) -> None:
+        hydra_cfg = HydraConfig.get()
+        if self.jobs:
+            return run_job(self.jobs[hydra_cfg.job.num])
+        try:
+            job = build_job(cfg, hydra_cfg)
+        except ConfigError as error:
+            return _record_failure(Path(hydra_cfg.runtime.output_dir), str(error))
+        return run_job(job)
 
-def sweep_job(cfg: DictConfig) -> None:
-    """A sweep's task, as Hydra's launcher calls it: the job preflight built, or built here."""
-    hydra_cfg = HydraConfig.get()
-    try:
-        job = SWEEP_JOBS.pop(job_key(cfg), None) or build_job(cfg, hydra_cfg)
-    except ConfigError as error:
-        return _record_failure(Path(hydra_cfg.runtime.output_dir), str(error))
-    run_job(job)
+    def __getstate__(self) -> dict:
+        return {"jobs": []}
 
 
 def run_job(job: Job) -> None:
@@ -120,19 +114,24 @@ def _record_failure(run_dir: Path, message: str) -> None:
         sys.stderr.write(f"collapse_sim: could not write {run_dir / FAILURE_FILE}: {describe_fault(error)}\n")
 
 
+def failed_jobs(sweep_dir: Path) -> list[Path]:
+    """The folders of a sweep's jobs that failed (each wrote ``error.txt``), in job order."""
+    jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()] if sweep_dir.is_dir() else []
+    return sorted((p for p in jobs if (p / FAILURE_FILE).exists()), key=lambda p: p.name)
+
+
 class SweepOutcome(Callback):
-    """After a multirun, name the jobs that failed and make the command exit with 1."""
+    """After a multirun, report it and name the jobs that failed (the command then exits with 1)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         """One table of the sweep's arms and its report (``sweep.html``); then the failed jobs, named."""
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()] if sweep_dir.is_dir() else []
-        failed = sorted((p for p in jobs if (p / FAILURE_FILE).exists()), key=lambda p: p.name)
+        failed = failed_jobs(sweep_dir)
         if len(failed) < len(jobs):
             self._report(sweep_dir, config)
         if not failed:
             return
-        FAILED_JOBS.extend(failed)
         listed = "; ".join(f"{p} ({(p / FAILURE_FILE).read_text().strip()})" for p in failed)
         exit_message = (
             f"{len(failed)} of {len(jobs)} jobs failed: {listed}. "
@@ -160,7 +159,7 @@ class SweepOutcome(Callback):
 
 
 def main() -> None:
-    """Entry point: check every job's configuration, then hand over to Hydra."""
+    """Entry point: check every job of the command line, then run each as composed and built here."""
     stopping.install()
     register_schema()
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # no font-cache chatter in run logs
@@ -168,9 +167,10 @@ def main() -> None:
     logging.captureWarnings(True)  # every warning in the run's log too (collapse_sim.log)
     try:
         resume, args = resuming.split(normalize(sys.argv[1:]))
+        resumed = None
         if resume is not None:
-            args = resuming.expand(resume, args)
-        command = preflight(args)
+            args, resumed = resuming.expand(resume, args)
+        command = preflight(args, resumed)
         if resume is None:
             resuming.refuse_a_twin(command)
     except ConfigError as error:
@@ -179,12 +179,14 @@ def main() -> None:
         exit_with(
             f"by {stopped.what} before any work; nothing was written", code=stopped.code, label="stopped"
         )
-    sys.argv[1:] = args
-    if command.single:  # one run: composed and built once, above
-        ((cfg, job),) = command.jobs
+    if not command.jobs:  # --help, --cfg, ...: Hydra prints what is asked
+        inspect(args)
+    elif command.sweep is None:  # one run
+        ((_, cfg, job),) = command.jobs
         run_composed(cfg, lambda _: run_job(job))
-        return
-    SWEEP_JOBS.update((job_key(cfg), job) for cfg, job in command.jobs)
-    hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")(sweep_job)()
-    if FAILED_JOBS:
-        sys.exit(1)
+    else:
+        launch_sweep(
+            command.sweep, [(o, cfg) for o, cfg, _ in command.jobs], SweepTask([j for *_, j in command.jobs])
+        )
+        if failed_jobs(Path(str(command.sweep.hydra.sweep.dir))):
+            sys.exit(1)

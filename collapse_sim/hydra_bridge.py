@@ -6,9 +6,11 @@
   OmegaConf's type conversion, is read as text);
 - a sweep's jobs are expanded by Hydra's basic sweeper's own ``split_arguments``;
 - one composed job runs through Hydra's ``run_job`` (output folder, logging,
-  ``.hydra/`` files, callbacks) as ``hydra.main`` would run it, so a single run
-  is composed once, not three times (``hydra.main`` composes to find the mode,
-  then again to run).
+  ``.hydra/`` files, callbacks) as ``hydra.main`` would run it, and a sweep's
+  composed jobs go to the launcher the configuration names (basic, joblib,
+  submitit, ray) through a config loader that hands it each job as composed
+  here: every job is composed once, where ``hydra.main`` composes a single run
+  three times and each sweep job four.
 
 ``tests/test_hydra_bridge.py`` pins each of these against the installed Hydra
 and OmegaConf: an upgrade that changes one fails there.
@@ -17,6 +19,7 @@ and OmegaConf: an upgrade that changes one fails there.
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +27,7 @@ from pathlib import Path
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from hydra.errors import HydraException, MissingConfigException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
 from collapse_sim.config import CONFIG_DIR, TOP_LEVEL
@@ -141,32 +144,54 @@ def explain(error: Exception, overrides: list[str]) -> ConfigError:
     return ConfigError("", " ".join(str(error).split("Config search path")[0].split()))
 
 
-def sweep_jobs(overrides: list[str]) -> list[list[str]]:
-    """The override list of every job a multirun of ``overrides`` starts, as Hydra's basic sweeper
-    expands them: the experiment's ``hydra.sweeper.params`` first, the command line's after (a key
-    given on both is the command line's)."""
+def sweep_jobs(overrides: list[str]) -> tuple[DictConfig, list[list[str]]]:
+    """The sweep's own configuration (as ``hydra.main`` saves it in ``multirun.yaml``) and the override
+    list of every job a multirun of ``overrides`` starts, as Hydra's basic sweeper expands them: the
+    experiment's ``hydra.sweeper.params`` first, the command line's after (a key given on both is the
+    command line's)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parser = OverridesParser.create()
-    plain = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
-    params = compose_explained(plain).hydra.sweeper.params or {}
+    parsed = parser.parse_overrides(overrides)
+    plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+    sweep = compose_explained([*plain, "hydra.mode=MULTIRUN"])
+    with open_dict(sweep):
+        sweep.hydra.overrides.task = [o.input_line for o in parsed if not o.is_hydra_override()]
+    str(sweep.hydra.sweep.dir)  # resolved now: every job's ${now:...} reads this one (``compose_job``)
+    params = sweep.hydra.sweeper.params or {}
     arguments = [f"{key}={value}" for key, value in params.items()] + list(overrides)
     try:
         (jobs,) = BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)
     except HydraException as error:
         raise explain(error, overrides) from None
-    return jobs
+    return sweep, jobs
 
 
-def read_command(args: list[str]) -> tuple[argparse.Namespace, list[list[str]]]:
-    """The command line as Hydra reads it, and the overrides of every job it starts: one for a run, each
-    of a sweep's (``sweep_jobs``), none for an inspecting flag (``--help``, ``--cfg``, ...)."""
+def compose_job(overrides: list[str], sweep: DictConfig | None, number: int) -> DictConfig:
+    """One job of a command, composed (with ``compose_explained``); in a sweep, numbered as its launcher
+    numbers it, with the sweep's own resolved values (one timestamp for the sweep's folder)."""
+    if sweep is None:
+        return compose_explained(overrides)
+    cfg = compose_explained([*overrides, "hydra.mode=MULTIRUN"])
+    OmegaConf.copy_cache(from_config=sweep, to_config=cfg)
+    with open_dict(cfg):
+        cfg.hydra.job.id = cfg.hydra.job.num = number
+    return cfg
+
+
+def read_command(args: list[str]) -> tuple[argparse.Namespace, DictConfig | None, list[list[str]]]:
+    """The command line as Hydra reads it, a sweep's own configuration (None for a single run), and the
+    overrides of every job it starts: one for a run, each of a sweep's (``sweep_jobs``), none for an
+    inspecting flag (``--help``, ``--cfg``, ...)."""
     parsed = parse_command_line(args)
     if inspects(parsed):
-        return parsed, []
+        return parsed, None, []
     overrides = with_search_path(list(parsed.overrides), [parsed.config_dir] if parsed.config_dir else [])
-    return parsed, sweep_jobs(overrides) if parsed.multirun else [overrides]
+    if not parsed.multirun:
+        return parsed, None, [overrides]
+    sweep, jobs = sweep_jobs(overrides)
+    return parsed, sweep, jobs
 
 
 def run_composed(cfg: DictConfig, task: Callable[[DictConfig], None]) -> None:
@@ -195,3 +220,71 @@ def run_composed(cfg: DictConfig, task: Callable[[DictConfig], None]) -> None:
         )
         callbacks.on_run_end(config=cfg, config_name="config", job_return=ran)
     ran.return_value  # noqa: B018 (raises the task's exception, as hydra.main does)
+
+
+class ComposedJobs:
+    """Hydra's config loader, handing a launcher each sweep job as ``compose_job`` composed it.
+
+    A launcher asks its loader for every job's configuration (``load_sweep_config``); this one answers
+    from the jobs composed up front, so none is composed again. Sent to another process (the joblib,
+    submitit or ray launchers pickle it), it leaves the jobs behind and that process composes its one.
+    """
+
+    def __init__(self, loader, jobs: list[tuple[list[str], DictConfig]]) -> None:
+        self.loader = loader
+        self.jobs = {tuple(overrides): cfg for overrides, cfg in jobs}
+
+    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        """The job composed up front for ``sweep_overrides`` (a copy); Hydra's own composition if none."""
+        composed = self.jobs.get(tuple(sweep_overrides))
+        if composed is None:
+            return self.loader.load_sweep_config(master_config, sweep_overrides)
+        return copy.deepcopy(composed)
+
+    def __getattr__(self, name: str):
+        if name in ("loader", "jobs"):  # not yet set (while unpickling)
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
+    def __getstate__(self) -> dict:
+        return {"loader": self.loader, "jobs": {}}
+
+
+def launch_sweep(
+    sweep: DictConfig, jobs: list[tuple[list[str], DictConfig]], task: Callable[[DictConfig], None]
+) -> None:
+    """Run a sweep's composed jobs as ``hydra.main`` runs a multirun: its callbacks (``on_multirun_*``),
+    ``multirun.yaml`` in the sweep folder, and the launcher the configuration names, which calls
+    ``task`` in each job's folder (``hydra.sweep.dir/hydra.sweep.subdir``)."""
+    from hydra._internal.callbacks import Callbacks
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.plugins import Plugins
+    from hydra.core.utils import configure_log
+    from hydra.types import HydraContext
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=JOB_NAME):
+        loader = ComposedJobs(GlobalHydra.instance().config_loader(), jobs)
+        configure_log(sweep.hydra.hydra_logging, sweep.hydra.verbose)
+        callbacks = Callbacks(sweep)
+        callbacks.on_multirun_start(config=sweep, config_name="config")
+        folder = Path(str(sweep.hydra.sweep.dir))
+        folder.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(sweep, folder / "multirun.yaml")
+        launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=HydraContext(config_loader=loader, callbacks=callbacks),
+            task_function=task,
+            config=sweep,
+        )
+        launcher.launch([overrides for overrides, _ in jobs], initial_job_idx=0)
+        callbacks.on_multirun_end(config=sweep, config_name="config")
+
+
+def inspect(args: list[str]) -> None:
+    """Hand an inspecting command line (``--help``, ``--cfg``, ``--info``, ...) to ``hydra.main``, which
+    prints what it asks for and runs nothing."""
+    import sys
+
+    import hydra
+
+    sys.argv[1:] = args
+    hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")(lambda _: None)()

@@ -3,7 +3,9 @@
 Hydra lets ``+key`` typos through and reports composition mistakes tersely;
 here each job's configuration is composed, validated and built up front, and
 a mistake stops the command with one paragraph that names the key. The jobs
-built here are the ones that run: nothing is built twice in a process.
+composed and built here are the ones that run (``hydra_bridge.run_composed``,
+``launch_sweep``): each job is composed once and built once, in a sweep of
+any size.
 """
 
 from __future__ import annotations
@@ -18,20 +20,21 @@ from omegaconf import DictConfig, OmegaConf
 
 from collapse_sim import phases
 from collapse_sim.errors import ConfigError
-from collapse_sim.hydra_bridge import compose_explained, read_command
+from collapse_sim.hydra_bridge import compose_job, read_command
 from collapse_sim.job import Job, build_job
 from collapse_sim.locations import LOCK_FILE
-
-MAX_CHECKED_JOBS = 64
+from collapse_sim.resuming import Record, refuse_changes
 
 
 @dataclass(frozen=True)
 class Command:
-    """A command line as checked: Hydra's reading of it, and each job composed and built, in the order
-    Hydra runs them (a sweep's first ``MAX_CHECKED_JOBS``; none for ``--help``, ``--cfg``, ...)."""
+    """A command line as checked: Hydra's reading of it, a sweep's own configuration (None for a run),
+    and each job's overrides, composed configuration and built job, in the order its launcher runs them
+    (none for ``--help``, ``--cfg``, ...)."""
 
     parsed: argparse.Namespace
-    jobs: list[tuple[DictConfig, Job]]
+    sweep: DictConfig | None
+    jobs: list[tuple[list[str], DictConfig, Job]]
 
     @property
     def single(self) -> bool:
@@ -67,23 +70,26 @@ def busy(run_dir: Path) -> bool:
     return False
 
 
-def preflight(args: list[str]) -> Command:
-    """Compose, validate and build every job of the command line (up to a cap); raise ConfigError on
-    the first bad one. Inspecting flags (``--help``, ``--cfg``, ...) are left to Hydra unchecked."""
-    parsed, combos = read_command(args)
+def preflight(args: list[str], resumed: Record | None = None) -> Command:
+    """Compose, validate and build every job of the command line; raise ConfigError on the first bad
+    one. ``resumed``: the record of the run or sweep a ``resume=`` command continues, whose results its
+    jobs must not change. Inspecting flags (``--help``, ``--cfg``, ...) are left to Hydra unchecked."""
+    parsed, sweep, combos = read_command(args)
     jobs = []
-    for number, combo in enumerate(combos[:MAX_CHECKED_JOBS]):
-        cfg = compose_explained(combo)
+    for number, combo in enumerate(combos):
+        cfg = compose_job(combo, sweep, number)
         phases.mark("composed")
         if number == 0:
             key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
             check_output_dir(key, OmegaConf.select(cfg, key))
         job = build_job(cfg)
+        if resumed is not None:
+            refuse_changes(resumed, list(parsed.overrides), cfg, job.resolved)
         run_dir = Path(cfg.hydra.run.dir)
         if not parsed.multirun and run_dir.exists():  # checked before Hydra writes .hydra/ into it
             from collapse_sim.store import check_reusable  # xarray and zarr: only for a folder in use
 
             check_reusable(run_dir, job.resolved, job.resolved.get("store_url"))
         phases.mark("built")
-        jobs.append((cfg, job))
-    return Command(parsed, jobs)
+        jobs.append((combo, cfg, job))
+    return Command(parsed, sweep, jobs)

@@ -111,14 +111,15 @@ def last_unfinished(parent: Path, sweep: bool) -> Path | None:
     return next((p for p in candidates if unfinished(p)), None)
 
 
-def expand(value: str, rest: list[str]) -> list[str]:
-    """The arguments a ``resume=`` command stands for; a ConfigError when there is nothing to resume or
-    an extra override would change the run's results."""
+def expand(value: str, rest: list[str]) -> tuple[list[str], Record | None]:
+    """The arguments a ``resume=`` command stands for, and the record of the run or sweep it continues
+    (None for ``resume=never``); a ConfigError when there is nothing to resume. ``resume=last`` composes
+    the command once to find where its runs go; ``resume=DIR`` composes nothing."""
     from collapse_sim.hydra_bridge import compose_explained, parse_command_line, with_search_path
 
     parsed = parse_command_line(rest)
     if value == NEVER:
-        return rest
+        return rest, None
     if value == LAST:
         overrides = with_search_path(list(parsed.overrides), [parsed.config_dir] if parsed.config_dir else [])
         cfg = compose_explained([o for o in overrides if "," not in o.partition("=")[2]])
@@ -141,30 +142,29 @@ def expand(value: str, rest: list[str]) -> list[str]:
             f"{folder.absolute()} is not a run folder (.hydra/) nor a sweep folder (multirun.yaml); give the "
             "folder a run or sweep wrote, or resume=last",
         )
-    extra = [o for o in parsed.overrides]
-    if extra:
-        changed = _changes(rec, extra)
-        if changed:
-            raise ConfigError(
-                KEY,
-                f"takes the configuration from {rec.folder}'s own record; {', '.join(changed)} would change "
-                "its results, so resuming with it is refused. Drop it, or start a new run without resume= "
-                f"({', '.join(RESULT_NEUTRAL)} may change on a resume)",
-            )
-    return command(rec, extra)
+    return command(rec, list(parsed.overrides)), rec
 
 
-def _changes(rec: Record, extra: list[str]) -> list[str]:
-    from collapse_sim.config import validate
-    from collapse_sim.hydra_bridge import compose_explained
-
-    base = command(rec)
-    plain = lambda args: [a for a in args if a != "-m" and "," not in a.partition("=")[2]]  # noqa: E731
-    before = validate(compose_explained(plain(base)))
-    after = validate(compose_explained(plain(command(rec, extra))))
-    changed = config_differences(before, after)
-    given = {e.lstrip("+~").partition("=")[0] for e in extra}
-    return [key for key in changed if any(key == g or key.startswith(f"{g}.") for g in given)] or changed
+def refuse_changes(rec: Record, overrides: list[str], cfg, resolved: dict) -> None:
+    """A ConfigError when the ``overrides`` added to a ``resume=`` command would change the results of
+    the run (or the sweep's job) it continues: the job composed from them (``cfg``, ``resolved``) against
+    the configuration its store holds."""
+    given = {o.lstrip("+~").partition("=")[0] for o in overrides if o not in rec.overrides}
+    if all(g.startswith("hydra.") for g in given):
+        return
+    folder = rec.folder
+    if rec.sweep:  # the job's own folder in the sweep's
+        folder = Path(str(_select(cfg, "hydra.sweep.dir"))) / str(_select(cfg, "hydra.sweep.subdir"))
+    stored = _stored_config(folder)
+    changed = config_differences(stored, resolved) if stored is not None else []
+    changed = [k for k in changed if any(k == g or k.startswith(f"{g}.") for g in given)] or changed
+    if changed:
+        raise ConfigError(
+            KEY,
+            f"takes the configuration from {rec.folder}'s own record; {', '.join(changed)} would change "
+            "its results, so resuming with it is refused. Drop it, or start a new run without resume= "
+            f"({', '.join(RESULT_NEUTRAL)} may change on a resume)",
+        )
 
 
 def _select(cfg, key: str):
@@ -216,7 +216,7 @@ def refuse_a_twin(command) -> None:
     names the resume= command, instead of silently starting over in a new folder."""
     if not command.jobs:
         return
-    cfg, job = command.jobs[0]
+    _, cfg, job = command.jobs[0]
     key = "hydra.sweep.dir" if command.parsed.multirun else "hydra.run.dir"
     if _chose_folder(cfg, key):
         return
@@ -229,7 +229,7 @@ def refuse_a_twin(command) -> None:
         if rec is None or rec.sweep != command.parsed.multirun or not unfinished(folder):
             continue
         if rec.sweep:
-            same = rec.overrides == list(cfg.hydra.overrides.task)
+            same = rec.overrides == list(command.sweep.hydra.overrides.task)
         else:
             stored = _stored_config(folder)
             same = stored is not None and not config_differences(stored, job.resolved)

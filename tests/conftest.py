@@ -1,4 +1,5 @@
-"""Shared helpers: run the command line in a subprocess, compose configs in-process."""
+"""Shared helpers: the command line in this process (``app_cli``) or, where a process boundary is the
+point, in a subprocess (``run_cli``); jobs composed and built in-process (``build_job``)."""
 
 from __future__ import annotations
 
@@ -196,8 +197,6 @@ def app_cli(monkeypatch, capsys):
     handlers = list(logging.getLogger().handlers)
 
     def run(*args: str, cwd: Path | None = None) -> Ran:
-        monkeypatch.setattr(app, "FAILED_JOBS", [])
-        monkeypatch.setattr(app, "SWEEP_JOBS", {})
         monkeypatch.setattr("sys.argv", ["collapse_sim", *args])
         if cwd is not None:
             monkeypatch.chdir(cwd)
@@ -236,8 +235,8 @@ def refused_in_process(args: list[str], monkeypatch, capsys) -> str:
     def reached_hydra(*_, **__):
         raise AssertionError("the configuration passed every check and would have started work")
 
-    monkeypatch.setattr(app.hydra, "main", reached_hydra)
-    monkeypatch.setattr(app, "run_composed", reached_hydra)
+    for started in ("run_composed", "launch_sweep", "inspect"):
+        monkeypatch.setattr(app, started, reached_hydra)
     monkeypatch.setattr("sys.argv", ["collapse_sim", *args])
     with pytest.raises(SystemExit) as stopped:
         app.main()

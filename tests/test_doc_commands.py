@@ -50,7 +50,7 @@ def test_a_documented_command_line_is_checked_and_built(args, monkeypatch, tmp_p
     assert resume is None or resume in ("last", "never") or resume.startswith("outputs/")
     command = preflight(rest)
     assert command.jobs, "an inspecting command: nothing would run"
-    for _, job in command.jobs:
+    for *_, job in command.jobs:
         assert job.sim.generations >= 1
 
 

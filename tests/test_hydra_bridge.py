@@ -48,11 +48,11 @@ def test_hydra_s_unknown_key_and_wrong_type_errors_still_carry_the_key():
 
 def test_a_sweep_expands_as_hydra_s_basic_sweeper_runs_it():
     register_schema()
-    jobs = hydra_bridge.sweep_jobs(["experiment=accumulate_vs_replace", "seed=0,1"])
+    _, jobs = hydra_bridge.sweep_jobs(["experiment=accumulate_vs_replace", "seed=0,1"])
     # The experiment's own sweep (hydra.sweeper.params) first, then the command line's.
     assert len(jobs) == 6 and jobs[0] == ["mixing=replace", "experiment=accumulate_vs_replace", "seed=0"]
     assert [j[0] for j in jobs[::2]] == ["mixing=replace", "mixing=accumulate", "mixing=accumulate_subsample"]
-    given = hydra_bridge.sweep_jobs(["experiment=accumulate_vs_replace", "mixing=accumulate"])
+    _, given = hydra_bridge.sweep_jobs(["experiment=accumulate_vs_replace", "mixing=accumulate"])
     assert given == [["mixing=accumulate", "experiment=accumulate_vs_replace"]]  # the command line's wins
 
 

@@ -40,20 +40,38 @@ def test_a_command_line_run_is_composed_validated_and_built_once(tmp_path, monke
     assert cs.open_run(run_dir).sizes["generation"] == 3
     # Hydra's own record of the job, as hydra.main writes it
     overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
-    assert overrides == argv[1:-1]  # the task's overrides; hydra.run.dir is Hydra's own
+    # the task's overrides, +debug read as debug (as a resume composes them again); hydra.run.dir is Hydra's
+    assert overrides == [o.removeprefix("+") for o in argv[1:-1]]
     assert (run_dir / "collapse_sim.log").exists()
 
 
-def test_a_sweep_s_jobs_are_validated_and_built_once_each(tmp_path, monkeypatch):
-    """In a sweep Hydra composes each job again for its launcher; the job is the one preflight built."""
+def test_a_sweep_s_jobs_are_composed_validated_and_built_once_each(tmp_path, monkeypatch):
+    """The sweep's own configuration is composed once, and each job once: its launcher runs the jobs
+    composed and built up front, in the one sweep folder."""
     from collapse_sim import app
 
     calls = _counting(monkeypatch)
-    argv = ["collapse_sim", "-m", *GAUSSIAN, "+debug=default", "plots=false", "seed=0,1"]
+    argv = ["collapse_sim", "-m", *GAUSSIAN, "+debug=default", "plots=false", "seed=0,1,2"]
     monkeypatch.setattr("sys.argv", [*argv, f"hydra.sweep.dir={tmp_path}"])
     app.main()
-    assert calls["validate"] == 2 and calls["build"] == 2
-    assert {cs.open_run(tmp_path / job).attrs["config"]["seed"] for job in ("0", "1")} == {0, 1}
+    assert calls == {"compose": 1 + 3, "validate": 3, "build": 3}
+    assert {cs.open_run(tmp_path / job).attrs["config"]["seed"] for job in ("0", "1", "2")} == {0, 1, 2}
+    multirun = yaml.safe_load((tmp_path / "multirun.yaml").read_text())
+    assert multirun["hydra"]["overrides"]["task"] == [o.removeprefix("+") for o in argv[2:]]  # as Hydra saves
+    assert yaml.safe_load((tmp_path / "1" / ".hydra" / "hydra.yaml").read_text())["hydra"]["job"]["num"] == 1
+
+
+def test_a_resumed_run_is_composed_and_built_once(tmp_path, monkeypatch):
+    """``resume=DIR`` reads the run's own record: the job is composed once and built once."""
+    from collapse_sim import app
+
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr("sys.argv", ["collapse_sim", *GAUSSIAN, "plots=false", f"hydra.run.dir={run_dir}"])
+    app.main()
+    calls = _counting(monkeypatch)
+    monkeypatch.setattr("sys.argv", ["collapse_sim", f"resume={run_dir}"])
+    app.main()
+    assert calls == {"compose": 1, "validate": 1, "build": 1}
 
 
 HEAVY = ("collapse_sim.build", "collapse_sim.job", "collapse_sim.preflight", "collapse_sim.hydra_bridge")
