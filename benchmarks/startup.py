@@ -14,7 +14,9 @@ it) ``--repeats`` times in fresh interpreters, each into a new folder, with
 - summary, plots, report: the terminal summary, ``curves.png``, ``report.html``
 - exit: what remains until the process has ended
 
-and the wall time of a refused command (``source=nope``). The matrix-multiply
+the wall time of a refused command (``source=nope``), and a notebook's first read: a
+fresh interpreter that runs ``import collapse_sim as cs; cs.open_run(store)`` on the
+store just made (``reader_s``, and which of Hydra and the builder it loaded). The matrix-multiply
 peak of this machine is measured in the same run; the issue's targets are
 stated at a reference of 200 GFLOP/s on 2 cores, and ``*_at_reference_s``
 scales the measured medians by peak / reference (start-up is imports and
@@ -66,12 +68,30 @@ def timed_run(args: list[str], folder: Path) -> tuple[float, dict[str, float]]:
     return ended - launched, phases
 
 
+READER = (
+    "import sys, time; t = time.perf_counter(); import collapse_sim as cs; cs.open_run(sys.argv[1]);"
+    "print(time.perf_counter() - t); print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0]"
+    " == 'hydra'} | {m for m in sys.modules if m in ('collapse_sim.build', 'collapse_sim.job')}))"
+)
+
+
+def timed_read(run_dir: Path) -> tuple[float, list[str]]:
+    """Seconds a fresh interpreter takes to import collapse_sim and open a run's store, and what it
+    loaded of Hydra and the builder (readers should load neither)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", READER, str(run_dir)], capture_output=True, text=True, env=env, check=True
+    )
+    seconds, loaded = done.stdout.strip().splitlines()[-2:]
+    return float(seconds), eval(loaded)
+
+
 def main() -> None:
     """Time the short command and a refused one ``--repeats`` times; print the medians, JSON last."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    walls, refused, phases = [], [], []
+    walls, refused, phases, reads = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="startup_") as scratch:
         for repeat in range(args.repeats):
             folder = Path(scratch) / f"run{repeat}"
@@ -80,6 +100,7 @@ def main() -> None:
             walls.append(wall)
             phases.append(parts)
             refused.append(timed_run(["source=nope"], folder)[0])
+            reads.append(timed_read(folder / "run"))
             print(
                 json.dumps(
                     {"repeat": repeat, "wall_s": round(wall, 3), **{k: round(v, 3) for k, v in parts.items()}}
@@ -98,6 +119,8 @@ def main() -> None:
         "refused_s": round(statistics.median(refused), 3),
         "toy_run_at_reference_s": round(statistics.median(walls) * scale, 3),
         "refused_at_reference_s": round(statistics.median(refused) * scale, 3),
+        "reader_s": round(statistics.median(r[0] for r in reads), 3),
+        "reader_loads": reads[0][1],
         "phases_s": median,
     }
     print(json.dumps(summary))
