@@ -36,3 +36,11 @@ def main(parent: int, pristine: str, run_dir: str, chain: int, start: int, check
     from collapse_sim.chain import serve_parent
 
     serve_parent(Path(pristine).read_bytes(), run_dir, chain, start, checkpoint, conn)
+    # The chain is done and recorded, and every file it wrote was renamed into place whole: leave without
+    # the interpreter's teardown (torch's and Ultralytics' take about a second), which the parent would
+    # otherwise wait for, worker by worker.
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
