@@ -175,6 +175,26 @@ def test_devices_resolve_to_what_exists():
         resolve_device("gpu0")
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's driver files")
+def test_without_a_gpu_driver_the_device_is_resolved_without_importing_torch(monkeypatch):
+    """No driver's files (``GPU_DRIVER_FILES``): auto is the CPU, cuda is refused, and torch is not
+    imported to learn it (a fresh interpreter: this one has torch already)."""
+    import subprocess
+
+    from collapse_sim import devices
+
+    monkeypatch.setattr(devices, "GPU_DRIVER_FILES", ("/nonexistent/nvidia",))
+    assert devices.no_gpu_driver() and resolve_device("auto") == "cpu"
+    with pytest.raises(ConfigError, match="asks for cuda:1 but this machine has no GPU driver"):
+        resolve_device("cuda:1")
+    code = (
+        "import sys; from collapse_sim import devices; devices.GPU_DRIVER_FILES = ('/nonexistent/nvidia',);"
+        "print(devices.resolve_device('auto'), 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["cpu", "False"]
+
+
 @pytest.mark.cuda
 def test_training_and_scoring_on_cuda(tmp_path):
     real = ShapesSource(pool_size=16, test_size=8).load(np.random.default_rng(0))
