@@ -66,7 +66,9 @@ def test_cuda_without_a_gpu_is_refused(tmp_path, device, monkeypatch, capsys):
         pytest.skip("this machine has a GPU: asking for it is valid")
     args = ["trainer=yolo_fast", f"trainer.device={device}", f"hydra.run.dir={tmp_path / 'r'}"]
     message = refused_in_process(args, monkeypatch, capsys)
-    assert f"trainer.device: asks for {device} but this machine has 0 CUDA device(s)" in message
+    assert f"trainer.device: asks for {device} but this machine has" in message
+    # no driver at all (this machine: torch is not even imported), or a driver and no device torch sees
+    assert "no GPU driver loaded (no CUDA device)" in message or "0 CUDA device(s)" in message
     assert "use trainer.device=cpu or trainer.device=auto" in message
 
 
