@@ -21,7 +21,7 @@ def report_sweep(folder: Path, *, compare: bool = True) -> Path:
         comparisons,
         plot_dose_response,
         plot_sweep,
-        plot_sweep_judge,
+        plot_sweep_histograms,
         print_arms,
         print_comparisons,
         write_comparisons,
@@ -48,8 +48,8 @@ def report_sweep(folder: Path, *, compare: bool = True) -> Path:
     if table:
         print(f"table: {table}")
     plots = plot_sweep(ds, folder)
-    dose, judged = plot_dose_response(ds, folder), plot_sweep_judge(ds, folder)
-    plots = [p for p in (dose, *plots, judged) if p]
+    dose, histograms = plot_dose_response(ds, folder), plot_sweep_histograms(ds, folder)
+    plots = [p for p in (dose, *plots, *histograms) if p]
     for path in plots:
         print(f"plot: {path}")
     page = write_sweep_page(ds, folder, rows, plots)

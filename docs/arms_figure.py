@@ -26,7 +26,7 @@ import xarray as xr  # noqa: E402
 import collapse_sim as cs  # noqa: E402
 from collapse_sim.config_tree import flatten_config  # noqa: E402
 from collapse_sim.reporting.axes import figure_legend  # noqa: E402
-from collapse_sim.reporting.detection import rare_class_series  # noqa: E402
+from collapse_sim.reporting.classes import rare_class_series  # noqa: E402
 from collapse_sim.reporting.intervals import format_interval, mean_interval, welch_difference  # noqa: E402
 from collapse_sim.reporting.run import draw_band  # noqa: E402
 

@@ -20,8 +20,9 @@ import numpy as np  # noqa: E402
 
 import collapse_sim as cs  # noqa: E402
 from collapse_sim.reporting.axes import apply_honest_limits  # noqa: E402
+from collapse_sim.reporting.figures import draw_histograms  # noqa: E402
 from collapse_sim.reporting.intervals import band, format_interval, mean_interval, valid_range  # noqa: E402
-from collapse_sim.reporting.run import draw_judge_histograms  # noqa: E402
+from collapse_sim.variables import figures  # noqa: E402
 
 LABELS = ("no original data kept", "10 % original data kept")
 CHANGES = ("test_bits_per_char", "year_recall", "name_recall", "rare_word_recall")
@@ -50,7 +51,8 @@ def main(runs: list[str], out: Path, chars_per_token: float | None) -> dict:
     stores = [cs.open_run(run) for run in runs]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for ax, ds, label in zip(axes[:2], stores, LABELS, strict=True):
-        draw_judge_histograms(ax, ds["gen0_histogram"], plt)
+        ((_, figure),) = figures(ds, "histogram")  # the generation-0 model's histogram, as declared
+        draw_histograms(ax, ds["gen0_histogram"], figure, plt)
         ax.set_title(f"{label}: {ds.sizes['replicate']} chains", fontsize=9)
     axes[1].sharey(axes[0])
     drawn = []

@@ -59,16 +59,21 @@ def test_a_text_sweep_draws_one_histogram_panel_per_arm(tmp_path):
     import xarray as xr
 
     from collapse_sim.reporting.captions import sweep_caption
-    from collapse_sim.reporting.sweep import plot_sweep_judge
+    from collapse_sim.reporting.sweep import plot_sweep_histograms
 
     rng = np.random.default_rng(0)
     shares = rng.dirichlet(np.ones(8), size=(2, 3, 4))  # (arm, chain, generation) x 8 bins
+    real, first, _, _ = _world(tmp_path)
+    judge = FirstModelJudge(bins=8, top=8.0)
+    judge.setup(RunContext(tmp_path / "chain_00", 0, real=real))
+    declared = judge.measure(first, real.train, real).gen0_histogram.attrs  # what the metric declares
     ds = xr.Dataset(
-        {"gen0_histogram": (("mixing", "replicate", "generation", "gen0_bin"), shares)},
+        {"gen0_histogram": (("mixing", "replicate", "generation", "gen0_bin"), shares, declared)},
         coords={"mixing": ["replace", "fraction"], "generation": range(4), "gen0_bin": np.arange(8.0)},
         attrs={"swept": ["mixing"]},  # as open_sweep records it
     )
-    path = plot_sweep_judge(ds, tmp_path)
+    (path,) = plot_sweep_histograms(ds, tmp_path)
+    assert path.name == "judged_by_generation_0.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     assert "mean of 3 chains" in sweep_caption(path, ds, "mixing")
-    assert plot_sweep_judge(ds.drop_vars("gen0_histogram"), tmp_path) is None
+    assert plot_sweep_histograms(ds.drop_vars("gen0_histogram"), tmp_path) == []

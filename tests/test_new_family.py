@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 
 from collapse_sim.components import Generator, Metric, RealData, Source, Trainer, data_of
-from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, Figure, measured, variable
 from collapse_sim.samples import Samples
 
 
@@ -63,7 +63,11 @@ class CoinMetric(Metric):
                               valid=SHARE, key=1),
             "heads_error": variable(("replicate",), np.abs(model - real.truth), units="1",
                                     description="distance to the true share", valid=NON_NEGATIVE, key=2),
-        })
+            "sides": variable(("replicate", "side"), np.c_[model, 1 - model], units="1",
+                              description="share of each side in the fitted coin", valid=SHARE,
+                              figure=Figure("heatmap", title="the fitted coin's sides",
+                                            caption="Each side's share of the fitted coin ({chains}).")),
+        }, coords={"side": ["heads", "tails"]})
 '''
 
 CONFIGS = {
@@ -116,5 +120,8 @@ def test_a_family_written_outside_the_package_runs_and_is_summarised_reported_an
     # reported: the page and the plot name the family's variables
     page = (run_dir / "report.html").read_text()
     assert "heads_error" in page and (run_dir / "curves.png").stat().st_size > 5_000
+    # and its own figure, as it declared it: drawn, captioned and on the page, with no package edit
+    assert (run_dir / "sides.png").stat().st_size > 5_000
+    assert "<figcaption>Each side's share of the fitted coin (mean of 6 chains)." in page
     # and the package's own family list (derived from its config folders) does not know it
     assert not any("coin" in str(f) for f in families().values())

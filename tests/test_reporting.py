@@ -10,9 +10,12 @@ import xarray as xr
 from rich.console import Console
 from scipy import stats
 
+from collapse_sim.metrics.detection import AP_BY_CLASS
+from collapse_sim.metrics.detection_data import CLASS_SHARES
 from collapse_sim.reporting.intervals import band, mean_interval, welch_difference
 from collapse_sim.reporting.run import plot_run, summarize, summary_table
 from collapse_sim.reporting.sweep import comparisons, plot_dose_response, pooled
+from collapse_sim.variables import variable
 
 
 def test_mean_interval_is_students_t():
@@ -49,6 +52,15 @@ def test_welch_difference_matches_the_unequal_variance_formula():
     assert (low, high) == pytest.approx((difference - half, difference + half))
 
 
+def declared(dims, values, declaration: dict) -> xr.Variable:
+    """A class variable as the detection metrics declare it (``declaration``), with the dims a store or a
+    sweep gives it."""
+    attrs = variable(
+        dims[-1:], values[(0,) * (values.ndim - 1)], units="1", description="", **declaration
+    ).attrs
+    return xr.Variable(dims, values, attrs)
+
+
 def _chains(values: np.ndarray) -> xr.Dataset:
     """A detection-like store: map50 and rarest-quarter shares for several chains."""
     generations, chains = values.shape
@@ -58,8 +70,8 @@ def _chains(values: np.ndarray) -> xr.Dataset:
             "map50": (("generation", "replicate"), values, {"units": "1", "key": 2}),
             "map50_95": (("generation", "replicate"), values / 2, {"units": "1", "key": 1}),
             "label_precision": (("generation", "replicate"), np.ones_like(values), {"units": "1", "key": 17}),
-            "class_frequency": (("generation", "replicate", "class"), shares),
-            "ap50_95": (("generation", "replicate", "class"), shares * 2),
+            "class_frequency": declared(("generation", "replicate", "class"), shares, CLASS_SHARES),
+            "ap50_95": declared(("generation", "replicate", "class"), shares * 2, AP_BY_CLASS),
         },
         coords={"generation": np.arange(generations), "class": ["a", "b", "c", "d"]},
         attrs={"name": "chains"},
@@ -108,10 +120,11 @@ def test_a_detection_sweep_compares_the_rarest_quarter_chosen_at_generation_0():
     frequency[:, -1, :, 3] = 0.0  # gone by the last generation, so only generation 0 can name it
     ap = rng.uniform(0.4, 0.6, (2, 3, 4, 4))
     ap[1, -1, :, 3] += 0.3
+    dims = ("mode", "generation", "replicate", "class")
     ds = xr.Dataset(
         {
-            "class_frequency": (("mode", "generation", "replicate", "class"), frequency),
-            "ap50_95": (("mode", "generation", "replicate", "class"), ap),
+            "class_frequency": declared(dims, frequency, CLASS_SHARES),
+            "ap50_95": declared(dims, ap, AP_BY_CLASS),
         },
         coords={"mode": ["none", "correct"], "generation": [0, 1, 2], "class": list("abcd")},
     )

@@ -3,6 +3,6 @@ declared with ``variable`` (``collapse_sim.variables``, re-exported here for the
 
 from __future__ import annotations
 
-from collapse_sim.variables import NON_NEGATIVE, SHARE, key_variables, measured, variable
+from collapse_sim.variables import NON_NEGATIVE, SHARE, Figure, Rarest, key_variables, measured, variable
 
-__all__ = ["NON_NEGATIVE", "SHARE", "key_variables", "measured", "variable"]
+__all__ = ["NON_NEGATIVE", "SHARE", "Figure", "Rarest", "key_variables", "measured", "variable"]

@@ -6,7 +6,7 @@ import numpy as np
 import xarray as xr
 
 from collapse_sim.components import Metric, RealData, data_of
-from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, Figure, measured, variable
 from collapse_sim.models.categorical import class_counts
 from collapse_sim.samples import Samples
 
@@ -32,6 +32,13 @@ class ClassMetrics(Metric):
                     units="1",
                     description="share of each class in the training data",
                     valid=SHARE,
+                    figure=Figure(
+                        "heatmap",
+                        title="share of each class in the training data",
+                        caption="Each class's share of the training data per generation, log10 colour scale "
+                        "({chains}).",
+                    ),
+                    ranks_classes=True,
                 ),
                 "surviving_classes": variable(
                     rep,

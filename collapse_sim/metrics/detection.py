@@ -14,11 +14,27 @@ import xarray as xr
 
 from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import SHARE, measured, variable
+from collapse_sim.metrics import SHARE, Figure, Rarest, measured, variable
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.yolo.scoring import average_precision, match
 
 SIZE_BINS = ("small", "medium", "large")
+
+
+# What the run's page makes of the per-class scores: AP a line a class (the rarest bold), and the rarest
+# quarter's mean AP and recall.
+AP_BY_CLASS = {
+    "figure": Figure(
+        "class_lines",
+        title="AP50-95 on the real test set",
+        caption="AP50-95 of each class on the fixed real test set per generation ({chains}); the rarest "
+        "quarter's classes bold, mAP50-95 dashed; the axis starts at 0.",
+        file="ap_per_class",
+        overall="map50_95",
+    ),
+    "rarest": Rarest("mean", "rare_ap50_95", "mean AP50-95 on the real test set"),
+}
+RECALL_BY_CLASS = {"rarest": Rarest("mean", "rare_recall", "mean recall on the real test set")}
 
 
 class DetectionMetrics(Metric):
@@ -79,6 +95,7 @@ class DetectionMetrics(Metric):
                     units="1",
                     description="AP at IoU 0.50:0.95 per class on the real test set",
                     valid=SHARE,
+                    **AP_BY_CLASS,
                 ),
                 "recall": variable(
                     ("class",),
@@ -86,6 +103,7 @@ class DetectionMetrics(Metric):
                     units="1",
                     description="recall per class at the max-F1 confidence on the real test set",
                     valid=SHARE,
+                    **RECALL_BY_CLASS,
                 ),
                 "ap50_95_by_size": variable(
                     ("size_bin",),

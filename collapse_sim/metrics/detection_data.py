@@ -7,9 +7,21 @@ import xarray as xr
 from scipy.stats import wasserstein_distance
 
 from collapse_sim.components import Metric, RealData, data_of
-from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, Figure, Rarest, measured, variable
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.scenes.quality import label_quality, label_quality_by_class
+
+# What the run's page makes of the training labels' class shares: a heatmap, the rarest quarter's share,
+# and the ranking of the classes by generation 0's shares.
+CLASS_SHARES = {
+    "figure": Figure(
+        "heatmap",
+        title="share of each class among the training labels",
+        caption="Each class's share of the training data per generation, log10 colour scale ({chains}).",
+    ),
+    "rarest": Rarest("sum", "rare_share", "share of training labels (together)", "{:.2%}"),
+    "ranks_classes": True,
+}
 
 
 class DetectionDataMetrics(Metric):
@@ -38,6 +50,7 @@ class DetectionDataMetrics(Metric):
                 units="1",
                 description="share of each class among the training labels",
                 valid=SHARE,
+                **CLASS_SHARES,
             ),
             "surviving_classes": variable(
                 (),
@@ -86,6 +99,7 @@ class DetectionDataMetrics(Metric):
                 "real pool",
                 valid=NON_NEGATIVE,
                 key=15,
+                table=True,
             ),
             "box_size_spread": variable(
                 (),
@@ -102,6 +116,7 @@ class DetectionDataMetrics(Metric):
                 description="share of training labels that match a true object (class, IoU >= 0.5)",
                 valid=SHARE,
                 key=17,
+                table=True,
             ),
             "label_recall": variable(
                 (),
@@ -110,6 +125,7 @@ class DetectionDataMetrics(Metric):
                 description="share of true objects in the training images that carry a correct label",
                 valid=SHARE,
                 key=18,
+                table=True,
             ),
             "label_precision_by_class": variable(
                 ("class",),
@@ -135,6 +151,14 @@ class DetectionDataMetrics(Metric):
             (),
             np.array(data.content_hash(), dtype=object),
             units="",
-            description="content hash of the training images and labels",
+            description="content hash of the training images and labels (a dataset version: each detector "
+            "records it in train_args.dataset_version)",
+            figure=Figure(
+                "labelled_images",
+                title="training images and their labels",
+                caption="Training images of chain 0, first and last generation, with their labels.",
+                file="samples",
+            ),
+            table=True,
         )
         return ds

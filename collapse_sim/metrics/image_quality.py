@@ -37,7 +37,7 @@ import xarray as xr
 from collapse_sim.checks import positive_int
 from collapse_sim.components import Metric, RealData, RunContext, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, Figure, measured, variable
 from collapse_sim.metrics.images import sharpness
 
 CLASSIFIER_FILE = "image_classifier.pt"  # in the run folder, made by the first chain that needs it
@@ -293,6 +293,13 @@ class ImageQuality(Metric):
                 units="1",
                 description="share of drawn images the classifier puts in each class",
                 valid=SHARE,
+                figure=Figure(
+                    "heatmap",
+                    title="share of drawn images the classifier puts in each class",
+                    caption="The share of each generation's drawn images that the frozen real-data "
+                    "classifier puts in each class, log10 colour scale ({chains}): a class that fades is a "
+                    "class the models stop drawing.",
+                ),
             ),
             "class_share_distance": variable(
                 (),

@@ -19,7 +19,7 @@ import xarray as xr
 from collapse_sim.checkpoints import atomic_pickle
 from collapse_sim.components import Metric, RealData, RunContext, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, Figure, measured, variable
 from collapse_sim.text.data import TextSet
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -78,6 +78,17 @@ class FirstModelJudge(Metric):
                 description="share of the training passages in each bin of bits per character under the "
                 "generation-0 model (the last bin holds all above it)",
                 valid=SHARE,
+                figure=Figure(
+                    "histogram",
+                    title="training text as the first model reads it",
+                    caption="Each generation's training passages scored by the chain's generation-0 model, "
+                    "in bits per character ({chains}; colours from the first generation to the last): the "
+                    "mass moving left is text the first model finds likely, a tail growing right is text it "
+                    "finds improbable (Shumailov et al. 2024, Figure 1).",
+                    file="judged_by_generation_0",
+                    x_label="bits per character under the generation-0 model (last bin: all above)",
+                    y_label="share of training passages",
+                ),
             ),
         }
         return measured(values, coords={"quantile": list(QUANTILES), "gen0_bin": self.edges[:-1]})

@@ -16,7 +16,7 @@ import xarray as xr
 from collapse_sim.checks import positive_int
 from collapse_sim.components import Metric, RealData, data_of
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics import NON_NEGATIVE, SHARE, measured, variable
+from collapse_sim.metrics import NON_NEGATIVE, SHARE, Figure, measured, variable
 from collapse_sim.models.ngram import NGramModel
 from collapse_sim.text.data import TextSet
 from collapse_sim.text.facts import names, years
@@ -261,6 +261,12 @@ class TextMetrics(Metric):
                 units="text",
                 description=f"the start of the training text's first {SAMPLE_PASSAGES} passages, as the "
                 "reader sees it",
+                figure=Figure(
+                    "passages",
+                    title="What each generation trained on",
+                    caption="The start of the first passages of chain 0's training text, generation by "
+                    "generation.",
+                ),
             ),
         }
         return measured(

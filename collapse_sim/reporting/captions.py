@@ -8,6 +8,7 @@ import xarray as xr
 
 from collapse_sim.reporting.axes import MIN_SPAN
 from collapse_sim.reporting.intervals import MIN_CHAINS
+from collapse_sim.variables import figures
 
 HONEST = (
     f"A y-axis spans at least {MIN_SPAN * 100:.0f} % of the largest value it shows, so a change is drawn "
@@ -23,34 +24,26 @@ def _chains(n: int) -> str:
     return "the run's one chain"
 
 
-def run_caption(path: Path, ds: xr.Dataset) -> str:
-    """The caption of one of a run's plots (its file decides what it shows)."""
+def chains_phrase(ds: xr.Dataset) -> str:
+    """``mean of 4 chains`` or ``one chain``: what a declared caption's ``{chains}`` stands for."""
     n = ds.sizes.get("replicate", 1)
-    mean = f"mean of {n} chains" if n > 1 else "one chain"
+    return f"mean of {n} chains" if n > 1 else "one chain"
+
+
+def _declared(path: Path, ds: xr.Dataset):
+    """The figure a variable declares for the file at ``path`` (matched by the file's name), or None."""
+    return next((f for _, f in figures(ds) if f.file == Path(path).stem), None)
+
+
+def run_caption(path: Path, ds: xr.Dataset) -> str:
+    """The caption of one of a run's plots: the curves' and kept pictures' are the report's own, every
+    other is the one its variable declares (``variables.Figure``)."""
+    n = ds.sizes.get("replicate", 1)
     stem = Path(path).stem
     if stem == "curves":
         return (
             f"Each key variable per generation: {_chains(n)}; dashed, where theory gives one, the expected "
             f"value. {HONEST}"
-        )
-    if stem == "class_frequency":
-        return f"Each class's share of the training data per generation, log10 colour scale ({mean})."
-    if stem == "class_share":
-        return (
-            f"The share of each generation's drawn images that the frozen real-data classifier puts in each "
-            f"class, log10 colour scale ({mean}): a class that fades is a class the models stop drawing."
-        )
-    if stem == "ap_per_class":
-        return (
-            f"AP50-95 of each class on the fixed real test set per generation ({mean}); the rarest quarter's "
-            "classes bold, mAP50-95 dashed; the axis starts at 0."
-        )
-    if stem == "judged_by_generation_0":
-        return (
-            f"Each generation's training passages scored by the chain's generation-0 model, in bits per "
-            f"character ({mean}; colours from the first generation to the last): the mass moving left is "
-            "text the first model finds likely, a tail growing right is text it finds improbable "
-            "(Shumailov et al. 2024, Figure 1)."
         )
     if stem == "crops":
         from collapse_sim.reporting.crops import CROPS_TITLE, grid_title
@@ -59,8 +52,9 @@ def run_caption(path: Path, ds: xr.Dataset) -> str:
         if title != CROPS_TITLE:
             return f"{title[0].upper()}{title[1:]}, generation by generation."
         return "Each class's object crops in the training images, generation by generation (chain 0)."
-    if stem == "samples":
-        return "Training images of chain 0, first and last generation, with their labels."
+    declared = _declared(path, ds)
+    if declared is not None:
+        return declared.caption.format(chains=chains_phrase(ds))
     return stem.replace("_", " ")
 
 
@@ -73,12 +67,6 @@ def sweep_caption(path: Path, ds: xr.Dataset, arms: str | None) -> str:
             f"Each key variable at the last generation (top) and its change per generation (bottom) against "
             f"{arms}: mean and 95 % interval over {n} chains at each value (seeds pooled)."
         )
-    if stem == "judged_by_generation_0":
-        return (
-            f"Each arm's training passages scored by each chain's generation-0 model, in bits per character "
-            f"(mean of {n} chains; colours from the first generation to the last; Shumailov et al. 2024, "
-            "Figure 1)."
-        )
     if stem.startswith("sweep_"):
         name = stem.removeprefix("sweep_")
         each = f"each value of {arms}" if arms else "the sweep"
@@ -86,4 +74,7 @@ def sweep_caption(path: Path, ds: xr.Dataset, arms: str | None) -> str:
             f"{name} per generation for {each}: the mean of its {n} chains (seeds pooled) and its 95 % "
             f"interval; one panel per combination of the other swept settings. {HONEST}"
         )
+    declared = _declared(path, ds)
+    if declared is not None:  # one panel per arm
+        return declared.caption.format(chains=f"mean of {n} chains per arm, seeds pooled")
     return stem.replace("_", " ")

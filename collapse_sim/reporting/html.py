@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from collapse_sim.progress import wall_time_line
 from collapse_sim.reporting import COMPARISON_COLUMNS
 from collapse_sim.reporting.captions import run_caption, sweep_caption
-from collapse_sim.reporting.detection import rarest_quarter
+from collapse_sim.reporting.classes import rarest_quarter
 from collapse_sim.reporting.intervals import (
     MIN_CHAINS,
     SHARE,
@@ -28,10 +28,16 @@ from collapse_sim.reporting.intervals import (
     valid_range,
 )
 from collapse_sim.reporting.run import summary_table
+from collapse_sim.variables import declaring, figures, over
 
 RUN_PAGE, SWEEP_PAGE = "report.html", "sweep.html"
 
-PICTURES = ("samples.png", "crops.png")  # images of the data, shown apart from the curves
+CROPS = "crops.png"  # a generator's kept pictures: shown apart from the curves, with the declared images
+
+
+def pictures(ds: xr.Dataset) -> set[str]:
+    """The files that show the data itself (kept crops, declared labelled images), not curves."""
+    return {CROPS} | {f"{f.file}.png" for _, f in figures(ds, "labelled_images")}
 
 
 def _environment() -> Environment:
@@ -67,44 +73,60 @@ def commands(ds: xr.Dataset, run_dir: Path) -> dict[str, str]:
 
 
 def drift_table(ds: xr.Dataset) -> dict | None:
-    """Per generation, what the detector trained on: its version, real share, and drift from the real pool."""
-    if "dataset_hash" not in ds or "class_frequency" not in ds:
+    """Per generation, what each chain trained on: every variable that declares ``table`` (a text one,
+    such as a content hash, as one value per chain; the rest as a mean with its interval), the real share,
+    and, where a variable ranks the classes, the distance of its shares from generation 0's and where
+    each class vanished. None for a run whose variables declare no column."""
+    columns = declaring(ds, "table")
+    if not columns:
         return None
     chained = "replicate" in ds.dims
     per = (lambda da: da) if chained else (lambda da: da.expand_dims(replicate=[0]))
-    shares = per(ds["class_frequency"])
-    real = shares.isel(generation=0)
-    distance = 0.5 * abs(shares - real).sum("class")  # total variation from generation 0's real data
+    texts = [c for c in columns if not np.issubdtype(ds[c].dtype, np.number)]
+    numbers = [c for c in columns if c not in texts]
+    ranking = declaring(ds, "ranks_classes")
+    shares = per(ds[ranking[0]]) if ranking else None
+    dim = over(shares) if ranking else None
+    # total variation from generation 0's real data
+    distance = 0.5 * abs(shares - shares.isel(generation=0)).sum(dim) if ranking else None
     rows = []
     for i, generation in enumerate(ds.generation.values):
         row = {
             "generation": int(generation),
-            "hashes": [str(h) for h in np.atleast_1d(per(ds["dataset_hash"]).isel(generation=i).values)],
+            "texts": [
+                " ".join(str(v) for v in np.atleast_1d(per(ds[c]).isel(generation=i).values)) for c in texts
+            ],
             "real_share": mean_interval(per(ds["real_fraction"]).isel(generation=i).values, SHARE)[:3],
-            "class_distance": mean_interval(distance.isel(generation=i).values, SHARE)[:3],
+            "class_distance": mean_interval(distance.isel(generation=i).values, SHARE)[:3]
+            if ranking
+            else None,
         }
-        for name in ("box_size_distance", "label_precision", "label_recall"):
-            if name in ds:
-                row[name] = mean_interval(per(ds[name]).isel(generation=i).values, valid_range(ds[name]))[:3]
+        for name in numbers:
+            row[name] = mean_interval(per(ds[name]).isel(generation=i).values, valid_range(ds[name]))[:3]
         rows.append(row)
     vanished = []
-    for name in ds["class"].values:
-        gone = (shares.sel({"class": name}) == 0).values  # (generation, replicate)
+    for name in shares[dim].values if ranking else []:
+        gone = (shares.sel({dim: name}) == 0).values  # (generation, replicate)
         firsts = [int(ds.generation.values[np.argmax(col)]) if col.any() else None for col in gone.T]
         vanished.append({"name": str(name), "firsts": firsts})
     return {
         "rows": rows,
+        "texts": texts,
+        "columns": numbers,
+        "described": {c: ds[c].attrs.get("description", "") for c in columns},
         "vanished": vanished,
         "rare": rarest_quarter(ds),
-        "columns": [c for c in ("box_size_distance", "label_precision", "label_recall") if c in ds],
     }
 
 
 def text_samples(ds: xr.Dataset) -> list[dict]:
-    """Chain 0's kept passages of each generation's training text (empty for other families)."""
-    if "text_sample" not in ds:
+    """Chain 0's kept passages of each generation, from the variable that declares them (a ``Figure`` of
+    kind ``passages``); empty for other families."""
+    declared = figures(ds, "passages")
+    if not declared:
         return []
-    texts = ds["text_sample"].isel(replicate=0) if "replicate" in ds.dims else ds["text_sample"]
+    name = declared[0][0]
+    texts = ds[name].isel(replicate=0) if "replicate" in ds[name].dims else ds[name]
     kept = [np.atleast_1d(texts.sel(generation=g).values) for g in ds.generation.values]
     return [
         {"generation": int(g), "passages": [str(t) for t in passages if t]}
@@ -131,10 +153,11 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
             wall_time=wall_time_line(ds, run_dir),
             choices={k: v for k, v in (ds.attrs.get("choices") or {}).items() if v},
             summary=summary_table(ds),
-            plots=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name not in PICTURES],
-            samples=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name in PICTURES],
+            plots=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name not in pictures(ds)],
+            samples=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name in pictures(ds)],
             drift=drift_table(ds),
             texts=text_samples(ds),
+            texts_figure=next((f for _, f in figures(ds, "passages")), None),
             config_yaml=ds.attrs.get("config_yaml", ""),
             commands=commands(ds, run_dir),
         )

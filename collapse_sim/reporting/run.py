@@ -13,8 +13,9 @@ from rich.table import Table
 from collapse_sim.progress import wall_time_line
 from collapse_sim.rates import chain_slopes
 from collapse_sim.reporting.axes import apply_honest_limits, figure_legend, integer_generations, labelled
+from collapse_sim.reporting.classes import rare_class_lines, rare_class_series
 from collapse_sim.reporting.crops import plot_crops
-from collapse_sim.reporting.detection import plot_class_ap, plot_samples, rare_class_lines, rare_class_series
+from collapse_sim.reporting.figures import draw_figures
 from collapse_sim.reporting.intervals import (
     MIN_CHAINS,
     band,
@@ -194,68 +195,6 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
     written = [Path(folder) / "curves.png"]
     fig.savefig(written[0], dpi=100)
     plt.close(fig)
-    for shares in ("class_frequency", "class_share"):  # in the training data; in a model's images
-        if shares in ds:
-            written.append(_class_heatmap(ds, shares, Path(folder) / f"{shares}.png", plt))
-    if "gen0_histogram" in ds:
-        written.append(_judge_histograms(ds, Path(folder) / "judged_by_generation_0.png", plt))
-    if "ap50_95" in ds:
-        written.append(plot_class_ap(ds, Path(folder) / "ap_per_class.png", plt))
-        written += [picture for picture in [plot_samples(ds, Path(folder), plt)] if picture]
+    written += draw_figures(ds, Path(folder), plt)  # what the variables declare
     crops = plot_crops(ds, Path(folder), plt)  # the pictures a generator kept, where it keeps any
     return written + ([crops] if crops else [])
-
-
-def draw_judge_histograms(ax, shares: xr.DataArray, plt) -> None:
-    """One line a generation (colours from early to late) of the share of training passages per bin of
-    bits per character under the generation-0 model, the mean over chains."""
-    shares = shares.mean("replicate") if "replicate" in shares.dims else shares
-    left = shares.gen0_bin.values
-    width = left[1] - left[0]
-    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, shares.sizes["generation"]))
-    for colour, g in zip(colours, shares.generation.values, strict=True):
-        ax.step(
-            left + width / 2, shares.sel(generation=g).values, where="mid", color=colour, label=f"gen {g}"
-        )
-    ax.set_xlabel("bits per character under the generation-0 model (last bin: all above)", fontsize=8)
-    ax.set_ylabel("share of training passages", fontsize=8)
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7, ncols=2)
-
-
-def _judge_histograms(ds: xr.Dataset, path: Path, plt) -> Path:
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    draw_judge_histograms(ax, ds["gen0_histogram"], plt)
-    chains = ds.sizes.get("replicate", 1)
-    ax.set_title(
-        f"{ds.attrs.get('name', 'run')}: training text as the first model reads it ({chains} chains)"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _class_heatmap(ds: xr.Dataset, name: str, path: Path, plt) -> Path:
-    freq = ds[name]
-    freq = (freq.mean("replicate") if "replicate" in freq.dims else freq).transpose("class", "generation")
-    fig, ax = plt.subplots(figsize=(8, max(3, 0.22 * min(freq.sizes["class"], 25) + 1)))
-    gens = freq.generation.values
-    image = ax.imshow(
-        np.log10(freq.values + 1e-6),
-        aspect="auto",
-        origin="lower",
-        cmap="viridis",
-        extent=(gens[0] - 0.5, gens[-1] + 0.5, -0.5, freq.sizes["class"] - 0.5),
-    )
-    ax.set_xticks(gens[:: max(1, len(gens) // 12)])
-    labels = [str(c) for c in freq["class"].values]
-    step = max(1, len(labels) // 25)  # at most 25 labels, each readable
-    ax.set_yticks(range(0, len(labels), step), labels[::step], fontsize=8)
-    ax.set(xlabel="generation", ylabel="class")
-    ax.set_title(ds[name].attrs.get("description", name), fontsize=9)  # too long for the colour bar
-    fig.colorbar(image, label="log10 share")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -37,7 +37,7 @@ from collapse_sim.reporting.intervals import (
     welch_difference,
 )
 from collapse_sim.sweep import FIXED_DIMS
-from collapse_sim.variables import key_variables
+from collapse_sim.variables import figures, key_variables
 from collapse_sim.zarr_io import as_stored, write_whole
 
 SWEEP_STORE = "sweep.zarr"
@@ -80,7 +80,7 @@ def pooled(ds: xr.Dataset) -> xr.Dataset:
 
 def _variables(ds: xr.Dataset):
     """(name, per-chain series per arm) of every key variable and the rarest quarter's share and AP."""
-    from collapse_sim.reporting.detection import rare_class_series
+    from collapse_sim.reporting.classes import rare_class_series
     from collapse_sim.reporting.run import per_chain
 
     swept = tuple(swept_dims(ds))
@@ -250,34 +250,36 @@ def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
     return written
 
 
-def plot_sweep_judge(ds: xr.Dataset, folder: Path) -> Path | None:
-    """A text sweep's generation-0-model histograms: one panel per arm, generations as colours (chains
-    and seeds pooled); None for a sweep without them."""
-    if "gen0_histogram" not in ds:
-        return None
+def plot_sweep_histograms(ds: xr.Dataset, folder: Path) -> list[Path]:
+    """Each declared histogram (``Figure`` of kind ``histogram``): one panel per arm, generations as
+    colours (chains and seeds pooled); none for a sweep without one."""
+    declared = figures(ds, "histogram")
+    if not declared:
+        return []
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from collapse_sim.reporting.run import draw_judge_histograms
+    from collapse_sim.reporting.figures import draw_histograms
 
     ds = pooled(ds)
     dims = [d for d in swept_dims(ds) if d != "replicate"]
     arms = list(itertools.product(*(ds[d].values for d in dims))) or [()]
-    fig, axes = plt.subplots(1, len(arms), figsize=(5.2 * len(arms), 3.9), squeeze=False, sharey=True)
-    for ax, arm in zip(axes[0], arms, strict=True):
-        draw_judge_histograms(ax, ds["gen0_histogram"].sel(dict(zip(dims, arm, strict=True))), plt)
-        ax.set_title(", ".join(f"{d}={_plain(v)}" for d, v in zip(dims, arm, strict=True)), fontsize=8)
-    chains = ds.sizes.get("replicate", 1)
-    fig.suptitle(
-        f"training text as each chain's first model reads it: mean of {chains} chains per arm", fontsize=9
-    )
-    fig.tight_layout()
-    path = Path(folder) / "judged_by_generation_0.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    written = []
+    for name, figure in declared:
+        fig, axes = plt.subplots(1, len(arms), figsize=(5.2 * len(arms), 3.9), squeeze=False, sharey=True)
+        for ax, arm in zip(axes[0], arms, strict=True):
+            draw_histograms(ax, ds[name].sel(dict(zip(dims, arm, strict=True))), figure, plt)
+            ax.set_title(", ".join(f"{d}={_plain(v)}" for d, v in zip(dims, arm, strict=True)), fontsize=8)
+        chains = ds.sizes.get("replicate", 1)
+        fig.suptitle(f"{figure.title}: mean of {chains} chains per arm", fontsize=9)
+        fig.tight_layout()
+        path = Path(folder) / f"{figure.file}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
 
 
 def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
