@@ -67,19 +67,8 @@ def test_verified_pseudo_labels_are_exactly_right():
     assert float(unverified.real_fraction[1]) == 0.5 and float(unverified.label_precision[1]) < 0.5
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A detector trained on 160 real scenes of three equally common classes, and the real data."""
-    folder = tmp_path_factory.mktemp("trained")
-    real = ShapesSource(pool_size=160, test_size=48, n_classes=3, exponent=0.0).load(np.random.default_rng(0))
-    trainer = YOLOTrainer(epochs=12, batch=16, device="cpu")
-    trainer.setup(RunContext(folder, 0))
-    detector = trainer.fit(real.train, init=None, rng=np.random.default_rng(1), generation=0)
-    return detector, real, folder
-
-
 @pytest.mark.slow
-@pytest.mark.xdist_group("trained")  # one worker trains the module's detector once for both tests
+@pytest.mark.xdist_group("trained")  # one worker trains the session's detector once for its tests
 def test_our_scores_match_ultralytics_validator(trained):
     detector, real, folder = trained
     ours = DetectionMetrics().measure(detector, real.train, real)

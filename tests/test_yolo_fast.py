@@ -15,7 +15,6 @@ from collapse_sim.errors import ConfigError
 from collapse_sim.metrics.detection import DetectionMetrics
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.sources.shapes import ShapesSource
-from collapse_sim.trainers.yolo import YOLOTrainer
 from collapse_sim.trainers.yolo_fast import YOLOFastTrainer
 from collapse_sim.yolo.detector import Detector
 from collapse_sim.yolo.fast_detector import FastDetector
@@ -62,10 +61,11 @@ def test_fast_trainer_is_deterministic_on_cpu_for_a_seed(tmp_path):
     assert any(not torch.equal(v, weights[2][k]) for k, v in weights[0].items() if v.is_floating_point())
 
 
-def test_stock_and_fast_evaluation_agree_on_the_same_weights(tmp_path):
-    """The stock trainer's checkpoint scored through Ultralytics' predictor and through the in-memory path."""
-    real = easy_real(test=40)
-    stock = fit(YOLOTrainer(epochs=6, batch=8, device="cpu"), real.train, tmp_path)
+@pytest.mark.xdist_group("trained")
+def test_stock_and_fast_evaluation_agree_on_the_same_weights(trained):
+    """The stock trainer's checkpoint (the session's trained detector) scored through Ultralytics'
+    predictor and through the in-memory path."""
+    stock, real, _ = trained
     both = [
         DetectionMetrics().measure(d, real.train, real)
         for d in (stock, FastDetector(stock.weights, names=stock.names, imgsz=64, device="cpu"))
