@@ -1,4 +1,10 @@
-"""Replicated detection chains: independent, identical whatever their number or the workers, crash-safe."""
+"""Replicated chains in worker processes: independent, identical whatever their number or the workers,
+crash-safe.
+
+The detection run (``whole``) is the reference where warm-started YOLO weights must survive a kill; the
+stops, faults and launchers, which are the runner's whatever the family, run on the cheapest family whose
+chains run in worker processes (``text_whole``: an n-gram model of a small corpus, a tenth of the cost).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from conftest import (
     run_cli,
     user_env,
 )
-from test_text import needs_text
+from test_text import corpus, needs_text, text_run
 
 import collapse_sim as cs
 from collapse_sim.api import job as build_job
@@ -73,6 +79,24 @@ if spec:
 
         os.replace = replace
 '''
+
+
+def text_chains(folder: Path, *extra: str) -> list[str]:
+    """Two text chains of ten generations (about 0.15 s each) on the corpus in ``folder``, side by side."""
+    return text_run(folder, "generations=10", "workers=2", "plots=false", *extra)
+
+
+@pytest.fixture(scope="module")
+def text_whole(tmp_path_factory):
+    """The uninterrupted two-chain text run, the reference for every stopped or faulty one; its corpus
+    folder is in ``attrs["corpus"]``."""
+    folder = corpus(tmp_path_factory.mktemp("text") / "corpus")
+    run_dir = folder.parent / "whole"
+    result = run_cli(*text_chains(folder), f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    ds = cs.open_run(run_dir)
+    ds.attrs["corpus"] = str(folder)
+    return ds
 
 
 @pytest.fixture(scope="module")
@@ -194,12 +218,12 @@ def test_killed_three_times_at_random_moments_a_run_resumes_to_the_uninterrupted
     assert not list(run_dir.rglob("*.tmp"))  # every interrupted write was redone and renamed
 
 
-def _stop_after_first_generation(folder: Path, signum: int) -> subprocess.CompletedProcess:
-    """The shared run's command started in ``folder`` (its default, timestamped run folder), sent ``signum``
+def _stop_after_first_generation(folder: Path, signum: int, args: list[str]) -> subprocess.CompletedProcess:
+    """The command of ``args`` started in ``folder`` (its default, timestamped run folder), sent ``signum``
     once a chain has finished a generation: SIGINT to its whole process group, as a terminal's Ctrl-C is;
     SIGTERM to the parent alone, as ``kill`` or a container stop."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "collapse_sim", *CHAINS],
+        [sys.executable, "-m", "collapse_sim", *args],
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -209,7 +233,7 @@ def _stop_after_first_generation(folder: Path, signum: int) -> subprocess.Comple
     )
     began = time.time()
     while time.time() - began < 120 and proc.poll() is None:
-        stores = list(folder.glob("outputs/runs/default/*/results.zarr"))
+        stores = list(folder.glob("outputs/runs/*/*/results.zarr"))
         try:
             if stores and np.asarray(zarr.open_group(stores[0], mode="r")["chain_completed"][:]).any():
                 break
@@ -233,39 +257,32 @@ def _stop_after_first_generation(folder: Path, signum: int) -> subprocess.Comple
         (signal.SIGTERM, 143, "SIGTERM", "resume=DIR"),
     ],
 )
+@needs_text
 def test_a_stopped_run_says_what_it_kept_and_how_to_resume_and_resumes_to_the_same_values(
-    whole, tmp_path, app_cli, signum, code, said, resume
+    text_whole, tmp_path, app_cli, signum, code, said, resume
 ):
-    stopped = _stop_after_first_generation(tmp_path, signum)
-    (run_dir,) = (tmp_path / "outputs" / "runs" / "default").iterdir()
+    stopped = _stop_after_first_generation(tmp_path, signum, text_chains(Path(text_whole.attrs["corpus"])))
+    (run_dir,) = (tmp_path / "outputs" / "runs" / text_whole.attrs["name"]).iterdir()
     message = one_paragraph(stopped, code=code)
     assert stopped.stderr.startswith("collapse_sim: stopped: the run was stopped by " + said)
     assert f"kept in {run_dir / 'results.zarr'}" in message and "of chain 0" in message
     assert stopped.stderr.endswith(f"Resume it with:\n    python -m collapse_sim resume={run_dir}\n")
     partial = cs.open_run(run_dir)
-    assert bool(partial.completed.all()) and partial.sizes["generation"] < 3
+    assert bool(partial.completed.all()) and partial.sizes["generation"] < 10
     assert (run_dir / ".hydra" / "overrides.yaml").is_file()
     if resume is None:
         return  # resume=last of a stopped run: tests/test_resume.py
     finished = app_cli(f"resume={run_dir}", cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
-    assert_same_results(cs.open_run(run_dir), whole)
+    assert_same_results(cs.open_run(run_dir), text_whole)
 
 
-def _faulty_run(tmp_path, run_dir, fault: str, workers: int):
+def _faulty_run(tmp_path, run_dir, fault: str, args: list[str]):
     (tmp_path / "faults").mkdir(exist_ok=True)
     (tmp_path / "faults" / "sitecustomize.py").write_text(FAULTS)
     env = user_env(PYTHONPATH=str(tmp_path / "faults"), COLLAPSE_SIM_FAULT=fault)
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "collapse_sim",
-            *CHAINS,
-            "replicates=2",
-            f"workers={workers}",
-            f"hydra.run.dir={run_dir}",
-        ],
+        [sys.executable, "-m", "collapse_sim", *args, f"hydra.run.dir={run_dir}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -278,29 +295,33 @@ def _faulty_run(tmp_path, run_dir, fault: str, workers: int):
 @pytest.mark.parametrize(
     ("fault", "workers", "named"),
     [
-        ("weights.pt:EIO:2", 2, "weights.pt: Input/output error (EIO)"),
-        ("store:ENOSPC:40", 1, "results.zarr/"),
+        ("synthetic_:EIO:2", 2, "Input/output error (EIO)"),  # a checkpoint renamed into place, in a worker
+        ("store:ENOSPC:60", 1, "results.zarr/"),  # a chunk of the store, in the one writer
     ],
 )
+@needs_text
 def test_a_full_disk_or_io_error_is_reported_and_a_rerun_resumes(
-    whole, tmp_path, fault, workers, named, app_cli
+    text_whole, tmp_path, fault, workers, named, app_cli
 ):
-    run_dir = tmp_path / "run"
-    failed = _faulty_run(tmp_path, run_dir, fault, workers)
+    run_dir, args = tmp_path / "run", text_chains(Path(text_whole.attrs["corpus"]), f"workers={workers}")
+    failed = _faulty_run(tmp_path, run_dir, fault, args)
     message = " ".join(failed.stderr.split())
     assert failed.returncode == 1, failed.stderr
     assert "Traceback" not in failed.stderr, failed.stderr
     assert named in message
     assert "Every complete generation" in message or "every generation complete" in message.lower()
-    partial = cs.open_run(run_dir)  # readable, complete generations only
-    assert bool(partial.completed.all()) and partial.sizes["generation"] < 3
-    for name in ("map50_95", "dataset_hash"):
+    partial = cs.open_run(run_dir)  # readable, complete generations only (of every chain)
+    assert bool(partial.completed.all()) and partial.sizes["generation"] < 10
+    recorded = np.asarray(zarr.open_group(run_dir / "results.zarr", mode="r")["chain_completed"][:])
+    assert recorded.any() and not recorded.all()  # the fault came after some of a chain's generations
+    for name in ("test_bits_per_char", "text_sample"):
         np.testing.assert_array_equal(
-            partial[name].values, whole[name].isel(generation=slice(0, partial.sizes["generation"])).values
+            partial[name].values,
+            text_whole[name].isel(generation=slice(0, partial.sizes["generation"])).values,
         )
-    resumed = app_cli(*CHAINS, "replicates=2", f"workers={workers}", f"hydra.run.dir={run_dir}")
+    resumed = app_cli(*args, f"hydra.run.dir={run_dir}")
     assert resumed.returncode == 0, resumed.stderr
-    assert_same_results(cs.open_run(run_dir), whole)
+    assert_same_results(cs.open_run(run_dir), text_whole)
 
 
 @pytest.mark.parametrize(
@@ -353,15 +374,16 @@ def test_chains_that_do_not_fit_the_memory_are_refused(monkeypatch, tmp_path):
 
 @pytest.mark.slow
 @requires_joblib_launcher
-def test_chains_inside_a_joblib_sweep_run_in_the_job_to_the_same_values(whole, tmp_path):
+@needs_text
+def test_chains_inside_a_joblib_sweep_run_in_the_job_to_the_same_values(text_whole, tmp_path):
     """joblib's (loky) workers cannot spawn chain workers; the chains then run in the job itself."""
-    one = [o for o in CHAINS if not o.startswith("generations=")] + ["generations=1", "replicates=2"]
+    one = text_chains(Path(text_whole.attrs["corpus"]), "generations=2")
     sweep = tmp_path / "sweep"
     result = run_cli(
         "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *one, "seed=0,1", f"hydra.sweep.dir={sweep}"
     )
     assert result.returncode == 0, result.stderr
     in_job = cs.open_run(sweep / "0")
-    spawned = whole.isel(generation=[0])  # the reference's chains ran in spawned workers; seed 0 too
-    for name in ("map50_95", "dataset_hash", "class_frequency"):
+    spawned = text_whole.isel(generation=[0, 1])  # the reference's chains ran in spawned workers; seed 0 too
+    for name in ("test_bits_per_char", "text_sample", "types"):
         np.testing.assert_array_equal(in_job[name].values, spawned[name].values, err_msg=name)
