@@ -18,9 +18,9 @@ from collapse_sim.config import register_schema
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, exit_with, log_details
 from collapse_sim.hydra_bridge import inspect, launch_sweep, normalize, run_composed
 from collapse_sim.job import Job, build_job
+from collapse_sim.locations import FAILURE_FILE
 from collapse_sim.preflight import preflight
 from collapse_sim.stopping import Stopped
-from collapse_sim.sweep import FAILURE_FILE
 
 
 class SweepTask:

@@ -1,10 +1,13 @@
-"""Where a run's results store lives: its run directory, or the fsspec URL in ``store_url.txt``."""
+"""Where a run's files live: its results store (its run directory, or the fsspec URL in ``store_url.txt``),
+its lock, and a failed sweep job's ``error.txt``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from collapse_sim.errors import ConfigError
+
+FAILURE_FILE = "error.txt"  # written by a sweep job that failed (collapse_sim.app)
 
 STORE_NAME = "results.zarr"
 POINTER = "store_url.txt"  # in a run directory whose store lives at a URL

@@ -11,11 +11,10 @@ import xarray as xr
 import yaml
 
 from collapse_sim.config_tree import GROUPS
-from collapse_sim.locations import STORE_NAME, exists, store_location
+from collapse_sim.locations import FAILURE_FILE, STORE_NAME, exists, store_location
 from collapse_sim.store import open_run
 
 FIXED_DIMS = ("generation", "replicate", "class", "k", "job")
-FAILURE_FILE = "error.txt"  # written by a sweep job that failed (collapse_sim.app)
 
 
 def _job_dirs(sweep_dir: Path) -> list[Path]:
