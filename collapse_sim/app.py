@@ -174,7 +174,7 @@ def main() -> None:
         if resume is None:
             resuming.refuse_a_twin(command)
     except ConfigError as error:
-        exit_with(str(error))
+        exit_with(str(error), command=error.command)
     except Stopped as stopped:
         exit_with(
             f"by {stopped.what} before any work; nothing was written", code=stopped.code, label="stopped"

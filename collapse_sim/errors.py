@@ -9,16 +9,18 @@ EXIT_CONFIG = 2
 
 
 class ConfigError(ValueError):
-    """A setting or file the user gave is wrong; the message says what would be valid."""
+    """A setting or file the user gave is wrong; the message says what would be valid, and ``command``,
+    where there is one to type, is printed whole on its own line after it."""
 
-    def __init__(self, key: str, message: str) -> None:
+    def __init__(self, key: str, message: str, *, command: str = "") -> None:
         self.key = key
         self.message = message
+        self.command = command
         super().__init__(f"{key}: {message}" if key else message)
 
     def prefixed(self, group: str) -> ConfigError:
         """The same error with its key placed under a config group."""
-        return ConfigError(f"{group}.{self.key}" if self.key else group, self.message)
+        return ConfigError(f"{group}.{self.key}" if self.key else group, self.message, command=self.command)
 
 
 def did_you_mean(given: str, valid) -> str:

@@ -241,8 +241,9 @@ def refuse_a_twin(command) -> None:
         left = "" if command.parsed.multirun else f" ({kept(twin)})"
         raise ConfigError(
             KEY,
-            f"an unfinished {what} of exactly this configuration is in {twin.absolute()}{left}; resume it "
-            f"with `{resume_command(twin)}`, or start a new {what} anyway with resume=never",
+            f"an unfinished {what} of exactly this configuration is in {twin.absolute()}{left}; start a "
+            f"new {what} anyway with resume=never, or resume it with:",
+            command=resume_command(twin),
         )
 
 

@@ -44,9 +44,12 @@ def test_the_same_command_names_its_unfinished_twin_and_resume_last_finishes_it(
     run_dir = tmp_path / "outputs" / "runs" / "default" / "2026-01-01_00-00-00"
     done = kill_after(SLOW_RUN, run_dir, 2, cwd=tmp_path)
     assert 2 <= done < 10
-    twin = one_paragraph(app_cli(*SLOW_RUN, cwd=tmp_path))
+    refused = app_cli(*SLOW_RUN, cwd=tmp_path)
+    twin = one_paragraph(refused)
     assert f"resume: an unfinished run of exactly this configuration is in {run_dir} (generations 0-" in twin
-    assert f"`python -m collapse_sim resume={run_dir}`, or start a new run anyway with resume=never" in twin
+    assert "start a new run anyway with resume=never, or resume it with:" in twin
+    # The command alone on the last line, as a user copies it: pasted, it is the resume of that folder.
+    assert refused.stderr.splitlines()[-1].split() == ["python", "-m", "collapse_sim", f"resume={run_dir}"]
     assert len(list(run_dir.parent.iterdir())) == 1  # nothing started over
     resumed = app_cli("resume=last", "plots=true", cwd=tmp_path)  # plots never change results
     assert resumed.returncode == 0, resumed.stderr
