@@ -204,3 +204,15 @@ def test_an_arm_whose_chains_all_agree_still_gets_a_welch_interval_without_a_war
         difference, low, high = welch_difference(arm, constant)
     half = 3.182446 * arm.std(ddof=1) / 2  # t(0.975, 3) times the arm's standard error alone
     assert difference == pytest.approx(0.35) and (low, high) == pytest.approx((0.35 - half, 0.35 + half))
+
+
+def test_captions_name_only_the_chains_drawn():
+    """More chains than are drawn faint: the caption and the title say how many are, not every one."""
+    from collapse_sim.reporting.axes import FAINT_CHAINS
+    from collapse_sim.reporting.captions import run_caption
+
+    many = _chains(np.linspace(0.3, 0.6, 2 * (FAINT_CHAINS + 10)).reshape(2, -1))
+    caption = run_caption("curves.png", many)
+    assert f"the first {FAINT_CHAINS} of the {FAINT_CHAINS + 10} chains faint" in caption
+    assert "each of the" not in caption
+    assert "each of the 4 chains faint" in run_caption("curves.png", _chains(np.ones((2, 4))))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 MIN_SPAN = 0.25  # of the largest absolute value drawn
+FAINT_CHAINS = 40  # more chains than this: the first FAINT_CHAINS are drawn faint, the band holds them all
 
 
 def integer_generations(ax) -> None:

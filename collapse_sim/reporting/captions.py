@@ -6,7 +6,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from collapse_sim.reporting.axes import MIN_SPAN
+from collapse_sim.reporting.axes import FAINT_CHAINS, MIN_SPAN
 from collapse_sim.reporting.intervals import MIN_CHAINS
 from collapse_sim.variables import figures
 
@@ -17,6 +17,11 @@ HONEST = (
 
 
 def _chains(n: int) -> str:
+    if n > FAINT_CHAINS:  # only the first are drawn: the caption says so
+        return (
+            f"the first {FAINT_CHAINS} of the {n} chains faint, the mean of all {n} bold and its 95 % "
+            "interval (Student t) shaded"
+        )
     if n >= MIN_CHAINS:
         return f"each of the {n} chains faint, their mean bold and its 95 % interval (Student t) shaded"
     if n > 1:

@@ -12,7 +12,13 @@ from rich.table import Table
 
 from collapse_sim.progress import wall_time_line
 from collapse_sim.rates import chain_slopes
-from collapse_sim.reporting.axes import apply_honest_limits, figure_legend, integer_generations, labelled
+from collapse_sim.reporting.axes import (
+    FAINT_CHAINS,
+    apply_honest_limits,
+    figure_legend,
+    integer_generations,
+    labelled,
+)
 from collapse_sim.reporting.classes import rare_class_lines, rare_class_series
 from collapse_sim.reporting.crops import plot_crops
 from collapse_sim.reporting.figures import draw_figures
@@ -27,8 +33,6 @@ from collapse_sim.reporting.intervals import (
 )
 from collapse_sim.theory import expected_curves
 from collapse_sim.variables import key_variables
-
-FAINT_CHAINS = 40  # more chains than this are drawn as their band only
 
 
 def per_chain(da: xr.DataArray, keep: tuple[str, ...] = ()) -> xr.DataArray:
@@ -186,7 +190,8 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
     for ax in axes[-1]:
         ax.set_xlabel("generation", fontsize=8)
     if chains >= MIN_CHAINS:
-        what = f"{chains} chains: each faint, mean and 95 % interval"
+        faint = "each faint" if chains <= FAINT_CHAINS else f"the first {FAINT_CHAINS} faint"
+        what = f"{chains} chains: {faint}, mean and 95 % interval"
     else:
         what = f"{no_interval_note(chains)}; each faint, and their mean" if chains > 1 else "one chain"
     fig.suptitle(f"{ds.attrs.get('name', 'run')}: {what}", fontsize=10)
