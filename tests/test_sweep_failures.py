@@ -183,4 +183,8 @@ def test_a_sweep_ends_with_one_table_of_its_arms_and_writes_its_report(tmp_path,
     assert [row.split("│")[1].strip() for row in arms] == ["mixing=replace", "mixing=fresh"]
     assert [row.split("│")[-2].strip() for row in arms] == ["4", "2"]  # job 3's chains are missing
     assert f"sweep report: {tmp_path / 'sweep.html'}" in result.stdout and (tmp_path / "sweep.html").is_file()
+    # The page's header names each swept setting's values and counts the chains: never lists them.
+    header = (tmp_path / "sweep.html").read_text().split('<p class="meta">')[1].split("</p>")[0]
+    assert "mixing: replace, fresh" in header and "chains: 4 per arm (2 seeds of 2)" in header
+    assert "replicate:" not in header and "seed:" not in header
     assert "1 of 4 jobs failed" in result.stderr and str(tmp_path / "3") in result.stderr

@@ -167,6 +167,15 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
     return path
 
 
+def sweep_header(ds: xr.Dataset, swept: list[str]) -> dict[str, str]:
+    """What the sweep page's header says of each dimension: a swept setting's values, and the chains
+    (replicates, and seeds where they were swept) by their number, never listed one by one."""
+    header = {d: ", ".join(str(v) for v in ds[d].values) for d in swept if d in ds.dims and d != "seed"}
+    chains = ds.sizes.get("replicate", 1) * ds.sizes.get("seed", 1)
+    seeds = f" ({ds.sizes['seed']} seeds of {ds.sizes.get('replicate', 1)})" if "seed" in ds.dims else ""
+    return header | {"chains": f"{chains} per arm{seeds}"}
+
+
 def write_sweep_page(ds: xr.Dataset, folder: Path, comparisons: list[dict], plots: list[Path]) -> Path:
     """``sweep.html`` in the sweep directory: the per-arm difference table and the sweep plots."""
     fixed = [k for k in (comparisons[0] if comparisons else {}) if k not in COMPARISON_COLUMNS]
@@ -179,7 +188,7 @@ def write_sweep_page(ds: xr.Dataset, folder: Path, comparisons: list[dict], plot
         .render(
             folder=str(Path(folder).resolve()),
             generation=int(ds.generation.values[-1]),
-            dims={d: [str(v) for v in ds[d].values] for d in (*swept_dims(ds), "replicate") if d in ds.dims},
+            dims=sweep_header(ds, swept_dims(ds)),
             rows=comparisons,
             fixed=fixed,
             plots=[inline_png(p, sweep_caption(p, ds, arms)) for p in plots if Path(p).exists()],
