@@ -87,3 +87,17 @@ def test_a_task_s_exception_is_raised_by_run_composed(tmp_path):
 
     with pytest.raises(RuntimeError, match="boom"):
         hydra_bridge.run_composed(cfg, task)
+
+
+def test_a_sweep_s_jobs_share_its_folder_whenever_they_are_composed():
+    """The sweep folder's ${now:...} is resolved once, for the sweep; a job composed a second later (a
+    large sweep takes that) still lands in it, numbered as its launcher numbers it."""
+    import time
+
+    register_schema()
+    sweep, jobs = hydra_bridge.sweep_jobs([*GAUSSIAN, "seed=0,1"])
+    time.sleep(1.1)  # the timestamp's resolution is a second
+    cfg = hydra_bridge.compose_job(jobs[1], sweep, 1)
+    assert str(cfg.hydra.sweep.dir) == str(sweep.hydra.sweep.dir)
+    assert cfg.hydra.job.num == 1 and str(cfg.hydra.mode) == "RunMode.MULTIRUN"
+    assert list(sweep.hydra.overrides.task) == [*GAUSSIAN, "seed=0,1"]  # the sweep's own command
