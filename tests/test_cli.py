@@ -147,3 +147,21 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_command_leaves_as_sys_exit_would_with_its_hooks_run():
+    """``__main__.leave`` skips only the interpreter's teardown: exit hooks and threads' hooks run, output
+    is flushed, and the status is the one ``sys.exit`` would give (None 0, a message 1, a number itself)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, sys, threading; from collapse_sim.__main__ import leave\n"
+        "threading._register_atexit(lambda: print('threads finished', flush=True))\n"
+        "atexit.register(lambda: print('exit hook ran'))\n"
+        "print('written', end=''); leave(sys.argv[1] if sys.argv[1] != 'None' else None)"
+    )
+    for given, status in (("None", 0), ("stopped here", 1)):
+        done = subprocess.run([sys.executable, "-c", code, given], capture_output=True, text=True)
+        assert done.returncode == status and done.stdout == "writtenthreads finished\nexit hook ran\n"
+        assert done.stderr == ("" if status == 0 else "stopped here\n")
