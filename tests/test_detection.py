@@ -105,10 +105,10 @@ socket.getaddrinfo = refuse
 socket.create_connection = refuse
 socket.socket.connect = refuse
 sys.argv = ["collapse_sim", *sys.argv[1:]]
-try:
-    runpy.run_module("collapse_sim", run_name="__main__")
-finally:
-    print("NETWORK_ATTEMPTS", len(attempts), *attempts, file=sys.stderr)
+# An exit hook, not a `finally`: the command ends the process itself once its exit hooks have run.
+import atexit
+atexit.register(lambda: print("NETWORK_ATTEMPTS", len(attempts), *attempts, file=sys.stderr, flush=True))
+runpy.run_module("collapse_sim", run_name="__main__")
 """
 
 
