@@ -32,6 +32,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationErr
 
 from collapse_sim.config import CONFIG_DIR, TOP_LEVEL
 from collapse_sim.errors import ConfigError, did_you_mean
+from collapse_sim.stopping import Stopped
 
 SEARCH_PATH = "hydra.searchpath"
 # Groups that the defaults list holds as `null`: Hydra rejects `+experiment=x` for
@@ -90,7 +91,19 @@ def compose_explained(overrides: list[str]) -> DictConfig:
     try:
         return compose(overrides)
     except HydraException as error:  # explained once Hydra is released: explaining may compose again
+        stopped = _stop_within(error)
+        if stopped is not None:  # Ctrl-C or SIGTERM while Hydra composed: the stop, not a setting
+            raise stopped from None
         raise explain(error, overrides) from None
+
+
+def _stop_within(error: BaseException) -> Stopped | None:
+    """The ``Stopped`` a composition error was raised while handling, if any (its causes and contexts)."""
+    while error is not None:
+        if isinstance(error, Stopped):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _valid_keys(overrides: list[str], key: str) -> str:

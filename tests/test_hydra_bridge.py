@@ -101,3 +101,22 @@ def test_a_sweep_s_jobs_share_its_folder_whenever_they_are_composed():
     assert str(cfg.hydra.sweep.dir) == str(sweep.hydra.sweep.dir)
     assert cfg.hydra.job.num == 1 and str(cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert list(sweep.hydra.overrides.task) == [*GAUSSIAN, "seed=0,1"]  # the sweep's own command
+
+
+def test_a_stop_during_composition_is_a_stop_not_a_setting(monkeypatch):
+    """Ctrl-C while Hydra composes surfaces as the stop, whatever error Hydra raised while handling it."""
+    import signal
+
+    from hydra.errors import ConfigCompositionException
+
+    from collapse_sim.stopping import Stopped
+
+    def interrupted(overrides):
+        try:
+            raise Stopped(signal.SIGINT)
+        except Stopped as stop:
+            raise ConfigCompositionException("Error merging override root.handlers") from stop
+
+    monkeypatch.setattr(hydra_bridge, "compose", interrupted)
+    with pytest.raises(Stopped):
+        hydra_bridge.compose_explained(["seed=1"])
