@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import zarr
@@ -75,7 +76,10 @@ def test_a_resume_that_would_change_results_is_refused_naming_the_keys(tmp_path,
     )
     assert _folder_bytes(run_dir) == before
     missing = one_paragraph(app_cli(f"resume={tmp_path / 'nowhere'}"))
-    assert "is not a run folder (.hydra/) nor a sweep folder (multirun.yaml)" in missing
+    assert f"resume: {tmp_path / 'nowhere'} does not exist; give the folder a run or sweep wrote" in missing
+    (tmp_path / "empty").mkdir()
+    empty = one_paragraph(app_cli(f"resume={tmp_path / 'empty'}"))
+    assert "is not a run folder (.hydra/) nor a sweep folder (multirun.yaml)" in empty
 
 
 def test_a_sweep_resumes_from_its_folder_running_only_its_unfinished_jobs(tmp_path, app_cli):
@@ -116,6 +120,17 @@ def test_a_signal_during_a_generation_s_record_waits_for_it_and_a_second_one_end
     assert twice.returncode == 130 and "waited" not in twice.stdout
 
 
+def _hears_signals(pid: int) -> bool:
+    """Whether the command has installed its handlers (``stopping.install``): SIGTERM is in the process's
+    caught-signal mask (Linux: ``SigCgt`` in its status; Python itself catches SIGINT from the start)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
+
 def test_ctrl_c_before_any_work_writes_nothing(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "collapse_sim", *TOY],
@@ -124,7 +139,11 @@ def test_ctrl_c_before_any_work_writes_nothing(tmp_path):
         text=True,
         env=user_env(PYTHONPATH=str(ROOT)),
     )
-    time.sleep(0.4)  # importing the app or checking the command
+    # As soon as the command hears signals it is importing the app: Ctrl-C then lands before any work,
+    # however fast the machine.
+    deadline = time.time() + 30
+    while time.time() < deadline and not _hears_signals(proc.pid):
+        time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
