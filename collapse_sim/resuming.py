@@ -135,6 +135,12 @@ def expand(value: str, rest: list[str]) -> tuple[list[str], Record | None]:
             )
     else:
         folder = Path(value)
+    if not folder.is_dir():
+        raise ConfigError(
+            KEY,
+            f"{folder.absolute()} does not exist; give the folder a run or sweep wrote (the summary of "
+            "each run names it as its store's), or resume=last",
+        )
     rec = record(folder)
     if rec is None:
         raise ConfigError(

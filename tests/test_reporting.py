@@ -216,3 +216,16 @@ def test_captions_name_only_the_chains_drawn():
     assert f"the first {FAINT_CHAINS} of the {FAINT_CHAINS + 10} chains faint" in caption
     assert "each of the" not in caption
     assert "each of the 4 chains faint" in run_caption("curves.png", _chains(np.ones((2, 4))))
+
+
+def test_a_sweep_caption_says_seeds_pooled_only_where_seeds_were_swept():
+    from collapse_sim.reporting.captions import sweep_caption
+
+    values = np.zeros((2, 3, 4))
+    ds = xr.Dataset(
+        {"variance": (("mixing", "generation", "replicate"), values)}, coords={"mixing": ["a", "b"]}
+    )
+    alone = sweep_caption("sweep_variance.png", ds, "mixing")
+    assert "the mean of its 4 chains and its 95 % interval" in alone and "seeds" not in alone
+    seeded = ds.expand_dims(seed=[0, 1])
+    assert "the mean of its 8 chains (seeds pooled)" in sweep_caption("sweep_variance.png", seeded, "mixing")

@@ -66,20 +66,21 @@ def run_caption(path: Path, ds: xr.Dataset) -> str:
 def sweep_caption(path: Path, ds: xr.Dataset, arms: str | None) -> str:
     """The caption of one of a sweep's plots; ``arms``: the swept setting the colours are."""
     n = ds.sizes.get("replicate", 1) * ds.sizes.get("seed", 1)
+    pooled = " (seeds pooled)" if "seed" in ds.dims else ""  # said only where seeds were swept
     stem = Path(path).stem
     if stem == "dose_response":
         return (
             f"Each key variable at the last generation (top) and its change per generation (bottom) against "
-            f"{arms}: mean and 95 % interval over {n} chains at each value (seeds pooled)."
+            f"{arms}: mean and 95 % interval over {n} chains at each value{pooled}."
         )
     if stem.startswith("sweep_"):
         name = stem.removeprefix("sweep_")
         each = f"each value of {arms}" if arms else "the sweep"
         return (
-            f"{name} per generation for {each}: the mean of its {n} chains (seeds pooled) and its 95 % "
+            f"{name} per generation for {each}: the mean of its {n} chains{pooled} and its 95 % "
             f"interval; one panel per combination of the other swept settings. {HONEST}"
         )
     declared = _declared(path, ds)
     if declared is not None:  # one panel per arm
-        return declared.caption.format(chains=f"mean of {n} chains per arm, seeds pooled")
+        return declared.caption.format(chains=f"mean of {n} chains per arm{pooled}")
     return stem.replace("_", " ")
