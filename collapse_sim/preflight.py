@@ -36,11 +36,6 @@ class Command:
     sweep: DictConfig | None
     jobs: list[tuple[list[str], DictConfig, Job]]
 
-    @property
-    def single(self) -> bool:
-        """One job to run now (not a sweep, not an inspecting flag)."""
-        return not self.parsed.multirun and len(self.jobs) == 1
-
 
 def check_output_dir(key: str, path: str) -> None:
     """The run or sweep directory must be a writable folder, or creatable as one, and not one another
