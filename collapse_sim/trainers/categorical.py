@@ -27,9 +27,9 @@ class CategoricalFitTrainer(Trainer):
         from collapse_sim.sources.zipf import ZipfSource
         from collapse_sim.trainers.faithful import faithful_replace_refit
 
-        if not faithful_replace_refit(config, ZipfSource):
+        parts = theory.Components(config)  # built once, read by the check and the closed form
+        if not faithful_replace_refit(parts, ZipfSource):
             return {}
-        parts = theory.Components(config)
         if parts.generator.options["top_k"] is not None:
             return {}
         probs, g, n = parts.source.truth.probs[0], parts.generations, parts.n_samples

@@ -44,9 +44,9 @@ class KDEFitTrainer(Trainer):
         from collapse_sim.sources._base import ModelSource
         from collapse_sim.trainers.faithful import faithful_replace_refit
 
-        if not faithful_replace_refit(config, ModelSource):
+        parts = theory.Components(config)  # built once, read by the check and the closed form
+        if not faithful_replace_refit(parts, ModelSource):
             return {}
-        parts = theory.Components(config)
         truth, n, bandwidth = parts.source.truth, parts.n_samples, parts.trainer.bandwidth
         dim = truth.means.shape[-1]
         factor = rule_factor(bandwidth, n, dim) if isinstance(bandwidth, str) else None
