@@ -114,10 +114,14 @@ def _record_failure(run_dir: Path, message: str) -> None:
         sys.stderr.write(f"collapse_sim: could not write {run_dir / FAILURE_FILE}: {describe_fault(error)}\n")
 
 
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    """The folders of a sweep's jobs (each has Hydra's ``.hydra/``)."""
+    return [p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()] if sweep_dir.is_dir() else []
+
+
 def failed_jobs(sweep_dir: Path) -> list[Path]:
     """The folders of a sweep's jobs that failed (each wrote ``error.txt``), in job order."""
-    jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()] if sweep_dir.is_dir() else []
-    return sorted((p for p in jobs if (p / FAILURE_FILE).exists()), key=lambda p: p.name)
+    return sorted((p for p in job_dirs(sweep_dir) if (p / FAILURE_FILE).exists()), key=lambda p: p.name)
 
 
 class SweepOutcome(Callback):
@@ -126,7 +130,7 @@ class SweepOutcome(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         """One table of the sweep's arms and its report (``sweep.html``); then the failed jobs, named."""
         sweep_dir = Path(config.hydra.sweep.dir)
-        jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()] if sweep_dir.is_dir() else []
+        jobs = job_dirs(sweep_dir)
         failed = failed_jobs(sweep_dir)
         if len(failed) < len(jobs):
             self._report(sweep_dir, config)
