@@ -138,6 +138,7 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
     """``report.html`` in the run directory: summary with intervals, plots, data drift, config, command."""
     run_dir = Path(run_dir)
     pngs = [p for p in plots if Path(p).suffix == ".png" and Path(p).exists()]
+    shown_apart = pictures(ds)  # the data's own pictures, after the plots
     page = (
         _environment()
         .get_template("run.html.j2")
@@ -153,8 +154,8 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
             wall_time=wall_time_line(ds, run_dir),
             choices={k: v for k, v in (ds.attrs.get("choices") or {}).items() if v},
             summary=summary_table(ds),
-            plots=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name not in pictures(ds)],
-            samples=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name in pictures(ds)],
+            plots=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name not in shown_apart],
+            samples=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name in shown_apart],
             drift=drift_table(ds),
             texts=text_samples(ds),
             texts_figure=next((f for _, f in figures(ds, "passages")), None),
