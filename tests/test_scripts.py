@@ -117,7 +117,9 @@ def test_benchmark_runs_and_prints_json_last(script):
         assert summary["train_tokens_per_s"] > 0 and 0 < summary["flop_fraction"] < 1
     if script.endswith("image_core.py"):
         assert summary["train_images_per_s"] > 0 and 0 < summary["train_flop_fraction"] < 1
-        assert summary["sample_images_per_s"] > summary["sample_images_per_s_guided"] > 0
+        # Both samplers ran; which is faster at 3 iterations on a shared CPU is a timing, not a test
+        # (guidance's cost is measured at full size in benchmarks/README.md).
+        assert summary["sample_images_per_s"] > 0 and summary["sample_images_per_s_guided"] > 0
         assert 0 < summary["sample_flop_fraction"] < 1 and summary["image_size"] == [8, 8]
     if script.endswith("chains.py"):
         assert summary["identical_chains"] is True and summary["throughput_ratio"] > 0
