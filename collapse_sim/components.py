@@ -266,6 +266,14 @@ class Tracker:
 
     replays_on_resume: bool = False
 
+    def check(self, outputs: Path, *, name: str) -> None:
+        """Raise ConfigError, before any work, when the tracker could not log this run (``outputs``: the
+        folder that holds every run, ``name``: the run's)."""
+
+    def where(self) -> str:
+        """Where the run was logged, for the summary's last lines ("" when there is nothing to find)."""
+        return ""
+
     def start(self, run_dir: Path, *, name: str, config: dict, overrides: list[str]) -> None:
         """Open (or reopen) the tracker's run and record the settings."""
 

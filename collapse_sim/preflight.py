@@ -65,6 +65,16 @@ def busy(run_dir: Path) -> bool:
     return False
 
 
+def check_trackers(job: Job, run_or_sweep_dir: Path) -> None:
+    """Each chosen tracker opens its store now: one it could not log to stops the command before any
+    run folder exists."""
+    if job.loggers:
+        from collapse_sim.loggers import outputs_of
+
+        for logger in job.loggers.values():
+            logger.check(outputs_of(run_or_sweep_dir), name=job.resolved["name"])
+
+
 def preflight(args: list[str], resumed: Record | None = None) -> Command:
     """Compose, validate and build every job of the command line; raise ConfigError on the first bad
     one. ``resumed``: the record of the run or sweep a ``resume=`` command continues, whose results its
@@ -78,6 +88,8 @@ def preflight(args: list[str], resumed: Record | None = None) -> Command:
             key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
             check_output_dir(key, OmegaConf.select(cfg, key))
         job = build_job(cfg)
+        home = OmegaConf.select(cfg, "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir")
+        check_trackers(job, Path(home))
         if resumed is not None:
             refuse_changes(resumed, list(parsed.overrides), cfg, job.resolved)
         run_dir = Path(cfg.hydra.run.dir)

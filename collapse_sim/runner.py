@@ -137,3 +137,5 @@ def report_run(store: RunStore, trackers: Trackers, run_dir: Path, *, plots: boo
     else:
         print(f"report: {files[-1]}")
     trackers.finish(files, ds)
+    for line in trackers.where() if not job else []:
+        print(line)

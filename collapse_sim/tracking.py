@@ -64,3 +64,7 @@ class Trackers:
         key = {f"mean/{name}": last[f"mean/{name}"] for name in key_variables(ds) if f"mean/{name}" in last}
         for logger in self.loggers:
             logger.finish(files, key)
+
+    def where(self) -> list[str]:
+        """Where each tracker logged the run, a line each, for the summary."""
+        return [line for line in (logger.where() for logger in self.loggers) if line]

@@ -92,6 +92,9 @@ def test_mlflow_logs_every_generation_and_a_resumed_run_continues_it(tmp_path, a
     assert [m.step for m in history] == [0, 1]
     np.testing.assert_allclose([m.value for m in history], ds.entropy.mean("replicate").values)
     assert {a.path for a in client.list_artifacts(run_id)} >= {"curves.png", "report.html"}
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # the summary says where the run went and how to see it
+    where = f"MLflow: run {run_id} in experiment 'zipf_tail' at {uri}"
+    assert f"{where}; see it with: mlflow ui --backend-store-uri {uri}" in first.stdout
     # A second run lands in the same store, so MLflow's UI shows both side by side.
     second = app_cli(*ZIPF, "generations=2", "seed=1", "logger=mlflow", f"hydra.run.dir={tmp_path / 'run2'}")
     assert second.returncode == 0, second.stderr
@@ -339,6 +342,42 @@ def test_an_mlflow_file_store_is_refused_up_front_unless_mlflow_s_own_opt_in_is_
     client = MlflowClient(tracking_uri=store.as_uri())
     (run,) = client.search_runs([client.get_experiment_by_name("zipf_tail").experiment_id])
     assert [m.step for m in client.get_metric_history(run.info.run_id, "mean/entropy")] == [0, 1]
+
+
+@requires_mlflow
+def test_the_trackers_extra_brings_mlflow_s_ui_server():
+    import importlib.util
+
+    import mlflow
+
+    # mlflow-skinny logs but has no `mlflow ui`: neither its web page nor Flask, which serves it.
+    page = Path(mlflow.__file__).parent / "server" / "js" / "build" / "index.html"
+    assert page.is_file() and importlib.util.find_spec("flask") is not None
+
+
+@requires_mlflow
+def test_a_database_of_another_mlflow_version_stops_the_run_before_any_work(tmp_path, app_cli):
+    import sqlalchemy
+    from mlflow.store.db import utils  # noqa: F401  (registers every table MLflow checks for in Base)
+    from mlflow.store.db.base_sql_model import Base
+
+    database = tmp_path / "mlflow.db"  # MLflow's tables, at a schema version this MLflow does not know
+    engine = sqlalchemy.create_engine(f"sqlite:///{database}")
+    with engine.begin() as made:
+        for table in Base.metadata.tables:
+            made.execute(sqlalchemy.text(f"CREATE TABLE {table} (id INTEGER)"))
+        made.execute(sqlalchemy.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        made.execute(sqlalchemy.text("INSERT INTO alembic_version VALUES ('0123456789ab')"))
+    engine.dispose()
+    written = database.read_bytes()
+    run_dir = tmp_path / "run"
+    refused = app_cli(*ZIPF, "logger=mlflow", f"hydra.run.dir={run_dir}")
+    message = one_paragraph(refused)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    refusal = f"logger.mlflow: sqlite:///{database} was written by another MLflow version"
+    assert f"{refusal}: its schema is 0123456789ab" in message
+    assert f"mlflow db upgrade sqlite:///{database}" in message and "pip install -U mlflow" in message
+    assert not run_dir.exists() and database.read_bytes() == written  # no unfinished run to refuse a rerun
 
 
 def test_a_tracker_that_is_not_installed_names_the_extra(tmp_path):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -70,27 +71,66 @@ def check_file_store(key: str, uri: str, *, from_env: bool) -> None:
     )
 
 
+def open_client(key: str, uri: str):
+    """An MlflowClient on ``uri``, whose store MLflow opens (and checks) at once; a store it refuses,
+    such as a database written by another MLflow version, is a ConfigError naming the way out."""
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return MlflowClient(tracking_uri=uri)
+    except Exception as error:  # MLflow's own, SQLAlchemy's or Alembic's: each means the store is unusable
+        found = str(error).split(". ")[0]
+        versions = re.search(r"found version (\w+), but expected (\w+)", found)
+        if versions:
+            import mlflow
+
+            raise ConfigError(
+                key,
+                f"{uri} was written by another MLflow version: its schema is {versions[1]}, the installed "
+                f"MLflow {mlflow.__version__} expects {versions[2]}; if the database is newer, upgrade "
+                "MLflow (pip install -U mlflow); if it is older, back it up and run "
+                f"`mlflow db upgrade {uri}`; or log elsewhere with logger.mlflow.tracking_uri=sqlite:///PATH",
+            ) from None
+        raise ConfigError(
+            key, f"MLflow cannot open {uri}: {found}; fix it or give another tracking URI"
+        ) from None
+
+
 class MLflowLogger(Tracker):
     """Log every generation's scalars, the resolved config and overrides, and the plots and report."""
 
     def __init__(self, *, tracking_uri: str | None = None) -> None:
-        require("mlflow", "", "MLflow (mlflow-skinny with sqlalchemy and alembic)")
+        require("mlflow", "", "MLflow")
         self.tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
         if self.tracking_uri:
             check_local_uri("tracking_uri", self.tracking_uri)
             check_file_store("tracking_uri", self.tracking_uri, from_env=not tracking_uri)
-        self.client = self.run_id = None
+        self.client = self.run_id = self.uri = self.experiment = None
         self.last_step = -1  # the last generation this MLflow run already holds
+
+    def check(self, outputs: Path, *, name: str) -> None:
+        """Open the tracking store now, so a database MLflow refuses stops the run before any work."""
+        uri = self.tracking_uri or f"sqlite:///{Path(outputs).resolve() / 'mlflow.db'}"
+        self.client = open_client("logger.mlflow.tracking_uri" if self.tracking_uri else "logger.mlflow", uri)
+
+    def where(self) -> str:
+        """The tracking URI, the experiment and the run id, and how to look at them."""
+        if self.run_id is None:
+            return ""
+        line = f"MLflow: run {self.run_id} in experiment {self.experiment!r} at {self.uri}"
+        if self.uri.startswith("sqlite:///"):
+            line += f"; see it with: mlflow ui --backend-store-uri {self.uri}"
+        return line
 
     def start(self, run_dir: Path, *, name: str, config: dict, overrides: list[str]) -> None:
         """Open (or, resuming, reopen) this run's MLflow run and record its settings."""
         from mlflow.entities import Param
-        from mlflow.tracking import MlflowClient
 
         run_dir = Path(run_dir)
         outputs = outputs_of(run_dir)
-        uri = self.tracking_uri or f"sqlite:///{outputs / 'mlflow.db'}"
-        self.client = MlflowClient(tracking_uri=uri)
+        self.uri = self.tracking_uri or f"sqlite:///{outputs / 'mlflow.db'}"
+        self.client = open_client("logger.mlflow", self.uri)
+        self.experiment = name
         experiment_id = _experiment(self.client, name, outputs)
         kept = run_dir / RUN_ID_FILE
         if kept.exists():
