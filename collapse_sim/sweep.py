@@ -17,6 +17,41 @@ from collapse_sim.store import open_run
 FIXED_DIMS = ("generation", "replicate", "class", "k", "job")
 
 
+def fold_seeds(ds: xr.Dataset) -> xr.Dataset:
+    """The sweep with a swept ``seed`` folded into ``replicate``: both are independent chains of one arm.
+
+    Each chain keeps its seed as the coordinate ``seed`` along ``replicate``
+    (``ds.where(ds.seed == 1)`` picks one seed's chains); a sweep whose seed
+    was not swept is returned as it is.
+    """
+    if "seed" not in ds.dims:
+        return ds
+    if "replicate" not in ds.dims:
+        ds = ds.expand_dims(replicate=[0]).transpose(..., "replicate")
+    stacked = ds.stack(chain=("seed", "replicate"))
+    seeds = stacked["seed"].values
+    stacked = stacked.drop_vars(["chain", "seed", "replicate"]).rename(chain="replicate")
+    folded = stacked.assign_coords(replicate=np.arange(stacked.sizes["replicate"]), seed=("replicate", seeds))
+    if "swept" in ds.attrs:
+        folded.attrs["swept"] = [d for d in ds.attrs["swept"] if d != "seed"]
+    return folded
+
+
+def seeds_of(ds: xr.Dataset) -> int:
+    """How many seeds a sweep's chains come from: 1 unless ``seed`` was swept (kept as a dimension, or
+    folded into ``replicate``)."""
+    if "seed" in ds.dims:
+        return ds.sizes["seed"]
+    if "seed" in ds.coords and ds["seed"].dims == ("replicate",):
+        return len(np.unique(ds["seed"].values))
+    return 1
+
+
+def chains_per_arm(ds: xr.Dataset) -> int:
+    """The independent chains behind each arm of a sweep: replicates times seeds."""
+    return ds.sizes.get("replicate", 1) * ds.sizes.get("seed", 1)
+
+
 def _job_dirs(sweep_dir: Path) -> list[Path]:
     found = [p for p in sweep_dir.iterdir() if (p / ".hydra" / "overrides.yaml").exists()]
     return sorted(found, key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else p.name))
@@ -72,13 +107,16 @@ def _dim_names(keys: list[str]) -> dict[str, str]:
     return names
 
 
-def open_sweep(sweep_dir: str | Path) -> xr.Dataset:
+def open_sweep(sweep_dir: str | Path, *, pool_seeds: bool = True) -> xr.Dataset:
     """Combine every job's store under ``sweep_dir``; swept settings become dimensions.
 
     A swept group choice (``mixing=replace,accumulate``) becomes a dimension
     named after the group, labelled by option names; a swept value
     (``mixing.real_fraction=0,0.5``) one named after its last key part. Jobs
-    that failed or have not finished contribute NaN (with a warning).
+    that failed or have not finished contribute NaN (with a warning). A swept
+    ``seed`` is folded into ``replicate``, as every report pools them
+    (``fold_seeds``; each chain's seed stays as a coordinate);
+    ``pool_seeds=False`` keeps it a dimension of its own.
     """
     sweep_dir = Path(sweep_dir)
     jobs = _job_dirs(sweep_dir)
@@ -119,6 +157,12 @@ def open_sweep(sweep_dir: str | Path) -> xr.Dataset:
     combined.attrs["swept"] = dims  # what the reports compare: not a metric's own dimensions
     if not dims:
         return combined.isel(job=0, drop=True)
+    combined = _by_setting(combined, dims)
+    return fold_seeds(combined) if pool_seeds else combined
+
+
+def _by_setting(combined: xr.Dataset, dims: list[str]) -> xr.Dataset:
+    """The jobs' concatenation laid out with a dimension per swept setting."""
     # Numbers in order; options (mode=none,select,correct) as the jobs list them: the first is the control.
     listed = {d: list(dict.fromkeys(combined[d].values.tolist())) for d in dims}
     if len(dims) == 1:

@@ -10,11 +10,13 @@ import xarray as xr
 from rich.console import Console
 from scipy import stats
 
+import collapse_sim as cs
 from collapse_sim.metrics.detection import AP_BY_CLASS
 from collapse_sim.metrics.detection_data import CLASS_SHARES
 from collapse_sim.reporting.intervals import band, mean_interval, welch_difference
 from collapse_sim.reporting.run import plot_run, summarize, summary_table
-from collapse_sim.reporting.sweep import comparisons, plot_dose_response, pooled
+from collapse_sim.reporting.sweep import comparisons, plot_dose_response, plot_sweep
+from collapse_sim.sweep import fold_seeds
 from collapse_sim.variables import variable
 
 
@@ -98,9 +100,9 @@ def test_run_plots_leave_out_what_never_moves(tmp_path):
     assert height < 1200 and width < 1400  # a grid that fits a screen, not a column of panels
     # map50 moves; label precision (always 1) and the constant rarest-quarter share and AP do not.
     ds = _chains(values)
-    from collapse_sim.reporting.run import _varies
+    from collapse_sim.reporting.run import varies
 
-    assert _varies(ds.map50) and not _varies(ds.label_precision)
+    assert varies(ds.map50) and not varies(ds.label_precision)
 
 
 def test_pooling_seeds_with_replicates_keeps_every_chain():
@@ -108,9 +110,13 @@ def test_pooling_seeds_with_replicates_keeps_every_chain():
         {"map50": (("seed", "mixing", "generation", "replicate"), np.arange(24.0).reshape(2, 2, 3, 2))},
         coords={"seed": [0, 1], "mixing": ["accumulate", "replace"], "generation": [0, 1, 2]},
     )
-    pool = pooled(ds)
+    pool = fold_seeds(ds)
     assert dict(pool.sizes) == {"mixing": 2, "generation": 3, "replicate": 4}
     assert sorted(pool.map50.sel(mixing="replace", generation=2).values) == [10.0, 11.0, 22.0, 23.0]
+    # Each chain keeps its seed: seed 1's chains are its two replicates.
+    assert pool.seed.values.tolist() == [0, 0, 1, 1]
+    seed_1 = pool.map50.where(pool.seed == 1, drop=True).sel(mixing="replace", generation=2)
+    assert seed_1.values.tolist() == [22.0, 23.0]
 
 
 def test_a_detection_sweep_compares_the_rarest_quarter_chosen_at_generation_0():
@@ -148,7 +154,7 @@ def test_a_sweep_report_compares_arms_with_intervals_and_chain_counts(tmp_path, 
     assert "mixing=accumulate" in printed and "4 vs 4" in printed
     rows = list(csv.DictReader(open(sweep / "sweep_comparison.csv")))
     store = xr.open_zarr(sweep / "sweep.zarr")
-    last = pooled(store).isel(generation=-1)
+    last = store.isel(generation=-1)
     row = next(r for r in rows if r["variable"] == "entropy")
     assert row["reference"] == "mixing=replace"  # options keep the command's order: first = reference
     expected = welch_difference(
@@ -157,6 +163,13 @@ def test_a_sweep_report_compares_arms_with_intervals_and_chain_counts(tmp_path, 
     assert [float(row[k]) for k in ("difference", "low", "high")] == pytest.approx(expected)
     assert row["chains_arm"] == row["chains_reference"] == "4"
     assert "comparison" in store.attrs
+    # The README's analysis runs as written on a sweep with a seed, with the chains the report counted.
+    import matplotlib.pyplot as plt
+
+    sw = cs.open_sweep(sweep)
+    lines = sw.entropy.mean("replicate").plot(hue="mixing")  # the README's line, for this family's variable
+    plt.close("all")
+    assert len(lines) == 2 and sw.sizes["replicate"] == 4 and sw.seed.values.tolist() == [0, 0, 1, 1]
 
 
 def test_a_numeric_sweep_reports_rates_with_welch_intervals_and_draws_the_dose_response(tmp_path):
@@ -180,6 +193,46 @@ def test_a_numeric_sweep_reports_rates_with_welch_intervals_and_draws_the_dose_r
     assert rows[-1]["rate_low"] > 0  # half the real data halves the fall, beyond the interval
     assert plot_dose_response(ds, tmp_path).stat().st_size > 5_000
     assert plot_dose_response(ds.assign_coords(real_fraction=["a", "b", "c", "d"]), tmp_path) is None
+
+
+def test_a_sweep_names_a_variable_at_its_k_and_leaves_out_what_never_changes(tmp_path):
+    rng = np.random.default_rng(3)
+    dims = ("mixing", "generation", "replicate")
+    ds = xr.Dataset(
+        {
+            "tail_mass": (("k", *dims), rng.uniform(0.04, 0.06, (2, 2, 6, 5)), {"units": "1", "key": 1}),
+            "real_fraction": (dims, np.zeros((2, 6, 5)), {"units": "1", "key": 2}),  # the same in every arm
+        },
+        coords={"k": [2.0, 3.0], "mixing": ["replace", "accumulate"], "generation": np.arange(6)},
+        attrs={"swept": ["mixing"]},
+    )
+    assert {r["variable"] for r in comparisons(ds)} == {"tail_mass[k=2]"}
+    assert [p.name for p in plot_sweep(ds, tmp_path)] == ["sweep_tail_mass.png"]
+
+
+def test_a_dose_response_rate_axis_is_scaled_to_the_variable_and_shows_zero(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    generations = np.arange(10)  # a level of 1 drifting by about 1e-5 a generation: negligible
+    values = 1 + 1e-5 * generations[None, :, None] + np.zeros((3, 10, 4))
+    values += np.random.default_rng(0).normal(0, 1e-6, values.shape)
+    ds = xr.Dataset(
+        {"variance": (("real_fraction", "generation", "replicate"), values, {"units": "1", "key": 1})},
+        coords={"real_fraction": [0.0, 0.2, 0.5], "generation": generations},
+    )
+    drawn = {}
+    saved = plt.Figure.savefig
+    with pytest.MonkeyPatch.context() as patch:  # read the figure as it is written
+        patch.setattr(
+            plt.Figure, "savefig", lambda fig, *a, **k: drawn.update(fig=fig) or saved(fig, *a, **k)
+        )
+        plot_dose_response(ds, tmp_path)
+    rate_axis = drawn["fig"].axes[1]
+    low, high = rate_axis.get_ylim()
+    # At least ±(a quarter of the level over the run) per generation: the 1e-5 slope stays near zero.
+    assert low <= -0.25 / 9 and high >= 0.25 / 9
+    assert any(list(line.get_ydata()) == [0, 0] for line in rate_axis.get_lines())  # the zero line
+    assert rate_axis.yaxis.get_offset_text().get_text() == ""
 
 
 def test_an_axis_draws_a_change_as_large_as_it_is():
@@ -229,3 +282,5 @@ def test_a_sweep_caption_says_seeds_pooled_only_where_seeds_were_swept():
     assert "the mean of its 4 chains and its 95 % interval" in alone and "seeds" not in alone
     seeded = ds.expand_dims(seed=[0, 1])
     assert "the mean of its 8 chains (seeds pooled)" in sweep_caption("sweep_variance.png", seeded, "mixing")
+    folded = sweep_caption("sweep_variance.png", fold_seeds(seeded), "mixing")  # as open_sweep gives it
+    assert "the mean of its 8 chains (seeds pooled)" in folded

@@ -41,7 +41,7 @@ def test_a_failing_job_leaves_the_others_whole_and_a_rerun_finishes_only_it(tmp_
         ds = cs.open_run(tmp_path / str(seed))
         assert bool(ds.completed.all()) and ds.attrs["config"]["seed"] == seed
     with pytest.warns(UserWarning, match=r"1 \(failed: .*made with a different configuration"):
-        sw = cs.open_sweep(tmp_path)
+        sw = cs.open_sweep(tmp_path, pool_seeds=False)
     assert np.isnan(sw.variance.sel(seed=1)).all() and np.isfinite(sw.variance.sel(seed=[0, 2])).all()
     before = {s: cs.open_run(tmp_path / str(s)).attrs["started"] for s in (0, 2)}
 
@@ -94,7 +94,8 @@ def test_report_command_writes_the_combined_store_and_plots(tmp_path, app_cli, c
     printed = capsys.readouterr().out
     combined = xr.open_zarr(tmp_path / "sweep.zarr")
     xr.testing.assert_allclose(combined.variance.load(), cs.open_sweep(tmp_path).variance.load())
-    assert set(combined.variance.dims) >= {"mixing", "seed", "generation", "replicate"}
+    assert set(combined.variance.dims) == {"mixing", "generation", "replicate"}  # seeds pooled, as reported
+    assert combined.seed.dims == ("replicate",)
     plot = tmp_path / "sweep_variance.png"
     assert plot.stat().st_size > 5_000 and f"plot: {plot}" in printed
 
@@ -149,7 +150,7 @@ def test_eight_jobs_through_joblib_lose_nothing_and_open_as_one_dataset(tmp_path
     assert all(bool(cs.open_run(job).completed.all()) for job in jobs)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not one job may be missing or partial
-        sw = cs.open_sweep(tmp_path)
+        sw = cs.open_sweep(tmp_path, pool_seeds=False)
     sizes = {"mixing": 2, "real_fraction": 2, "seed": 2, "generation": 3, "replicate": 2, "k": 3}
     assert dict(sw.sizes) == sizes and swept_dims(sw) == ["mixing", "real_fraction", "seed"]
     assert list(sw.mixing.values) == ["fraction", "fresh"] and list(sw.seed.values) == [0, 1]

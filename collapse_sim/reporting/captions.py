@@ -8,6 +8,7 @@ import xarray as xr
 
 from collapse_sim.reporting.axes import FAINT_CHAINS, MIN_SPAN
 from collapse_sim.reporting.intervals import MIN_CHAINS
+from collapse_sim.sweep import chains_per_arm, seeds_of
 from collapse_sim.variables import figures
 
 HONEST = (
@@ -65,8 +66,8 @@ def run_caption(path: Path, ds: xr.Dataset) -> str:
 
 def sweep_caption(path: Path, ds: xr.Dataset, arms: str | None) -> str:
     """The caption of one of a sweep's plots; ``arms``: the swept setting the colours are."""
-    n = ds.sizes.get("replicate", 1) * ds.sizes.get("seed", 1)
-    pooled = " (seeds pooled)" if "seed" in ds.dims else ""  # said only where seeds were swept
+    n = chains_per_arm(ds)
+    pooled = " (seeds pooled)" if seeds_of(ds) > 1 else ""  # said only where seeds were swept
     stem = Path(path).stem
     if stem == "dose_response":
         return (

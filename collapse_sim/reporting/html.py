@@ -28,6 +28,7 @@ from collapse_sim.reporting.intervals import (
     valid_range,
 )
 from collapse_sim.reporting.run import summary_table
+from collapse_sim.sweep import chains_per_arm, seeds_of
 from collapse_sim.variables import declaring, figures, over
 
 RUN_PAGE, SWEEP_PAGE = "report.html", "sweep.html"
@@ -172,8 +173,8 @@ def sweep_header(ds: xr.Dataset, swept: list[str]) -> dict[str, str]:
     """What the sweep page's header says of each dimension: a swept setting's values, and the chains
     (replicates, and seeds where they were swept) by their number, never listed one by one."""
     header = {d: ", ".join(str(v) for v in ds[d].values) for d in swept if d in ds.dims and d != "seed"}
-    chains = ds.sizes.get("replicate", 1) * ds.sizes.get("seed", 1)
-    seeds = f" ({ds.sizes['seed']} seeds of {ds.sizes.get('replicate', 1)})" if "seed" in ds.dims else ""
+    chains, seeds = chains_per_arm(ds), seeds_of(ds)
+    seeds = f" ({seeds} seeds of {chains // seeds})" if seeds > 1 else ""
     return header | {"chains": f"{chains} per arm{seeds}"}
 
 

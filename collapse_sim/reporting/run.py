@@ -45,14 +45,25 @@ def per_chain(da: xr.DataArray, keep: tuple[str, ...] = ()) -> xr.DataArray:
     return series if "replicate" in series.dims else series.expand_dims(replicate=[0])
 
 
+def at_first_k(name: str, da: xr.DataArray) -> tuple[str, xr.DataArray]:
+    """A variable with a ``k`` dimension (``tail_mass``) at its first ``k``, named with it
+    (``tail_mass[k=2]``) wherever a table or plot shows it; any other variable as it is."""
+    if "k" not in da.dims:
+        return name, da
+    da = da.isel(k=0)
+    return f"{name}[k={float(da.k):g}]", da
+
+
+def file_stem(label: str) -> str:
+    """The variable's own name in a label from ``at_first_k``: what its plot's file is called."""
+    return label.split("[")[0]
+
+
 def _summary_rows(ds: xr.Dataset):
     """(name, per-chain series) for each key variable, ``tail_mass`` at its first ``k``."""
     for name in key_variables(ds):
-        da = ds[name]
-        if "k" in da.dims:
-            da = da.isel(k=0)
-            name = f"{name}[k={float(da.k):g}]"
-        yield name, per_chain(da)
+        label, da = at_first_k(name, ds[name])
+        yield label, per_chain(da)
     yield from rare_class_series(ds)
 
 
@@ -103,7 +114,8 @@ def summarize(
     return text
 
 
-def _varies(series: xr.DataArray) -> bool:
+def varies(series: xr.DataArray) -> bool:
+    """Whether a variable takes more than one value anywhere (a constant has nothing to plot or compare)."""
     values = np.asarray(series.values, dtype=float)
     finite = values[np.isfinite(values)]
     return finite.size > 0 and float(finite.max() - finite.min()) > 1e-12 * max(1.0, abs(float(finite.max())))
@@ -154,7 +166,7 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
     theory = expected_curves(ds.attrs["config"]) if "config" in ds.attrs else {}
     panels = [(n, ds[n]) for n in key_variables(ds) if n != "train_size"]
     panels += [(name, series) for name, series in rare_class_series(ds)]
-    panels = [(n, da) for n, da in panels if _varies(da)]
+    panels = [(n, da) for n, da in panels if varies(da)]
     if not panels:
         return []
     columns = min(3, len(panels))

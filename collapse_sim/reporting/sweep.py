@@ -2,8 +2,8 @@
 
 ``collapse_sim/report.py`` (``collapse-sim-report <sweep dir>``, and a
 multirun when it ends) reads every job with ``open_sweep`` (failed or
-unfinished jobs are NaN, with a warning naming them) and pools ``seed`` with
-``replicate`` (both independent chains). ``arm_rows`` gives each arm's key
+unfinished jobs are NaN, with a warning naming them), a swept ``seed`` folded
+into ``replicate`` (both independent chains). ``arm_rows`` gives each arm's key
 variables at the last generation; ``comparisons`` each arm of the first swept
 setting minus the first arm with a 95 % Welch interval and the chains per arm
 (also in ``sweep_comparison.csv`` and the store's ``comparison`` attribute),
@@ -36,7 +36,7 @@ from collapse_sim.reporting.intervals import (
     valid_range,
     welch_difference,
 )
-from collapse_sim.sweep import FIXED_DIMS
+from collapse_sim.sweep import FIXED_DIMS, fold_seeds
 from collapse_sim.variables import figures, key_variables
 from collapse_sim.zarr_io import as_stored, write_whole
 
@@ -63,31 +63,17 @@ def write_sweep_store(ds: xr.Dataset, folder: Path) -> Path:
     return path
 
 
-def pooled(ds: xr.Dataset) -> xr.Dataset:
-    """The sweep with ``seed`` folded into ``replicate``: both are independent chains of one arm."""
-    if "seed" not in ds.dims:
-        return ds
-    if "replicate" not in ds.dims:
-        return (
-            ds.rename({"seed": "replicate"})
-            .drop_vars("replicate")
-            .assign_coords(replicate=np.arange(ds.sizes["seed"]))
-        )
-    stacked = ds.stack(chain=("seed", "replicate")).drop_vars(["chain", "seed", "replicate"])
-    stacked = stacked.rename(chain="replicate")
-    return stacked.assign_coords(replicate=np.arange(stacked.sizes["replicate"]))
-
-
 def _variables(ds: xr.Dataset):
-    """(name, per-chain series per arm) of every key variable and the rarest quarter's share and AP."""
+    """(name, per-chain series per arm) of every key variable that varies somewhere in the sweep, and the
+    rarest quarter's share and AP."""
     from collapse_sim.reporting.classes import rare_class_series
-    from collapse_sim.reporting.run import per_chain
+    from collapse_sim.reporting.run import at_first_k, per_chain, varies
 
     swept = tuple(swept_dims(ds))
     for name in key_variables(ds):
-        if name != "train_size":
-            da = ds[name].isel(k=0) if "k" in ds[name].dims else ds[name]
-            yield name, per_chain(da, keep=swept)
+        if name != "train_size" and varies(ds[name]):
+            label, da = at_first_k(name, ds[name])
+            yield label, per_chain(da, keep=swept)
     yield from rare_class_series(ds)  # needs every generation: the rarest quarter is generation 0's
 
 
@@ -99,7 +85,7 @@ def comparisons(ds: xr.Dataset) -> list[dict]:
     of means has a 95 % Welch interval. Other swept settings are held fixed,
     one block per combination.
     """
-    ds = pooled(ds)
+    ds = fold_seeds(ds)
     dims = [d for d in swept_dims(ds) if d != "replicate"]
     if not dims:
         return []
@@ -173,7 +159,7 @@ def print_comparisons(rows: list[dict], generation: int) -> None:
 def arm_rows(ds: xr.Dataset, shown: int = 4) -> list[dict]:
     """Each arm (a combination of the swept settings, seeds pooled) at the last generation: the first
     ``shown`` key variables' means with 95 % intervals over its chains (NaN where its jobs failed)."""
-    ds = pooled(ds)
+    ds = fold_seeds(ds)
     dims = [d for d in swept_dims(ds) if d != "replicate"]
     names = [n for n, _ in _variables(ds)][:shown]
     series = dict(_variables(ds))
@@ -212,9 +198,9 @@ def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from collapse_sim.reporting.run import draw_band
+    from collapse_sim.reporting.run import draw_band, file_stem
 
-    ds = pooled(ds)
+    ds = fold_seeds(ds)
     dims = [d for d in swept_dims(ds) if d != "replicate"]
     hue, panels = (dims[0], dims[1:]) if dims else (None, [])
     combos = list(itertools.product(*(ds[d].values for d in panels))) or [()]
@@ -240,10 +226,10 @@ def plot_sweep(ds: xr.Dataset, folder: Path) -> list[Path]:
         figure_legend(fig, axes, ncol=per_row)  # one entry per arm, below the panels
         arms = ds.sizes.get(hue, 1) if hue else 1
         band = "dashed: its 95 % interval" if arms >= 3 else "shaded: its 95 % interval"
-        fig.suptitle(f"{name}: mean of {chains} chains per arm; {band}", fontsize=9)
+        fig.suptitle(f"{name}: mean of {chains} chains per arm\n{band}", fontsize=9)  # fits one panel
         rows = -(-arms // per_row)
         fig.tight_layout(rect=(0, 0.07 * rows + 0.02, 1, 1))
-        path = Path(folder) / f"sweep_{name}.png"
+        path = Path(folder) / f"sweep_{file_stem(name)}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         written.append(path)
@@ -263,7 +249,7 @@ def plot_sweep_histograms(ds: xr.Dataset, folder: Path) -> list[Path]:
 
     from collapse_sim.reporting.figures import draw_histograms
 
-    ds = pooled(ds)
+    ds = fold_seeds(ds)
     dims = [d for d in swept_dims(ds) if d != "replicate"]
     arms = list(itertools.product(*(ds[d].values for d in dims))) or [()]
     written = []
@@ -282,11 +268,19 @@ def plot_sweep_histograms(ds: xr.Dataset, folder: Path) -> list[Path]:
     return written
 
 
+def _rate_scale(last: xr.DataArray, generations: int) -> np.ndarray:
+    """The least span a rate axis shows, both sides of zero: the change per generation that would move
+    the variable by a quarter of its largest level over the run, so a negligible slope looks negligible."""
+    level = float(np.nanmax(np.abs(last.mean("replicate").values), initial=0.0))
+    scale = 0.25 * level / max(generations - 1, 1)
+    return np.array([-scale, 0.0, scale])
+
+
 def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
     """For a numeric first swept setting (``mixing.real_fraction=0,0.05,0.1``): each key variable's
     last-generation value and its change per generation against the setting, mean and 95 % band over
     chains (seeds pooled), one column per variable; None for any other sweep."""
-    ds = pooled(ds)
+    ds = fold_seeds(ds)
     dims = [d for d in swept_dims(ds) if d != "replicate"]
     if not dims or ds[dims[0]].dtype.kind not in "iuf" or ds.sizes[dims[0]] < 2:
         return None
@@ -294,6 +288,7 @@ def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     setting, others = dims[0], dims[1:]
     flat = ds.isel({d: 0 for d in others}) if others else ds
@@ -311,8 +306,13 @@ def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
             mean, low, high = band(values)
             ax.plot(doses, mean, "o-", color="C0", lw=1.6)
             ax.fill_between(doses, low, high, color="C0", alpha=0.2)
-            valid = valid_range(da) if row == 0 else (-np.inf, np.inf)  # a rate may be negative
-            apply_honest_limits(ax, np.concatenate([mean, low, high]), valid)
+            shown = [mean, low, high]
+            if row == 1:  # a rate may be negative; zero is drawn, and the axis is scaled to what matters
+                ax.axhline(0, color="0.55", lw=0.8, zorder=0)
+                shown.append(_rate_scale(last, ds.sizes["generation"]))
+            apply_honest_limits(ax, np.concatenate(shown), valid_range(da) if row == 0 else (-np.inf, np.inf))
+            # Plain tick labels: an offset such as "1e-5" above the axis would crowd the title.
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
             ax.set_title(f"{labelled(name, da.attrs.get('units'))}: {what}", fontsize=8)
             ax.set_xlabel(setting, fontsize=8)
             ax.tick_params(labelsize=7)
