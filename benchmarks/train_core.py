@@ -28,6 +28,7 @@ own batch-norm kernels; on this CPU it trained no faster, see README.md.)
 
     python benchmarks/train_core.py                  # CPU: 200 images, imgsz 64 and 128, 4 seeds (~8 min)
     python benchmarks/train_core.py --device cuda    # on a GPU
+    python benchmarks/train_core.py --imgsz 32 --images 16 --epochs 1 --seeds 1 --same-process  # does it run?
 
 Prints one JSON line last; its top-level figures are for the first imgsz.
 ``map50_difference`` is the training core's mAP50 minus stock's, paired by
@@ -97,12 +98,17 @@ def _in_fresh_process(function, *args):
         return pool.submit(function, *args).result()
 
 
+def _in_this_process(function, *args):
+    return function(*args)
+
+
 def compare(imgsz: int, args, peak: float) -> dict:
     """Every seed of both trainers at one image size; sums, means and ratios."""
     runs = {"stock": [], "fast": []}
+    measure = _in_this_process if args.same_process else _in_fresh_process
     for seed in range(args.seeds):
         for kind in runs:
-            run = _in_fresh_process(
+            run = measure(
                 train_once,
                 kind,
                 imgsz,
@@ -115,7 +121,7 @@ def compare(imgsz: int, args, peak: float) -> dict:
             )
             runs[kind].append(run)
             print(json.dumps({"imgsz": imgsz, **run}), flush=True)
-    step = _in_fresh_process(measure_step, imgsz, args.images, args.batch, args.device, 0, False)
+    step = measure(measure_step, imgsz, args.images, args.batch, args.device, 0, False)
     flops = step["training_gflop_per_image"] * 1e9
     trained = args.images * args.epochs
     out = {"imgsz": imgsz, "training_gflop_per_image": flops / 1e9}
@@ -152,9 +158,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=4, help="training seeds per trainer (mAP is noisy)")
+    parser.add_argument(
+        "--same-process",
+        action="store_true",
+        help="measure everything in this process: a quick check that it runs (peak_rss_mb is then the "
+        "whole process's, and later trainings find warm caches)",
+    )
     args = parser.parse_args()
     began = time.perf_counter()
-    peak = _in_fresh_process(matmul_peak_gflops, args.device)
+    peak = (_in_this_process if args.same_process else _in_fresh_process)(matmul_peak_gflops, args.device)
     sizes = [compare(imgsz, args, peak) for imgsz in args.imgsz]
     first = sizes[0]
     summary = {

@@ -110,7 +110,7 @@ def test_experiment_runs_under_debug(experiment):
     if cfg.trainer._target_.endswith("TinyGPTTrainer"):
         own = OmegaConf.load(ROOT / "conf" / "experiment" / f"{experiment}.yaml").get("trainer") or {}
         trainer = ["trainer=ngram", *(f"~trainer.{key}" for key in own)]
-    ds = run([f"+experiment={experiment}", "+debug=default", *trainer])
+    ds = run([f"+experiment={experiment}", "+debug=default", *trainer, "workers=1"])  # chains in this process
     assert ds.sizes["generation"] == 3 and ds.attrs["config"]["name"] == experiment
 
 

@@ -65,9 +65,7 @@ def test_a_toy_run_keeps_the_real_share_the_closed_form_gives(share, tpr, fpr):
 def test_a_text_run_keeps_the_real_share_the_closed_form_gives(tmp_path):
     share, tpr, fpr, n = 0.7, 0.6, 0.1, 60
     settings = [f"mixing.synthetic_share={share}", f"mixing.tpr={tpr}", f"mixing.fpr={fpr}"]
-    ds = cs.run(
-        [*text_run(corpus(tmp_path / "corpus")), "mixing=filtered", *settings, "generations=6", "workers=2"]
-    )
+    ds = cs.run([*text_run(corpus(tmp_path / "corpus")), "mixing=filtered", *settings, "generations=6"])
     q = filtered_real_share(share, tpr=tpr, fpr=fpr)
     kept = ds.real_fraction.isel(generation=slice(1, None)).values  # 5 generations x 2 chains
     assert abs(kept.mean() - q) < Z * np.sqrt(q * (1 - q) / n / kept.size)

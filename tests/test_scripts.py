@@ -59,6 +59,7 @@ SCRIPTS = {
         "1",
         "--test-size",
         "8",
+        "--same-process",  # one interpreter: the smoke test checks that it runs, not what it measures
     ],
 }
 DOCS_SCRIPTS = (  # crops_figure's smoke test is in test_sprites (it needs a sprite run)

@@ -47,7 +47,9 @@ SMALL = [
 
 
 def text_run(folder, *overrides: str):
-    """Overrides of a tiny text run on the corpus in ``folder``."""
+    """Overrides of a tiny text run on the corpus in ``folder``: its two chains one after the other in
+    this process unless ``overrides`` name ``workers`` (spawned workers are test_chains.py's subject)."""
+    workers = [] if any(o.startswith("workers=") for o in overrides) else ["workers=1"]
     return [
         "+experiment=vocabulary_loss",
         "trainer=ngram",
@@ -56,6 +58,7 @@ def text_run(folder, *overrides: str):
         *SMALL,
         "generations=3",
         "replicates=2",
+        *workers,
         *overrides,
     ]
 
@@ -167,11 +170,7 @@ def test_unigram_refits_follow_wright_fisher_like_the_zipf_family():
 @needs_text
 @pytest.mark.parametrize("trainer", ["ngram", "tiny_gpt"])
 def test_a_text_run_records_every_variable_for_every_chain(tmp_path, trainer):
-    small = (
-        ["trainer.tokens=4000", "trainer.batch=4", "trainer.context=48", "workers=1"]
-        if trainer == "tiny_gpt"
-        else []
-    )
+    small = ["trainer.tokens=4000", "trainer.batch=4", "trainer.context=48"] if trainer == "tiny_gpt" else []
     ds = cs.run([*text_run(corpus(tmp_path / "corpus")), f"trainer={trainer}", *small])
     names = {
         "test_bits_per_char",
