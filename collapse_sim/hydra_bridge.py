@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
 from collapse_sim.config import CONFIG_DIR, TOP_LEVEL
+from collapse_sim.config_tree import GROUPS
 from collapse_sim.errors import ConfigError, did_you_mean
 from collapse_sim.stopping import Stopped
 
@@ -108,9 +109,9 @@ def _stop_within(error: BaseException) -> Stopped | None:
 
 def _valid_keys(overrides: list[str], key: str) -> str:
     parent, _, last = key.rpartition(".")
-    if not parent:
-        return f"valid top-level settings: {', '.join(TOP_LEVEL)}" + did_you_mean(last, TOP_LEVEL)
     kept = [o for o in overrides if not o.lstrip("+~").startswith(key)]
+    if not parent:
+        return f"valid top-level settings: {', '.join(TOP_LEVEL)}" + _misplaced(kept, last)
     try:
         node = OmegaConf.select(compose(kept), parent)
     except HydraException:
@@ -121,6 +122,39 @@ def _valid_keys(overrides: list[str], key: str) -> str:
     if not names:
         return f"'{parent}' ({node.get('_target_', 'this option')}) takes no settings"
     return f"valid settings of '{parent}': {', '.join(names)}" + did_you_mean(last, names)
+
+
+def _misplaced(overrides: list[str], name: str) -> str:
+    """Where a top-level ``name`` belongs: under the chosen component that takes it, else under any
+    option of a group that has it (``real_fraction`` is ``mixing.real_fraction``); else the closest
+    top-level setting."""
+    try:
+        cfg = compose(overrides)
+    except HydraException:
+        cfg = DictConfig({})
+    for group in GROUPS:
+        node = cfg.get(group)
+        if isinstance(node, DictConfig) and name in node:
+            return f"; did you mean {group}.{name}?"
+        for entry, child in node.items() if isinstance(node, DictConfig) else ():  # metrics, logger
+            if isinstance(child, DictConfig) and name in child:
+                return f"; did you mean {group}.{entry}.{name}?"
+    for group in GROUPS:
+        options = [p.stem for p in sorted(Path(CONFIG_DIR, group).glob("*.yaml")) if name in _keys_of(p)]
+        if options:
+            return (
+                f"; {name} is a setting of {group}={', '.join(options)}: choose one and set it under it, "
+                f"e.g. {group}={options[0]} {group}.{name}=VALUE"
+            )
+    return did_you_mean(name, TOP_LEVEL)
+
+
+def _keys_of(option: Path) -> set[str]:
+    """The settings an option file of a group sets at its top."""
+    import yaml
+
+    loaded = yaml.safe_load(option.read_text())
+    return set(loaded) if isinstance(loaded, dict) else set()
 
 
 def converted_type(message: str) -> tuple[str, str, str] | None:
@@ -153,6 +187,15 @@ def explain(error: Exception, overrides: list[str]) -> ConfigError:
             value, kind, wanted = typed
             return ConfigError(key, f"must be of type {wanted.lower()}, got {value!r} ({kind})")
         return ConfigError(key, first)
+    appended = re.match(r"Could not append to config\. An item is already at '([\w.]+)'", str(error))
+    if appended:  # +generations=5: the + adds a key that is not there yet
+        key = appended[1]
+        given = next((o for o in overrides if o.lstrip("+").startswith(f"{key}=")), f"{key}=VALUE")
+        return ConfigError(
+            key,
+            f"is already a setting, so it is given without a +: {given.lstrip('+')} (a + adds a key that "
+            "does not exist yet; ++ adds or replaces one)",
+        )
     # Hydra appends its search path to some messages; the user's folders are named elsewhere.
     return ConfigError("", " ".join(str(error).split("Config search path")[0].split()))
 

@@ -16,9 +16,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from collapse_sim import phases
+from collapse_sim.config import option_dirs
 from collapse_sim.errors import ConfigError
 from collapse_sim.hydra_bridge import compose_job, read_command
 from collapse_sim.job import Job, build_job
@@ -65,6 +67,35 @@ def busy(run_dir: Path) -> bool:
     return False
 
 
+def blame_experiment(error: ConfigError, overrides: list[str], cfg: DictConfig) -> ConfigError:
+    """A refused setting the command line never typed but the chosen experiment set (``+experiment=
+    curation mixing=replace`` leaves the experiment's ``mixing.real_fraction``): the same error, saying
+    which file set it and the two ways on."""
+    experiment = OmegaConf.select(cfg, "hydra.runtime.choices.experiment")
+    typed = any(o.lstrip("+~").split("=")[0] == error.key for o in overrides)
+    if not experiment or typed or "." not in error.key:
+        return error
+    searchpath = OmegaConf.select(cfg, "hydra.searchpath") or []
+    found = [d / "experiment" / f"{experiment}.yaml" for d in option_dirs(searchpath)]
+    path = next((p for p in found if p.is_file()), None)
+    loaded = yaml.safe_load(path.read_text()) if path else None
+    node = loaded
+    for part in error.key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is None:
+        return error
+    group = error.key.split(".")[0]
+    chosen = [d for d in loaded.get("defaults", []) if isinstance(d, dict)]  # {"override /mixing": ...}
+    own = next((v for d in chosen for k, v in d.items() if k.endswith(f"/{group}")), None)
+    keep = f"keep the experiment's {group}={own}, or " if own else ""
+    return ConfigError(
+        error.key,
+        f"{error.message}. You did not set {error.key}: +experiment={experiment} did ({path}), for its own "
+        f"{group}; {keep}drop the setting with ~{error.key}",
+        command=error.command,
+    )
+
+
 def check_trackers(job: Job, run_or_sweep_dir: Path) -> None:
     """Each chosen tracker opens its store now: one it could not log to stops the command before any
     run folder exists."""
@@ -87,7 +118,10 @@ def preflight(args: list[str], resumed: Record | None = None) -> Command:
         if number == 0:
             key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
             check_output_dir(key, OmegaConf.select(cfg, key))
-        job = build_job(cfg)
+        try:
+            job = build_job(cfg)
+        except ConfigError as error:
+            raise blame_experiment(error, combo, cfg) from None
         home = OmegaConf.select(cfg, "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir")
         check_trackers(job, Path(home))
         if resumed is not None:

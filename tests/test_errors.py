@@ -32,6 +32,28 @@ TOY_CASES = [
         ["+generationz=3"],
         "generationz: is not a collapse_sim setting; valid top-level settings: name, generations",
     ),
+    # A setting given at the top that belongs to a component is placed under it.
+    (["temperature=0.5"], "did you mean generator.temperature?"),
+    (
+        ["real_fraction=0.2"],
+        "real_fraction is a setting of mixing=fraction, fresh, verified, weighted: choose one and set it "
+        "under it, e.g. mixing=fraction mixing.real_fraction=VALUE",
+    ),
+    (
+        ["+generations=5"],
+        "generations: is already a setting, so it is given without a +: generations=5 (a + adds a key",
+    ),
+    # The experiment set it, not the user: say so, and the two ways on.
+    (
+        ["+experiment=curation", "mixing=replace"],
+        "mixing.real_fraction: is not a setting of collapse_sim.mixing.ReplaceMixing; valid settings: "
+        "(none). You did not set mixing.real_fraction: +experiment=curation did (",
+    ),
+    (
+        ["+experiment=curation", "mixing=replace"],
+        "curation.yaml), for its own mixing; keep the experiment's mixing=fraction, or drop the setting "
+        "with ~mixing.real_fraction",
+    ),
     (["generations=abc"], "generations: must be of type integer, got 'abc' (str)"),
     (["n_samples=0"], "n_samples: must be an integer >= 1, got 0"),
     (["generations=0"], "generations: must be an integer >= 1, got 0"),
