@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pytest
+import xarray as xr
 from conftest import TEXT_MARKS, refused_in_process, requires_gensim
 from markupsafe import escape
 
@@ -12,6 +15,7 @@ from collapse_sim.models.ngram import NGramModel
 from collapse_sim.reporting.html import write_run_page
 from collapse_sim.sources.text import TextFilesSource
 from collapse_sim.theory import gini_simpson_expected
+from collapse_sim.variables import Figure, variable
 
 WORDS = (
     "river stone market lantern harvest orbit violin meadow copper thunder glacier ember saddle "
@@ -202,6 +206,22 @@ def test_a_text_run_records_every_variable_for_every_chain(tmp_path, trainer):
     page = write_run_page(ds, tmp_path, []).read_text()  # the report shows each generation's text
     for g in range(3):
         assert str(escape(ds.text_sample.values[g, 0, 0][:60])) in page
+
+
+def test_a_control_character_in_a_sample_is_shown_as_its_escape(tmp_path):
+    from collapse_sim.reporting.html import text_samples
+    from collapse_sim.text.words import readable
+
+    # A byte-level model can draw bytes its corpus never has (a debug run of shumailov stored these).
+    assert readable("whereN\x0felfract\x00\x1b") == "whereN\\x0felfract\\x00\\x1b"
+    assert readable("two lines\n\tand é, ü, 漢") == "two lines\n\tand é, ü, 漢"  # text stays as it is
+    figure = Figure("passages", title="What each generation trained on", caption="Chain 0's text.")
+    sample = variable(("passage",), ["whereN\x0felfract", "ok"], units="text", description="", figure=figure)
+    ds = xr.Dataset({"text_sample": sample}).expand_dims(generation=[0], replicate=[0])
+    shown = [p for g in text_samples(ds) for p in g["passages"]]  # a store written before the escape too
+    assert shown == ["whereN\\x0felfract", "ok"]
+    page = write_run_page(ds, tmp_path, []).read_text()
+    assert not [c for c in page if unicodedata.category(c) == "Cc" and c not in "\n\t\r"]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from collapse_sim.metrics import NON_NEGATIVE, SHARE, Figure, measured, variable
 from collapse_sim.models.ngram import NGramModel
 from collapse_sim.text.data import TextSet
 from collapse_sim.text.facts import names, years
-from collapse_sim.text.words import words
+from collapse_sim.text.words import readable, words
 
 DISTINCT = (1, 2, 3, 4)
 REPEATED = (2, 3, 4)
@@ -257,7 +257,7 @@ class TextMetrics(Metric):
             ),
             "text_sample": variable(
                 ("passage",),
-                [(texts[i] if i < len(texts) else "")[:SAMPLE_CHARS] for i in range(SAMPLE_PASSAGES)],
+                [readable(texts[i] if i < len(texts) else "")[:SAMPLE_CHARS] for i in range(SAMPLE_PASSAGES)],
                 units="text",
                 description=f"the start of the training text's first {SAMPLE_PASSAGES} passages, as the "
                 "reader sees it",

@@ -29,6 +29,7 @@ from collapse_sim.reporting.intervals import (
 )
 from collapse_sim.reporting.run import summary_table
 from collapse_sim.sweep import chains_per_arm, seeds_of
+from collapse_sim.text.words import readable
 from collapse_sim.variables import declaring, figures, over
 
 RUN_PAGE, SWEEP_PAGE = "report.html", "sweep.html"
@@ -130,7 +131,7 @@ def text_samples(ds: xr.Dataset) -> list[dict]:
     texts = ds[name].isel(replicate=0) if "replicate" in ds[name].dims else ds[name]
     kept = [np.atleast_1d(texts.sel(generation=g).values) for g in ds.generation.values]
     return [
-        {"generation": int(g), "passages": [str(t) for t in passages if t]}
+        {"generation": int(g), "passages": [readable(str(t)) for t in passages if t]}  # older stores too
         for g, passages in zip(ds.generation.values, kept, strict=True)
     ]
 
