@@ -183,7 +183,11 @@ def main() -> None:
         exit_with(
             f"by {stopped.what} before any work; nothing was written", code=stopped.code, label="stopped"
         )
-    if not command.jobs:  # --help, --cfg, ...: Hydra prints what is asked
+    if command.parsed.help:  # our page, not Hydra's stock one (--hydra-help gives that)
+        from collapse_sim.help import help_page
+
+        print(help_page())
+    elif not command.jobs:  # --cfg, --info, ...: Hydra prints what is asked
         inspect(args)
     elif command.sweep is None:  # one run
         ((_, cfg, job),) = command.jobs

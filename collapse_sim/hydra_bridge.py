@@ -53,7 +53,9 @@ def parse_command_line(args: list[str]) -> argparse.Namespace:
     """The command line as ``hydra.main`` reads it: ``overrides``, ``multirun``, ``config_dir``, flags."""
     from hydra._internal.utils import get_args_parser
 
-    return get_args_parser().parse_args(args)
+    parser = get_args_parser()
+    parser.prog = "python -m collapse_sim"  # not "__main__.py"; --help is collapse_sim.help's page
+    return parser.parse_args(args)
 
 
 def inspects(parsed: argparse.Namespace) -> bool:

@@ -176,6 +176,20 @@ def test_bad_config_is_refused_before_work(tmp_path, monkeypatch, capsys, args, 
     assert not (tmp_path / "run").exists()
 
 
+def test_help_is_our_page_and_a_wrong_flag_names_the_command(app_cli):
+    shown = app_cli("--help")
+    assert shown.returncode == 0
+    for told in ("resume=last", "+experiment=NAME", "+debug=default", "README", "collapse-sim-report"):
+        assert told in shown.stdout, told
+    assert "zipf_tail" in shown.stdout and "yolo_fast" in shown.stdout  # the options, from the folders
+    assert "debug_metrics" not in shown.stdout and "debug_trainer" not in shown.stdout  # internal groups
+    wrong = app_cli("--hepl")
+    assert (
+        wrong.returncode == 2
+        and "python -m collapse_sim: error: unrecognized arguments: --hepl" in wrong.stderr
+    )
+
+
 @pytest.mark.parametrize("args, message", [CASES[0], DETECTION_CASES[-1]], ids=["toy", "detection"])
 def test_bad_config_exits_2_from_the_command_line(tmp_path, args, message):
     """The same refusal as a user meets it: a fresh interpreter, exit code 2, one paragraph."""
