@@ -86,6 +86,32 @@ def test_zipf_run_writes_class_heatmap(tmp_path, app_cli):
     assert (tmp_path / "class_frequency.png").exists()
 
 
+def test_plots_label_every_column_s_generations_and_draw_a_lost_class_as_none(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from collapse_sim.reporting.run import plot_run
+
+    drawn = []
+    saved = plt.Figure.savefig
+    monkeypatch.setattr(plt.Figure, "savefig", lambda fig, *a, **k: drawn.append(fig) or saved(fig, *a, **k))
+    ds = cs.run(["+experiment=zipf_tail", "+debug=default", "generations=6"])
+    gone = ds.class_frequency.isel(generation=-1).mean("replicate").values == 0
+    assert gone.any()  # a class lost by the last generation: the case at stake
+    plot_run(ds, tmp_path)
+    curves, heatmap = drawn[0], next(f for f in drawn if f.axes[0].images)
+    panels = [ax for ax in curves.axes if ax.get_visible() and ax.axison]
+    columns = {round(ax.get_position().x0, 3) for ax in panels}
+    for x in columns:  # the lowest panel of every column shows its generations, whatever the row
+        lowest = min(
+            (ax for ax in panels if round(ax.get_position().x0, 3) == x), key=lambda a: a.get_position().y0
+        )
+        curves.canvas.draw()
+        assert any(t.get_visible() and t.get_text() for t in lowest.get_xticklabels()), x
+        assert lowest.get_xlabel() == "generation"
+    shown = heatmap.axes[0].images[0].get_array()
+    assert np.ma.getmaskarray(shown)[:, -1][gone].all()  # none, not the colour of a small share
+
+
 def test_sigkill_and_resume_equals_uninterrupted(tmp_path, app_cli):
     reference = app_cli(*SLOW_RUN, f"hydra.run.dir={tmp_path / 'ref'}")
     assert reference.returncode == 0, reference.stderr

@@ -24,17 +24,22 @@ def _mean_over_chains(da: xr.DataArray) -> xr.DataArray:
 
 
 def heatmap(ds: xr.Dataset, name: str, figure: Figure, path: Path, plt) -> Path:
-    """Shares over the variable's class dimension (rows) by generation (columns), log10 colour scale."""
+    """Shares over the variable's class dimension (rows) by generation (columns), log10 colour scale; a
+    class with no share at all is white."""
     freq = _mean_over_chains(ds[name])
     dim = over(freq)
     freq = freq.transpose(dim, "generation")
     fig, ax = plt.subplots(figsize=(8, max(3, 0.22 * min(freq.sizes[dim], 25) + 1)))
     gens = freq.generation.values
+    # A share of zero has no logarithm: it is drawn as none (white), not as a small share.
+    shares = np.ma.masked_invalid(np.ma.masked_less_equal(freq.values.astype(float), 0.0))
+    colours = plt.get_cmap("viridis").copy()
+    colours.set_bad("white")
     image = ax.imshow(
-        np.log10(freq.values.astype(float) + 1e-6),
+        np.ma.log10(shares),
         aspect="auto",
         origin="lower",
-        cmap="viridis",
+        cmap=colours,
         extent=(gens[0] - 0.5, gens[-1] + 0.5, -0.5, freq.sizes[dim] - 0.5),
     )
     ax.set_xticks(gens[:: max(1, len(gens) // 12)])
@@ -43,7 +48,7 @@ def heatmap(ds: xr.Dataset, name: str, figure: Figure, path: Path, plt) -> Path:
     ax.set_yticks(range(0, len(labels), step), labels[::step], fontsize=8)
     ax.set(xlabel="generation", ylabel=dim)
     ax.set_title(figure.title, fontsize=9)  # too long for the colour bar
-    fig.colorbar(image, label="log10 share")
+    fig.colorbar(image, label="log10 share (white: none)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -199,7 +199,8 @@ def plot_run(ds: xr.Dataset, folder: Path) -> list[Path]:
         ax.tick_params(labelsize=7)
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
-    for ax in axes[-1]:
+    for ax in axes.flat[max(0, len(panels) - columns) : len(panels)]:  # the lowest panel of each column
+        ax.tick_params(labelbottom=True)  # sharex shows them on the bottom row only, empty or not
         ax.set_xlabel("generation", fontsize=8)
     if chains >= MIN_CHAINS:
         faint = "each faint" if chains <= FAINT_CHAINS else f"the first {FAINT_CHAINS} faint"
