@@ -35,15 +35,23 @@ def made_once(
     path: Path, read: Callable[[Path], Any], make: Callable[[], Any], write: Callable[[Any, BinaryIO], Any]
 ):
     """What ``path`` holds, made once: the first process to take the lock beside it calls ``make`` and
-    writes the result atomically; every other process (another chain, a resumed run) ``read``s it."""
+    writes the result atomically; every other process (another chain, a resumed run) ``read``s it.
+    The lock file goes once ``path`` exists: whoever takes a lock after that finds ``path`` and reads."""
+    if path.is_file():
+        return read(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
+    locked = path.with_name(path.name + ".lock")
+    with open(locked, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.is_file():
-            return read(path)
-        made = make()
-        atomic_write(path, lambda handle: write(made, handle))
-        return made
+        try:
+            if path.is_file():
+                return read(path)
+            made = make()
+            atomic_write(path, lambda handle: write(made, handle))
+            return made
+        finally:
+            if path.is_file():
+                locked.unlink(missing_ok=True)
 
 
 class Checkpoints:

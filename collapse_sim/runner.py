@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,7 +89,10 @@ def run_in_directory(job: Job, run_dir: Path, *, lines: bool = True):
             print(f"{plural(plan.chains, 'chain')}, {plan.workers} at a time")
         total = plan.chains * sim.generations
         progress = RunProgress(resolved["name"], total, sum(starts), sim.generations, lines=lines)
-        with Attempt(run_dir), progress as bars:
+        # Only an attempt that had work is timed: a sweep resumed for its unfinished jobs adds none to
+        # the jobs already complete.
+        timed = Attempt(run_dir) if min(starts, default=sim.generations) < sim.generations else nullcontext()
+        with timed, progress as bars:
             for done in run_chains(sim, run_dir, starts=starts, progress=bars):
                 chain = None if plan.vectorised else done.chain
                 try:

@@ -62,3 +62,18 @@ def test_a_real_full_disk_shows_one_paragraph_and_a_rerun_with_space_resumes(sma
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {small_disk / 'run'} at generation {done}" in resumed.stdout or done == 0
     assert cs.open_run(small_disk / "run").sizes["generation"] == 3
+
+
+def test_a_file_made_once_leaves_no_lock_behind_and_is_made_only_once(tmp_path):
+    from collapse_sim.checkpoints import made_once
+
+    made = []
+
+    def make():
+        made.append(1)
+        return b"weights"
+
+    path = tmp_path / "base" / "base.pt"
+    args = (lambda p: p.read_bytes(), make, lambda value, handle: handle.write(value))
+    assert made_once(path, *args) == made_once(path, *args) == b"weights"
+    assert made == [1] and sorted(p.name for p in path.parent.iterdir()) == ["base.pt"]

@@ -16,6 +16,7 @@ import zarr
 from conftest import GAUSSIAN, ROOT, SLOW_RUN, assert_same_results, kill_after, one_paragraph, user_env
 
 import collapse_sim as cs
+from collapse_sim.progress import attempts_of
 
 TOY = [*GAUSSIAN, "generations=4", "replicates=5", "plots=false"]
 
@@ -91,6 +92,8 @@ def test_a_sweep_resumes_from_its_folder_running_only_its_unfinished_jobs(tmp_pa
     assert resumed.returncode == 0, resumed.stderr
     assert {job: cs.open_run(sweep / job).attrs["started"] for job in ("0", "2")} == started
     assert bool(cs.open_sweep(sweep).completed.all())
+    # The jobs that were complete had nothing to do: one attempt each, as their pages say.
+    assert [len(attempts_of(sweep / job)) for job in ("0", "1", "2")] == [1, 2, 1]
 
 
 def _python(code: str) -> subprocess.CompletedProcess:
