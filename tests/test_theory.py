@@ -258,6 +258,31 @@ def test_suresh_s_bound_holds_for_every_count_at_every_generation():
     assert 1.0 - state[1, 0] > 1.5 * (1.0 - np.exp(-1 / 149))
 
 
+def test_suresh_s_corollary_holds_for_every_probability_and_is_nearly_tight_at_their_setting():
+    """Their Corollary 1 (``theory.suresh_corollary_bound``) against the exact chain: a class of true
+    probability p is present at generation g with probability at least 1 - exp(-n p g_(g+1)); summed over
+    their notebook's laws it lies within 5 % of the exact expectation."""
+    from scipy.stats import binom
+
+    n, generations = 120, 150
+    counts = np.arange(n + 1)
+    step = binom.pmf(counts[None, :], n, counts[:, None] / n)
+    shares = np.array([*(np.arange(1, n) / n), 0.0013, 0.37 / n])  # every count's share, and two between
+    states = binom.pmf(counts[None, :], n, shares[:, None])  # generation 0: the real sample, by share
+    bounds = [theory.suresh_corollary_bound(generations, n=n, probs=np.array([p])) for p in shares]
+    for g in range(generations):
+        assert np.all(1.0 - states[:, 0] >= np.array(bounds)[:, g] - 1e-12), g
+        states = states @ step
+    for exponent, shift in ((1.0, 2.7), (2.0, 5.0)):  # alphabet 1000, n = 1000, ten generations
+        probs = (np.arange(1, 1001) + shift) ** -exponent
+        probs /= probs.sum()
+        exact = theory.surviving_classes_expected(10, n=1000, probs=probs)
+        bound = theory.suresh_corollary_bound(10, n=1000, probs=probs)
+        assert np.all(bound <= exact) and np.all(bound >= 0.95 * exact), (exponent, shift)
+        loose = theory.surviving_classes_lower_bound(10, n=1000, probs=probs)
+        assert np.all(bound[2:] > loose[2:])  # tighter than the per-count bound once it matters
+
+
 class RenamedFreshMixing(FreshMixing):
     """Fresh data whose share is renamed, in the class and its config: ``real_share``."""
 
