@@ -137,7 +137,7 @@ def _synthetic_candidates(history: list, k: int, rng: np.random.Generator):
 
 
 class FilteredMixing(Mixing):
-    """Training data scraped from a web that holds model output, through a detector (Drayson et al. 2025).
+    """Web-scraped data through a detector that drops model output: our idealisation of Drayson et al.
 
     Each candidate sample is model output with probability ``synthetic_share``
     (drawn from the previous generations' samples: the last ``window``

@@ -38,6 +38,32 @@ def test_the_page_has_every_row_the_literature_asks_for():
     assert "docs/replications.md" in (ROOT / "README.md").read_text()
 
 
+def _table() -> tuple[list[str], list[dict[str, str]]]:
+    lines = PAGE.read_text().split("## The table", 1)[1].split("## Notes", 1)[0].strip().splitlines()
+    header = [c.strip() for c in lines[0].strip("| ").split(" | ")]
+    return header, [
+        dict(zip(header, (c.strip() for c in row.strip("| ").split(" | ")), strict=True)) for row in lines[2:]
+    ]
+
+
+def test_every_row_says_where_its_published_number_stands():
+    header, rows = _table()
+    assert header[2:5] == ["their number", "where it stands", "their formula at our setting"]
+    for row in rows:
+        assert row["where it stands"] not in ("", "—"), row["paper"]
+    by = {row["paper"]: row for row in rows}
+    # What their papers and code publish, not our evaluation of their formulas at our settings.
+    assert "qualitative" in by["Gerstgrasser et al. 2024, replace"]["their number"]
+    assert "18.24" not in by["Gerstgrasser et al. 2024, replace"]["their number"]
+    assert "qualitative" in by["Suresh et al. 2024"]["their number"]
+    assert "Corollary 1" in by["Suresh et al. 2024"]["where it stands"]
+    unequal = by["He, Xu & Cheng 2025, unequal sizes"]  # their k is real over synthetic: no 0.83 arm
+    assert "k = n/m" in unequal["where it stands"] and "0.83" not in " ".join(unequal.values())
+    assert "importance" in by["Drayson et al. 2025"]["where it stands"]
+    assert "our idealisation" in by["Drayson et al. 2025"]["ours (chains; mean [95 % interval])"]
+    assert "seeds 0–99" in by["Kazdan et al. 2024, Gaussian, replace"]["where it stands"]
+
+
 def test_the_exact_values_it_quotes_are_theory_s():
     text = PAGE.read_text()
     kazdan = theory.gaussian_expected(100, n=100, trace_sigma=1.0)["variance"][[0, 9, 49, 99]]
@@ -51,6 +77,9 @@ def test_the_exact_values_it_quotes_are_theory_s():
             for w in (0.4, 0.5, (np.sqrt(5) - 1) / 2, 0.7, 0.85)
         ),
         f"≥ {theory.surviving_classes_lower_bound(11, n=500, probs=ZIPF)[10]:.2f}",
+        f"≥ {theory.suresh_corollary_bound(100, n=500, probs=ZIPF)[10]:.2f} at generation 10, "
+        f"≥ {theory.suresh_corollary_bound(100, n=500, probs=ZIPF)[99]:.2f} at 99",
+        f"optimum {theory.known_variance_optimum(20, 80):.3f}, naive weight {0.25 / 1.25:.1f}",
         f"optimum {theory.known_variance_optimum(20, 80):.3f} with the variance known, "
         f"{theory.weighted_gaussian_optimum(20, 80):.3f} refitted",
     ]
