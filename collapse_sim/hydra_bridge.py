@@ -217,7 +217,9 @@ def sweep_jobs(overrides: list[str]) -> tuple[DictConfig, list[list[str]]]:
     with open_dict(sweep):
         sweep.hydra.overrides.task = [o.input_line for o in parsed if not o.is_hydra_override()]
     str(sweep.hydra.sweep.dir)  # resolved now: every job's ${now:...} reads this one (``compose_job``)
-    params = sweep.hydra.sweeper.params or {}
+    # A key the command line deletes (~mixing.tpr, for an option that has no such setting) is not swept.
+    deleted = {o.removeprefix("~").split("=")[0] for o in overrides if o.startswith("~")}
+    params = {k: v for k, v in (sweep.hydra.sweeper.params or {}).items() if k not in deleted}
     arguments = [f"{key}={value}" for key, value in params.items()] + list(overrides)
     try:
         (jobs,) = BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)

@@ -46,6 +46,15 @@ def test_hydra_s_unknown_key_and_wrong_type_errors_still_carry_the_key():
     assert hydra_bridge.converted_type(str(typed).splitlines()[0]) == ("abc", "str", "Integer")
 
 
+def test_a_key_the_command_line_deletes_is_not_swept_by_the_experiment():
+    register_schema()
+    _, jobs = hydra_bridge.sweep_jobs(
+        ["experiment=filtered_web", "mixing=importance", "~mixing.tpr", "~mixing.fpr", "mixing.auc=0.5,0.9"]
+    )
+    assert len(jobs) == 2  # the experiment sweeps mixing.tpr over six values, which importance lacks
+    assert not [o for job in jobs for o in job if o.startswith("mixing.tpr")]
+
+
 def test_a_sweep_expands_as_hydra_s_basic_sweeper_runs_it():
     register_schema()
     _, jobs = hydra_bridge.sweep_jobs(["experiment=accumulate_vs_replace", "seed=0,1"])
