@@ -10,6 +10,7 @@ import dataclasses
 
 import numpy as np
 
+from collapse_sim.checks import positive_int
 from collapse_sim.components import Mixing, RealData, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.samples import Samples
@@ -136,6 +137,14 @@ def _synthetic_candidates(history: list, k: int, rng: np.random.Generator):
     return (pool.concat([pool] * copies) if copies > 1 else pool).subsample(k, rng)
 
 
+def _check_window(window) -> None:
+    """``window``: how many of the latest generations' samples a scraped pool draws from (null = all)."""
+    if window is not None and not (isinstance(window, int) and not isinstance(window, bool) and window >= 1):
+        raise ConfigError(
+            "window", f"must be null (every generation's output) or an integer >= 1, got {window!r}"
+        )
+
+
 class FilteredMixing(Mixing):
     """Web-scraped data through a detector that drops model output: our idealisation of Drayson et al.
 
@@ -156,12 +165,7 @@ class FilteredMixing(Mixing):
         for key, value in {"synthetic_share": synthetic_share, "tpr": tpr, "fpr": fpr}.items():
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(key, f"must be a probability in [0, 1], got {value!r}")
-        if window is not None and not (
-            isinstance(window, int) and not isinstance(window, bool) and window >= 1
-        ):
-            raise ConfigError(
-                "window", f"must be null (every generation's output) or an integer >= 1, got {window!r}"
-            )
+        _check_window(window)
         from collapse_sim.theory import filtered_real_share
 
         self.n, self.window, self.history_window = n, window, window
@@ -183,6 +187,86 @@ class FilteredMixing(Mixing):
         # Per chain: its first kept_real real candidates, then synthetic ones to make n.
         index = np.where(slot < kept_real[:, None], slot, self.n + slot - kept_real[:, None])
         return candidates.take(index)
+
+
+class ImportanceMixing(Mixing):
+    """Drayson et al.'s (2025) importance resampling of a scraped pool by a detector's score.
+
+    A pool of ``n / upsample`` candidates is scraped, each model output with
+    probability ``synthetic_share`` (drawn from the last ``window``
+    generations' samples; null = all) and real otherwise. A detector of the
+    given ``auc`` scores each (logits N(0, 1) for real candidates, N(d, 1) for
+    synthetic ones, d = √2 Φ⁻¹(auc)); each candidate is weighted
+    (1 - p_AI)^``alpha`` and laid out ``max_repeats`` times, and ``n`` copies
+    are drawn without replacement in proportion to their weights (their
+    ``importance_sampling``: alpha 10, upsample 1.5, at most 3 repeats). The
+    expected real share is ``theory.importance_real_share``; with a perfect
+    detector it reaches at most max_repeats (1 - s) / upsample. Acts on
+    provenance only: any family.
+    """
+
+    def __init__(
+        self,
+        *,
+        n: int,
+        synthetic_share: float = 0.95,
+        auc: float = 0.9,
+        alpha: float = 10.0,
+        upsample: float = 1.5,
+        max_repeats: int = 3,
+        window=None,
+    ) -> None:
+        from collapse_sim.theory import detector_separation, importance_real_share
+
+        if not 0.0 <= synthetic_share <= 1.0:
+            raise ConfigError("synthetic_share", f"must be a probability in [0, 1], got {synthetic_share!r}")
+        if not 0.5 <= auc < 1.0:
+            raise ConfigError(
+                "auc",
+                f"must be in [0.5, 1): 0.5 is a detector that cannot tell, near 1 a perfect one; got {auc!r}",
+            )
+        if alpha < 0:
+            raise ConfigError("alpha", f"must be >= 0 (0 ignores the detector), got {alpha!r}")
+        positive_int("max_repeats", max_repeats)
+        if not 0.0 < upsample < max_repeats:
+            raise ConfigError(
+                "upsample",
+                f"must be above 0 and below max_repeats={max_repeats} (the pool's copies must outnumber "
+                f"the draws), got {upsample!r}",
+            )
+        if window is not None and not (
+            isinstance(window, int) and not isinstance(window, bool) and window >= 1
+        ):
+            raise ConfigError(
+                "window", f"must be null (every generation's output) or an integer >= 1, got {window!r}"
+            )
+        self.n, self.window, self.history_window = n, window, window
+        self.synthetic_share, self.auc, self.alpha = float(synthetic_share), float(auc), float(alpha)
+        self.upsample, self.max_repeats = float(upsample), max_repeats
+        self.pool = max(1, round(n / self.upsample))
+        self.separation = detector_separation(self.auc)
+        self.real_share = importance_real_share(
+            self.synthetic_share,
+            auc=self.auc,
+            alpha=self.alpha,
+            upsample=self.upsample,
+            max_repeats=max_repeats,
+        )
+
+    def mix(self, real: RealData, synthetic, history: list, rng: np.random.Generator):
+        """``n`` draws from each chain's scored pool: real candidates at their slot, synthetic ones after."""
+        from collapse_sim.theory import importance_weight
+
+        pool, chains = self.pool, synthetic.replicates
+        candidates = synthetic.concat([real.draw(pool, rng), _synthetic_candidates(history, pool, rng)])
+        is_synthetic = rng.random((chains, pool)) < self.synthetic_share
+        logits = rng.normal(size=(chains, pool)) + self.separation * is_synthetic
+        weight = np.repeat(importance_weight(logits, self.separation, self.alpha), self.max_repeats, axis=1)
+        # Weighted draws without replacement (successive sampling) as the n largest keys log(u) / w
+        # (Efraimidis and Spirakis 2006); a weight that underflows to 0 is drawn last.
+        keys = np.log(rng.random(weight.shape)) / np.maximum(weight, np.finfo(float).tiny)
+        drawn = np.argsort(-keys, axis=1)[:, : self.n] // self.max_repeats
+        return candidates.take(np.where(np.take_along_axis(is_synthetic, drawn, axis=1), pool + drawn, drawn))
 
 
 class VerifiedMixing(Mixing):

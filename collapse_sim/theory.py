@@ -297,6 +297,55 @@ def filtered_real_share(synthetic_share: float, *, tpr: float, fpr: float) -> fl
     return real / (real + synthetic)
 
 
+def detector_separation(auc: float) -> float:
+    """The gap between synthetic and real candidates' mean detector logits (unit normal spreads) that
+    gives the detector ``auc``: √2 Φ⁻¹(auc); 0 for a useless detector."""
+    from scipy.stats import norm
+
+    return float(np.sqrt(2.0) * norm.ppf(auc))
+
+
+def importance_weight(logits: np.ndarray, separation: float, alpha: float) -> np.ndarray:
+    """Drayson et al.'s (2025) resampling weight (1 - p_AI)^alpha, with p_AI the detector's probability
+    that a candidate is machine-made: the logistic of its logit, centred between the two kinds."""
+    from scipy.special import expit
+
+    return expit(-(np.asarray(logits, dtype=float) - separation / 2.0)) ** alpha
+
+
+def importance_real_share(
+    synthetic_share: float, *, auc: float, alpha: float, upsample: float, max_repeats: int
+) -> float:
+    """The expected real share of ``mixing=importance``'s training set, for a large pool.
+
+    A pool of P candidates (each synthetic with probability s) is laid out with ``max_repeats``
+    copies of each, and ``upsample`` P copies are drawn without replacement, each with probability
+    proportional to its weight w (``importance_weight``). That is successive sampling: a copy of
+    weight w is drawn with probability 1 - exp(-w t) (Rosén 1972), where t solves
+    r ((1 - s) E_real[1 - e^(-wt)] + s E_synthetic[1 - e^(-wt)]) = upsample, so the real share is
+    r (1 - s) E_real[1 - e^(-wt)] / upsample. Logits are N(0, 1) for real candidates and N(d, 1) for
+    synthetic ones, d = ``detector_separation(auc)``; the expectations are Gauss-Hermite sums. It is at
+    most r (1 - s) / upsample, whatever the detector: the cap on repeats bounds what it can recover.
+    """
+    from scipy.optimize import brentq
+
+    separation = detector_separation(auc)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    weights = weights / weights.sum()
+    real = importance_weight(nodes, separation, alpha)
+    synthetic = importance_weight(nodes + separation, separation, alpha)
+
+    def drawn(log_t: float, w: np.ndarray) -> float:
+        return float((weights * -np.expm1(-w * np.exp(log_t))).sum())
+
+    def excess(log_t: float) -> float:
+        share = (1 - synthetic_share) * drawn(log_t, real) + synthetic_share * drawn(log_t, synthetic)
+        return max_repeats * share - upsample
+
+    log_t = brentq(excess, -80.0, 200.0)
+    return max_repeats * (1 - synthetic_share) * drawn(log_t, real) / upsample
+
+
 def chosen(config: dict, group: str, cls: type) -> bool:
     """Whether the group's ``_target_`` is ``cls`` or a subclass of it (a user's extension counts)."""
     from collapse_sim.settings import import_target

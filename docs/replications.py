@@ -178,6 +178,16 @@ def filtered() -> dict:
             "closed_form": round(theory.filtered_real_share(0.95, tpr=tpr, fpr=0.05), 4),
             "surviving_g29": at(ds.surviving_classes, 29),
         }
+    for auc in (0.5, 0.9, 0.99):  # Drayson et al.'s own method on the same web
+        ds = run(f"+experiment=filtered_web mixing=importance ~mixing.tpr ~mixing.fpr mixing.auc={auc}")
+        kept = ds.real_fraction.isel(generation=slice(1, None)).values
+        out[f"importance_auc_{auc}"] = {
+            "real_fraction": format_interval(*mean_interval3(kept.mean(axis=0)), digits=4),
+            "closed_form": round(
+                theory.importance_real_share(0.95, auc=auc, alpha=10, upsample=1.5, max_repeats=3), 4
+            ),
+            "surviving_g29": at(ds.surviving_classes, 29),
+        }
     return out
 
 

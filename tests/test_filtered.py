@@ -13,7 +13,7 @@ from collapse_sim.api import run as api_run
 from collapse_sim.components import RealData
 from collapse_sim.mixing import FilteredMixing
 from collapse_sim.samples import Samples
-from collapse_sim.theory import filtered_real_share
+from collapse_sim.theory import filtered_real_share, importance_real_share
 
 SETTINGS = [(0.5, 0.9, 0.05), (0.9, 0.5, 0.0), (0.8, 0.99, 0.2), (0.3, 0.0, 0.0)]
 
@@ -95,3 +95,48 @@ def test_model_output_comes_from_every_generation_in_the_window():
 def test_a_detector_that_leaves_nothing_is_refused(settings, key, monkeypatch, capsys):
     said = refused_in_process([*GAUSSIAN, "mixing=filtered", *settings], monkeypatch, capsys)
     assert said.startswith(f"collapse_sim: error: {key}"), said
+
+
+@pytest.mark.parametrize(
+    "share, auc, alpha",
+    [(0.95, 0.5, 10.0), (0.95, 0.9, 10.0), (0.6, 0.8, 2.0)],
+    ids=["useless", "theirs", "mild"],
+)
+def test_importance_resampling_keeps_the_real_share_its_closed_form_gives(share, auc, alpha):
+    """Drayson et al.'s resampling (``mixing=importance``) against ``theory.importance_real_share``,
+    Rosén's successive-sampling law for a large pool, on 400 chains of a 90-candidate pool."""
+    n, generations, chains = 135, 5, 400
+    ds = api_run(
+        [
+            *GAUSSIAN,
+            "mixing=importance",
+            f"mixing.synthetic_share={share}",
+            f"mixing.auc={auc}",
+            f"mixing.alpha={alpha}",
+            f"n_samples={n}",
+            f"generations={generations}",
+            f"replicates={chains}",
+            "seed=11",
+        ]
+    )
+    q = importance_real_share(share, auc=auc, alpha=alpha, upsample=1.5, max_repeats=3)
+    kept = ds.real_fraction.isel(generation=slice(1, None)).values  # every generation's pool is new
+    assert np.all(ds.train_size.values == n)
+    assert abs(kept.mean() - q) < Z * kept.std(ddof=1) / np.sqrt(kept.size), (kept.mean(), q)
+    if auc == 0.5:  # a detector that cannot tell weights every candidate alike: the pool's own share
+        assert q == pytest.approx(1 - share)
+    # However good the detector, no candidate is drawn more than 3 times: at most 3 (1 - s) / 1.5.
+    best = importance_real_share(share, auc=0.999999, alpha=alpha, upsample=1.5, max_repeats=3)
+    assert q <= best <= min(1.0, 3 * (1 - share) / 1.5) + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (["mixing.auc=0.4"], "mixing.auc: must be in [0.5, 1)"),
+        (["mixing.upsample=3"], "mixing.upsample: must be above 0 and below max_repeats=3"),
+        (["mixing.alpha=-1"], "mixing.alpha: must be >= 0"),
+    ],
+)
+def test_impossible_importance_settings_are_refused(settings, message, monkeypatch, capsys):
+    assert message in refused_in_process([*GAUSSIAN, "mixing=importance", *settings], monkeypatch, capsys)

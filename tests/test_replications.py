@@ -60,7 +60,11 @@ def test_every_row_says_where_its_published_number_stands():
     unequal = by["He, Xu & Cheng 2025, unequal sizes"]  # their k is real over synthetic: no 0.83 arm
     assert "k = n/m" in unequal["where it stands"] and "0.83" not in " ".join(unequal.values())
     assert "importance" in by["Drayson et al. 2025"]["where it stands"]
-    assert "our idealisation" in by["Drayson et al. 2025"]["ours (chains; mean [95 % interval])"]
+    assert (
+        "Our idealisation, `mixing=filtered`"
+        in by["Drayson et al. 2025"]["ours (chains; mean [95 % interval])"]
+    )
+    assert "mixing=importance" in by["Drayson et al. 2025"]["command"]
     assert "seeds 0–99" in by["Kazdan et al. 2024, Gaussian, replace"]["where it stands"]
 
 
