@@ -104,6 +104,7 @@ def measure_step(
     timed_epochs: int = 2,
     profiled: bool = True,
     precision: str = "auto",
+    floor_s: float = 1.0,
 ) -> dict:
     """Count, replay, time (``timed_epochs`` > 0) and profile the training core's step at one size."""
     import torch
@@ -127,7 +128,7 @@ def measure_step(
         run.step(*first_batch)
     steps = math.ceil(images / trainer.batch)
     generation_steps = steps * GENERATION_EPOCHS
-    floor = kernel_floor_ms(run, first_batch[0])
+    floor = kernel_floor_ms(run, first_batch[0], floor_s)
     out = {
         "imgsz": imgsz,
         "precision": trainer.precision,
@@ -158,7 +159,7 @@ def measure_step(
     return out
 
 
-def kernel_floor_ms(run, images) -> dict[str, float]:
+def kernel_floor_ms(run, images, seconds: float = 1.0) -> dict[str, float]:
     """One step's convolutions, batch norms and AdamW update, each replayed alone (median ms per step).
 
     Every ``Conv2d`` and ``BatchNorm2d`` call of a training forward pass is
@@ -234,7 +235,7 @@ def kernel_floor_ms(run, images) -> dict[str, float]:
             synchronised_time(run.device.type)
 
         timer = benchmark.Timer("work()", globals={"work": synchronised}, num_threads=torch.get_num_threads())
-        return timer.blocked_autorange(min_run_time=1.0).median * 1e3
+        return timer.blocked_autorange(min_run_time=seconds).median * 1e3
 
     return {"convolution": timed(convolve), "batch_norm": timed(normalise), "adamw": timed(optimizer.step)}
 
@@ -271,12 +272,23 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--precision", default="auto", help="auto, fp32 or bf16, as trainer.precision")
     parser.add_argument("--epochs", type=int, default=2, help="unprofiled epochs timed (>= 1)")
+    parser.add_argument(
+        "--floor-s", type=float, default=1.0, help="seconds each kernel floor is timed for (at least)"
+    )
     args = parser.parse_args()
     began = time.perf_counter()
     sizes = []
     for imgsz in args.imgsz:
         sizes.append(
-            measure_step(imgsz, args.images, args.batch, args.device, args.epochs, precision=args.precision)
+            measure_step(
+                imgsz,
+                args.images,
+                args.batch,
+                args.device,
+                args.epochs,
+                precision=args.precision,
+                floor_s=args.floor_s,
+            )
         )
         print(json.dumps(sizes[-1]), flush=True)
     summary = {

@@ -121,7 +121,7 @@ def compare(imgsz: int, args, peak: float) -> dict:
             )
             runs[kind].append(run)
             print(json.dumps({"imgsz": imgsz, **run}), flush=True)
-    step = measure(measure_step, imgsz, args.images, args.batch, args.device, 0, False)
+    step = measure(measure_step, imgsz, args.images, args.batch, args.device, 0, False, "auto", args.floor_s)
     flops = step["training_gflop_per_image"] * 1e9
     trained = args.images * args.epochs
     out = {"imgsz": imgsz, "training_gflop_per_image": flops / 1e9}
@@ -158,6 +158,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=4, help="training seeds per trainer (mAP is noisy)")
+    parser.add_argument(
+        "--floor-s", type=float, default=1.0, help="seconds each kernel floor is timed for (at least)"
+    )
     parser.add_argument(
         "--same-process",
         action="store_true",
