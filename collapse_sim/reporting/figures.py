@@ -33,8 +33,7 @@ def heatmap(ds: xr.Dataset, name: str, figure: Figure, path: Path, plt) -> Path:
     gens = freq.generation.values
     # A share of zero has no logarithm: it is drawn as none (white), not as a small share.
     shares = np.ma.masked_invalid(np.ma.masked_less_equal(freq.values.astype(float), 0.0))
-    colours = plt.get_cmap("viridis").copy()
-    colours.set_bad("white")
+    colours = plt.get_cmap("viridis").with_extremes(bad="white")
     image = ax.imshow(
         np.ma.log10(shares),
         aspect="auto",
