@@ -66,3 +66,35 @@ def test_mixture_moments_and_tail_mass():
     x = model.sample(100_000, RNG)[0, :, 0]
     p_negative = 0.25 * stats.norm.cdf(2) + 0.75 * stats.norm.cdf(-2)
     assert abs(np.mean(x < 0) - p_negative) < 4 * np.sqrt(p_negative * (1 - p_negative) / 100_000)
+
+
+def test_a_shared_kernel_takes_the_fast_path_and_gives_the_same_density(monkeypatch):
+    """A KDE's components share one covariance per replicate: whitening once per replicate gives the
+    per-component path's values to 1e-12, and scipy's for one replicate."""
+    from collapse_sim.trainers.kde import KDEFitTrainer
+
+    rng = np.random.default_rng(4)
+    for d in (1, 2, 3):
+        a = rng.normal(size=(3, d, d))
+        kernel = a @ a.transpose(0, 2, 1) + 0.2 * np.eye(d)
+        model = GaussianMixtureModel(
+            rng.dirichlet(np.ones(40), size=3),
+            rng.normal(size=(3, 40, d)),
+            np.repeat(kernel[:, None], 40, axis=1),
+        )
+        x = 4 * rng.normal(size=(3, 300, d))  # far points too: the log-sum-exp's tail
+        shared = model.log_density(x)
+        np.testing.assert_allclose(shared, model._per_component_log_density(x), rtol=1e-12, atol=1e-12)
+        components = [stats.multivariate_normal(m, kernel[0]) for m in model.means[0]]
+        scipy = np.log(sum(w * c.pdf(x[0]) for w, c in zip(model.weights[0], components, strict=True)))
+        np.testing.assert_allclose(shared[0], scipy, rtol=1e-9)
+    kde = KDEFitTrainer(bandwidth="scott").fit(_points(rng))
+    calls = []  # the KDE never needs the general path
+    monkeypatch.setattr(GaussianMixtureModel, "_per_component_log_density", lambda self, x: calls.append(x))
+    assert kde.log_density(rng.normal(size=(2, 5, 2))).shape == (2, 5) and not calls
+
+
+def _points(rng):
+    from collapse_sim.samples import Samples
+
+    return Samples({"x": rng.normal(size=(2, 30, 2))}, np.zeros((2, 30), dtype=np.int32))

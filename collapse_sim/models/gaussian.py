@@ -55,6 +55,13 @@ class GaussianMixtureModel:
 
     def log_density(self, x: np.ndarray) -> np.ndarray:
         """Log density of points ``x (R, m, d)`` under each replicate's mixture, shape ``(R, m)`` (nats)."""
+        shared = np.broadcast_to(self.covs[:, :1], self.covs.shape)
+        if self.covs.shape[1] > 1 and np.array_equal(self.covs, shared):
+            return self._shared_kernel_log_density(x)
+        return self._per_component_log_density(x)
+
+    def _per_component_log_density(self, x: np.ndarray) -> np.ndarray:
+        """``log_density`` for any covariances: each component whitens the points itself."""
         d = self.means.shape[-1]
         chol = np.linalg.cholesky(self.covs)  # (R, K, d, d)
         whiten = np.linalg.inv(chol)  # |L^-1 (x - mu)|^2 is the Mahalanobis distance
@@ -70,6 +77,26 @@ class GaussianMixtureModel:
                 quadratic = (np.einsum("rkij,rmkj->rmki", whiten, offsets) ** 2).sum(-1)
             terms = log_weights[:, None] - 0.5 * quadratic
             top = terms.max(axis=-1, keepdims=True)  # log-sum-exp by hand: scipy's is 7x slower here
+            out[:, start : start + 256] = top[..., 0] + np.log(np.exp(terms - top).sum(axis=-1))
+        return out
+
+    def _shared_kernel_log_density(self, x: np.ndarray) -> np.ndarray:
+        """``log_density`` when every component of a replicate has the same covariance (a KDE's kernel):
+        points and means are whitened once per replicate, not once per component."""
+        d = self.means.shape[-1]
+        chol = np.linalg.cholesky(self.covs[:, 0])  # (R, d, d)
+        whiten = np.linalg.inv(chol)
+        normaliser = -np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1) - 0.5 * d * np.log(2 * np.pi)
+        with np.errstate(divide="ignore"):  # a component of weight 0 adds nothing
+            log_weights = np.log(self.weights) + normaliser[:, None]  # (R, K)
+        points = np.einsum("rij,rmj->rmi", whiten, x)
+        means = np.einsum("rij,rkj->rki", whiten, self.means)
+        out = np.empty(x.shape[:2])
+        for start in range(0, x.shape[1], 256):  # (R, 256, K, d) temporaries at most
+            offsets = points[:, start : start + 256, None, :] - means[:, None]
+            quadratic = (offsets[..., 0] ** 2) if d == 1 else (offsets**2).sum(-1)
+            terms = log_weights[:, None] - 0.5 * quadratic
+            top = terms.max(axis=-1, keepdims=True)
             out[:, start : start + 256] = top[..., 0] + np.log(np.exp(terms - top).sum(axis=-1))
         return out
 
