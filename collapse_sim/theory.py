@@ -228,6 +228,23 @@ def linreg_param_error(generations: int, *, n: int, dim: int, noise: float, mixi
     raise ValueError(f"mixing must be 'replace' or 'accumulate', got {mixing!r}")
 
 
+def strong_collapse_error(n: int, *, dim: int, noise: float, synthetic: int, distance: float) -> float:
+    """``E||w_hat - w*||^2`` of least squares on n samples, ``synthetic`` of them labelled by w* + delta
+    (``||delta|| = distance``), x ~ N(0, I_d), label noise ``noise`` (Dohmatob et al. 2025), exactly.
+
+    w_hat - w* = W^-1 X_s' X_s delta + W^-1 X' eps with W = X'X. The noise adds
+    noise^2 d / (n - d - 1). By exchangeability E[W^-1 X_s' X_s] = (s/n) I, and
+    E||W^-1 X_s' X_s delta||^2 = s a + s (s - 1) b, where n a + n (n - 1) b = distance^2 (all
+    synthetic) and a = E[||W^-1 x_1||^2 (x_1' delta)^2] = distance^2 (n - 2)(d + 2) /
+    ((n - d - 1) n (n + 2)) (Sherman-Morrison, with x_1's length and direction and the partial
+    Wishart pieces independent). For a share p = s/n this tends to p^2 distance^2 + (noise^2 d +
+    p (1 - p)(d + 1) distance^2) / n: the floor p^2 distance^2 stays however large n grows.
+    """
+    s, d, gap = synthetic, dim, distance**2
+    a = gap * (n - 2) * (d + 2) / ((n - d - 1) * n * (n + 2))
+    return gap * s * (s - 1) / (n * (n - 1)) + a * s * (n - s) / (n - 1) + noise**2 * d / (n - d - 1)
+
+
 def kde_variance_expected(
     generations: int, *, n: int, trace_sigma: float, dim: int, bandwidth: float | None = None, factor=None
 ) -> np.ndarray:

@@ -191,6 +191,24 @@ def filtered() -> dict:
     return out
 
 
+def dohmatob() -> dict:
+    """Dohmatob et al. 2025, strong model collapse: a share p of labels from a fixed wrong model leaves
+    least squares an error floor p^2 ||delta||^2 however large n grows."""
+    out = {}
+    for share in (0.0, 0.01, 0.1):
+        for n in (100, 1000, 10000):
+            ds = run(f"+experiment=strong_collapse n_samples={n} mixing.real_fraction={1 - share:g}")
+            error = ds.param_error.isel(generation=slice(1, None)).mean("generation").values
+            exact = theory.strong_collapse_error(
+                n, dim=10, noise=1.0, synthetic=n - round((1 - share) * n), distance=1.0
+            )
+            out[f"p_{share:g}_n_{n}"] = {
+                "param_error": format_interval(*mean_interval3(error), digits=3),
+                "exact": round(exact, 5),
+            }
+    return out
+
+
 def shumailov_gaussian() -> dict:
     """Shumailov et al. 2024: unbiased refits keep E[variance] at 1 while almost every chain collapses."""
     ds = run("+experiment=gaussian_collapse")
@@ -255,6 +273,7 @@ ROWS = {
         he,
         ferbach,
         filtered,
+        dohmatob,
         shumailov_gaussian,
         shumailov_text,
         kazdan_kde,

@@ -25,13 +25,18 @@ class OLSTrainer(Trainer):
     @classmethod
     def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
         """E[param_error] and E[test_mse] on a fixed design relabelled by the previous fit, under replace
-        or accumulate (``theory.linreg_param_error``)."""
+        or accumulate (``theory.linreg_param_error``); or with a fixed wrong model's labels mixed into
+        fresh real data (``theory.strong_collapse_error``)."""
         from collapse_sim import theory
         from collapse_sim.generators.relabel import RelabelGenerator
-        from collapse_sim.mixing import AccumulateMixing, ReplaceMixing
+        from collapse_sim.generators.wrong_model import WrongModelGenerator
+        from collapse_sim.mixing import AccumulateMixing, FreshMixing, ReplaceMixing
         from collapse_sim.sources.linreg import LinearRegressionSource
 
         applies = theory.chosen(config, "source", LinearRegressionSource)
+        if applies and theory.chosen(config, "generator", WrongModelGenerator):
+            parts = theory.Components(config)  # plain fresh mixing only (weighted is another estimator)
+            return cls._strong_collapse_curves(parts) if type(parts.mixing) is FreshMixing else {}
         replace = theory.chosen(config, "mixing", ReplaceMixing)
         name = (
             "replace"
@@ -49,6 +54,21 @@ class OLSTrainer(Trainer):
         error = theory.linreg_param_error(
             parts.generations, n=n, dim=source.dim, noise=source.noise, mixing=name
         )
+        return {"param_error": error, "test_mse": error + source.noise**2}
+
+    @staticmethod
+    def _strong_collapse_curves(parts) -> dict[str, np.ndarray]:
+        """Generation 0 trains on real data alone; every later one on a fresh mix with the wrong model's
+        labels (``theory.strong_collapse_error``)."""
+        from collapse_sim import theory
+
+        source, generator, n = parts.source, parts.generator, parts.n_samples
+        synthetic = n - round(parts.mixing.real_fraction * n)
+        if generator.noise != source.noise:  # the closed form has one noise for both kinds of label
+            return {}
+        settings = {"dim": source.dim, "noise": source.noise, "distance": generator.distance}
+        error = np.full(parts.generations, theory.strong_collapse_error(n, synthetic=synthetic, **settings))
+        error[0] = theory.strong_collapse_error(n, synthetic=0, **settings)
         return {"param_error": error, "test_mse": error + source.noise**2}
 
     def fit(self, data: Samples, *, init=None, rng=None, generation: int = 0) -> LinearModel:
