@@ -235,6 +235,33 @@ def test_a_dose_response_rate_axis_is_scaled_to_the_variable_and_shows_zero(tmp_
     assert rate_axis.yaxis.get_offset_text().get_text() == ""
 
 
+def test_a_dose_response_runs_along_the_numeric_setting_with_most_values(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from collapse_sim.reporting.captions import sweep_caption
+    from collapse_sim.reporting.sweep import dose_setting
+
+    rng = np.random.default_rng(5)
+    dims = ("mixing", "n_samples", "real_fraction", "generation", "replicate")
+    ds = xr.Dataset(
+        {"param_error": (dims, rng.uniform(0.1, 0.2, (2, 4, 2, 3, 5)), {"units": "1", "key": 1})},
+        coords={
+            "mixing": ["fresh", "fraction"],
+            "n_samples": [20, 100, 1000, 10000],
+            "real_fraction": [0.9, 1.0],
+        },
+        attrs={"swept": ["mixing", "n_samples", "real_fraction"]},  # open_sweep's order: alphabetical
+    )
+    assert dose_setting(ds) == ("n_samples", {"mixing": "fresh", "real_fraction": 0.9})
+    drawn = []
+    saved = plt.Figure.savefig
+    monkeypatch.setattr(plt.Figure, "savefig", lambda fig, *a, **k: drawn.append(fig) or saved(fig, *a, **k))
+    plot_dose_response(ds, tmp_path)
+    assert drawn[0].axes[0].get_xscale() == "log"  # 20 to 10 000: two decades and more
+    caption = sweep_caption(tmp_path / "dose_response.png", ds, "mixing")
+    assert "against n_samples, with mixing=fresh, real_fraction=0.9:" in caption
+
+
 def test_an_axis_draws_a_change_as_large_as_it_is():
     from collapse_sim.reporting.axes import honest_limits, labelled
 

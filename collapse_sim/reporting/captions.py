@@ -70,9 +70,13 @@ def sweep_caption(path: Path, ds: xr.Dataset, arms: str | None) -> str:
     pooled = " (seeds pooled)" if seeds_of(ds) > 1 else ""  # said only where seeds were swept
     stem = Path(path).stem
     if stem == "dose_response":
+        from collapse_sim.reporting.sweep import dose_setting
+
+        setting, held = dose_setting(ds)
+        at = ", with " + ", ".join(f"{d}={v}" for d, v in held.items()) if held else ""
         return (
             f"Each key variable at the last generation (top) and its change per generation (bottom) against "
-            f"{arms}: mean and 95 % interval over {n} chains at each value{pooled}."
+            f"{setting}{at}: mean and 95 % interval over {n} chains at each value{pooled}."
         )
     if stem.startswith("sweep_"):
         name = stem.removeprefix("sweep_")

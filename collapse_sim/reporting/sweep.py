@@ -10,9 +10,9 @@ setting minus the first arm with a 95 % Welch interval and the chains per arm
 with each arm's change per generation beside it. ``write_sweep_store`` writes
 ``<sweep dir>/sweep.zarr``; ``plot_sweep`` one ``sweep_<variable>.png`` per key
 variable: mean and 95 % band per arm, one panel per combination of the other
-settings. A numeric first setting (``mixing.real_fraction=0,0.05,0.1,0.2,0.5``)
-also gets ``dose_response.png``: the last generation's value and the change per
-generation against the setting, with bands.
+settings. A numeric setting (``mixing.real_fraction=0,0.05,0.1,0.2,0.5``; of
+several, the one with the most values) also gets ``dose_response.png``: the last
+generation's value and the change per generation against the setting, with bands.
 """
 
 from __future__ import annotations
@@ -276,13 +276,27 @@ def _rate_scale(last: xr.DataArray, generations: int) -> np.ndarray:
     return np.array([-scale, 0.0, scale])
 
 
-def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
-    """For a numeric first swept setting (``mixing.real_fraction=0,0.05,0.1``): each key variable's
-    last-generation value and its change per generation against the setting, mean and 95 % band over
-    chains (seeds pooled), one column per variable; None for any other sweep."""
+def dose_setting(ds: xr.Dataset) -> tuple[str | None, dict]:
+    """The swept setting a dose-response plot runs along, the numeric one with the most values (the
+    first on a tie), and the values the other swept settings are held at (each one's first); (None,
+    {}) when no swept setting is numeric with two values or more."""
     ds = fold_seeds(ds)
     dims = [d for d in swept_dims(ds) if d != "replicate"]
-    if not dims or ds[dims[0]].dtype.kind not in "iuf" or ds.sizes[dims[0]] < 2:
+    numeric = [d for d in dims if ds[d].dtype.kind in "iuf" and ds.sizes[d] >= 2]
+    if not numeric:
+        return None, {}
+    setting = max(numeric, key=lambda d: ds.sizes[d])
+    return setting, {d: _plain(ds[d].values[0]) for d in dims if d != setting}
+
+
+def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
+    """Along the numeric swept setting with the most values (``dose_setting``; ``n_samples=20,...,10000``
+    on a log axis when it spans two decades): each key variable's last-generation value and its change
+    per generation, mean and 95 % band over chains (seeds pooled), one column per variable, the other
+    settings held at their first value; None for a sweep without a numeric setting."""
+    ds = fold_seeds(ds)
+    setting, held = dose_setting(ds)
+    if setting is None:
         return None
     import matplotlib
 
@@ -290,9 +304,9 @@ def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    setting, others = dims[0], dims[1:]
-    flat = ds.isel({d: 0 for d in others}) if others else ds
+    flat = ds.isel({d: 0 for d in held}) if held else ds
     doses = flat[setting].values.astype(float)
+    logarithmic = doses.min() > 0 and doses.max() >= 100 * doses.min()
     series = list(_variables(flat))
     fig, axes = plt.subplots(2, len(series), figsize=(3.2 * len(series), 5.4), squeeze=False)
     for column, (name, da) in enumerate(series):
@@ -315,9 +329,13 @@ def plot_dose_response(ds: xr.Dataset, folder: Path) -> Path | None:
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
             ax.set_title(f"{labelled(name, da.attrs.get('units'))}: {what}", fontsize=8)
             ax.set_xlabel(setting, fontsize=8)
+            ax.set_xscale("log" if logarithmic else "linear")
             ax.tick_params(labelsize=7)
     chains = ds.sizes.get("replicate", 1)
-    fig.suptitle(f"dose-response: mean and 95 % interval\nof {chains} chains at each {setting}", fontsize=9)
+    at = "".join(f", {d}={v}" for d, v in held.items())
+    fig.suptitle(
+        f"dose-response: mean and 95 % interval\nof {chains} chains at each {setting}{at}", fontsize=9
+    )
     fig.tight_layout()
     path = Path(folder) / "dose_response.png"
     fig.savefig(path, dpi=100)
