@@ -137,6 +137,13 @@ def _synthetic_candidates(history: list, k: int, rng: np.random.Generator):
     return (pool.concat([pool] * copies) if copies > 1 else pool).subsample(k, rng)
 
 
+def _check_probabilities(**values: float) -> None:
+    """Each named setting must be a probability."""
+    for key, value in values.items():
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(key, f"must be a probability in [0, 1], got {value!r}")
+
+
 def _check_window(window) -> None:
     """``window``: how many of the latest generations' samples a scraped pool draws from (null = all)."""
     if window is not None and not (isinstance(window, int) and not isinstance(window, bool) and window >= 1):
@@ -162,9 +169,7 @@ class FilteredMixing(Mixing):
     def __init__(
         self, *, n: int, synthetic_share: float = 0.5, tpr: float = 0.9, fpr: float = 0.05, window=None
     ) -> None:
-        for key, value in {"synthetic_share": synthetic_share, "tpr": tpr, "fpr": fpr}.items():
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(key, f"must be a probability in [0, 1], got {value!r}")
+        _check_probabilities(synthetic_share=synthetic_share, tpr=tpr, fpr=fpr)
         _check_window(window)
         from collapse_sim.theory import filtered_real_share
 
@@ -218,8 +223,7 @@ class ImportanceMixing(Mixing):
     ) -> None:
         from collapse_sim.theory import detector_separation, importance_real_share
 
-        if not 0.0 <= synthetic_share <= 1.0:
-            raise ConfigError("synthetic_share", f"must be a probability in [0, 1], got {synthetic_share!r}")
+        _check_probabilities(synthetic_share=synthetic_share)
         if not 0.5 <= auc < 1.0:
             raise ConfigError(
                 "auc",
@@ -234,12 +238,7 @@ class ImportanceMixing(Mixing):
                 f"must be above 0 and below max_repeats={max_repeats} (the pool's copies must outnumber "
                 f"the draws), got {upsample!r}",
             )
-        if window is not None and not (
-            isinstance(window, int) and not isinstance(window, bool) and window >= 1
-        ):
-            raise ConfigError(
-                "window", f"must be null (every generation's output) or an integer >= 1, got {window!r}"
-            )
+        _check_window(window)
         self.n, self.window, self.history_window = n, window, window
         self.synthetic_share, self.auc, self.alpha = float(synthetic_share), float(auc), float(alpha)
         self.upsample, self.max_repeats = float(upsample), max_repeats
@@ -300,9 +299,7 @@ class VerifiedMixing(Mixing):
         mode: str = "select",
         budget: int | None = None,
     ) -> None:
-        for key, value in {"phi": phi, "psi": psi, "iou": iou}.items():
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(key, f"must be a probability in [0, 1], got {value!r}")
+        _check_probabilities(phi=phi, psi=psi, iou=iou)
         if mode not in self.MODES:
             raise ConfigError(
                 "mode",
