@@ -17,6 +17,12 @@ def _matrix_sqrt(cov: np.ndarray) -> np.ndarray:
     return np.einsum("...ij,...j,...kj->...ik", vectors, root, vectors)
 
 
+def _log_normaliser(chol: np.ndarray) -> np.ndarray:
+    """The log normalising constant of a Gaussian with Cholesky factor ``chol (..., d, d)``."""
+    d = chol.shape[-1]
+    return -np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1) - 0.5 * d * np.log(2 * np.pi)
+
+
 @dataclass(frozen=True)
 class GaussianMixtureModel:
     """``weights (R, K)``, ``means (R, K, d)``, ``covs (R, K, d, d)`` for R replicates."""
@@ -65,39 +71,40 @@ class GaussianMixtureModel:
         d = self.means.shape[-1]
         chol = np.linalg.cholesky(self.covs)  # (R, K, d, d)
         whiten = np.linalg.inv(chol)  # |L^-1 (x - mu)|^2 is the Mahalanobis distance
-        normaliser = -np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1) - 0.5 * d * np.log(2 * np.pi)
-        with np.errstate(divide="ignore"):  # a component of weight 0 adds nothing
-            log_weights = np.log(self.weights) + normaliser  # (R, K)
-        out = np.empty(x.shape[:2])
-        for start in range(0, x.shape[1], 256):  # (R, 256, K, d) temporaries at most
-            offsets = x[:, start : start + 256, None, :] - self.means[:, None]
+
+        def quadratic(chunk: slice) -> np.ndarray:
+            offsets = x[:, chunk, None, :] - self.means[:, None]
             if d == 1:  # a product, not an einsum: KDE test sets are large
-                quadratic = (offsets[..., 0] * whiten[:, None, :, 0, 0]) ** 2
-            else:
-                quadratic = (np.einsum("rkij,rmkj->rmki", whiten, offsets) ** 2).sum(-1)
-            terms = log_weights[:, None] - 0.5 * quadratic
-            top = terms.max(axis=-1, keepdims=True)  # log-sum-exp by hand: scipy's is 7x slower here
-            out[:, start : start + 256] = top[..., 0] + np.log(np.exp(terms - top).sum(axis=-1))
-        return out
+                return (offsets[..., 0] * whiten[:, None, :, 0, 0]) ** 2
+            return (np.einsum("rkij,rmkj->rmki", whiten, offsets) ** 2).sum(-1)
+
+        return self._log_sum_exp(_log_normaliser(chol), x.shape[1], quadratic)
 
     def _shared_kernel_log_density(self, x: np.ndarray) -> np.ndarray:
         """``log_density`` when every component of a replicate has the same covariance (a KDE's kernel):
         points and means are whitened once per replicate, not once per component."""
-        d = self.means.shape[-1]
         chol = np.linalg.cholesky(self.covs[:, 0])  # (R, d, d)
         whiten = np.linalg.inv(chol)
-        normaliser = -np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1) - 0.5 * d * np.log(2 * np.pi)
-        with np.errstate(divide="ignore"):  # a component of weight 0 adds nothing
-            log_weights = np.log(self.weights) + normaliser[:, None]  # (R, K)
         points = np.einsum("rij,rmj->rmi", whiten, x)
         means = np.einsum("rij,rkj->rki", whiten, self.means)
-        out = np.empty(x.shape[:2])
-        for start in range(0, x.shape[1], 256):  # (R, 256, K, d) temporaries at most
-            offsets = points[:, start : start + 256, None, :] - means[:, None]
-            quadratic = (offsets[..., 0] ** 2) if d == 1 else (offsets**2).sum(-1)
-            terms = log_weights[:, None] - 0.5 * quadratic
-            top = terms.max(axis=-1, keepdims=True)
-            out[:, start : start + 256] = top[..., 0] + np.log(np.exp(terms - top).sum(axis=-1))
+
+        def quadratic(chunk: slice) -> np.ndarray:
+            offsets = points[:, chunk, None, :] - means[:, None]
+            return (offsets[..., 0] ** 2) if offsets.shape[-1] == 1 else (offsets**2).sum(-1)
+
+        return self._log_sum_exp(_log_normaliser(chol)[:, None], x.shape[1], quadratic)
+
+    def _log_sum_exp(self, normaliser: np.ndarray, points: int, quadratic) -> np.ndarray:
+        """log sum_k w_k exp(normaliser_k - quadratic / 2) for ``points`` points, 256 at a time
+        (``quadratic(chunk)``: the chunk's Mahalanobis distances, ``(R, chunk, K)``)."""
+        with np.errstate(divide="ignore"):  # a component of weight 0 adds nothing
+            log_weights = np.log(self.weights) + normaliser  # (R, K)
+        out = np.empty((self.weights.shape[0], points))
+        for start in range(0, points, 256):  # (R, 256, K, d) temporaries at most
+            chunk = slice(start, start + 256)
+            terms = log_weights[:, None] - 0.5 * quadratic(chunk)
+            top = terms.max(axis=-1, keepdims=True)  # log-sum-exp by hand: scipy's is 7x slower here
+            out[:, chunk] = top[..., 0] + np.log(np.exp(terms - top).sum(axis=-1))
         return out
 
     def marginal_tail_mass(self, center: np.ndarray, scale: np.ndarray, ks) -> np.ndarray:
