@@ -70,7 +70,7 @@ def sweep_caption(path: Path, ds: xr.Dataset, arms: str | None) -> str:
     pooled = " (seeds pooled)" if seeds_of(ds) > 1 else ""  # said only where seeds were swept
     stem = Path(path).stem
     if stem == "dose_response":
-        from collapse_sim.reporting.sweep import dose_setting
+        from collapse_sim.reporting.sweep import dose_setting  # here: a run page needs no sweep report
 
         setting, held = dose_setting(ds)
         at = ", with " + ", ".join(f"{d}={v}" for d, v in held.items()) if held else ""
