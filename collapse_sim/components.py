@@ -266,9 +266,9 @@ class Tracker:
 
     replays_on_resume: bool = False
 
-    def check(self, outputs: Path, *, name: str) -> None:
+    def check(self, outputs: Path) -> None:
         """Raise ConfigError, before any work, when the tracker could not log this run (``outputs``: the
-        folder that holds every run, ``name``: the run's)."""
+        folder that holds every run)."""
 
     def where(self) -> str:
         """Where the run was logged, for the summary's last lines ("" when there is nothing to find)."""

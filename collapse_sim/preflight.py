@@ -103,7 +103,7 @@ def check_trackers(job: Job, run_or_sweep_dir: Path) -> None:
         from collapse_sim.loggers import outputs_of
 
         for logger in job.loggers.values():
-            logger.check(outputs_of(run_or_sweep_dir), name=job.resolved["name"])
+            logger.check(outputs_of(run_or_sweep_dir))
 
 
 def preflight(args: list[str], resumed: Record | None = None) -> Command:

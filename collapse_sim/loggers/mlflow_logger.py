@@ -108,10 +108,11 @@ class MLflowLogger(Tracker):
         self.client = self.run_id = self.uri = self.experiment = None
         self.last_step = -1  # the last generation this MLflow run already holds
 
-    def check(self, outputs: Path, *, name: str) -> None:
-        """Open the tracking store now, so a database MLflow refuses stops the run before any work."""
+    def check(self, outputs: Path) -> None:
+        """Open the tracking store now, so a database MLflow refuses stops the run before any work
+        (``start`` opens it again for the run)."""
         uri = self.tracking_uri or f"sqlite:///{Path(outputs).resolve() / 'mlflow.db'}"
-        self.client = open_client("logger.mlflow.tracking_uri" if self.tracking_uri else "logger.mlflow", uri)
+        open_client("logger.mlflow.tracking_uri" if self.tracking_uri else "logger.mlflow", uri)
 
     def where(self) -> str:
         """The tracking URI, the experiment and the run id, and how to look at them."""
