@@ -60,9 +60,9 @@ def run_job(job: Job) -> None:
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     (run_dir / FAILURE_FILE).unlink(missing_ok=True)  # a rerun starts clean
     try:
-        store, trackers = run_in_directory(job, run_dir, lines=not in_sweep)
+        recorder = run_in_directory(job, run_dir, lines=not in_sweep)
         label = _job_label(hydra_cfg, run_dir) if in_sweep else ""
-        report_run(store, trackers, run_dir, plots=job.resolved["plots"], job=label)
+        report_run(recorder, run_dir, plots=job.resolved["plots"], job=label)
     except Stopped as stopped:  # the chains have ended; what they finished is in the store
         folder = Path(hydra_cfg.sweep.dir) if in_sweep else run_dir
         which = f"job {run_dir.name} of the sweep {folder.absolute()}" if in_sweep else "the run"

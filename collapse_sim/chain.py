@@ -25,12 +25,16 @@ class Chain:
     """One chain's loop, in this process or a worker: its folder, checkpoints, and the generation it is in
     (which epoch reports and failures name)."""
 
-    def __init__(self, pristine: bytes, run_dir: Path, chain: int, start: int, checkpoint: bool, on_epoch):
+    def __init__(
+        self, pristine: bytes, run_dir: Path, chain: int, start: int, checkpoint: bool, on_epoch, prune=True
+    ):
         self.sim: Simulation = pickle.loads(pristine)
         self.chain, self.generation = chain, start
         folder = chain_dir(run_dir, chain, vectorised=self.sim.chains.vectorised)
         window = self.sim.mixing.history_window
-        self.checkpoints = Checkpoints(folder, history_window=window) if checkpoint else NoCheckpoints()
+        self.checkpoints = (
+            Checkpoints(folder, history_window=window, prune=prune) if checkpoint else NoCheckpoints()
+        )
         self.context = RunContext(
             folder,
             chain,

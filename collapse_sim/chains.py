@@ -52,9 +52,19 @@ class QuietProgress:
 
 
 def run_chains(
-    sim: Simulation, run_dir: Path, *, starts: list[int], progress: ChainProgress, checkpoint: bool = True
+    sim: Simulation,
+    run_dir: Path,
+    *,
+    starts: list[int],
+    progress: ChainProgress,
+    checkpoint: bool = True,
+    prune: bool = True,
 ) -> Iterator[Generation]:
-    """Run every chain from its own first incomplete generation (``starts``); yield each finished one."""
+    """Run every chain from its own first incomplete generation (``starts``); yield each finished one.
+
+    ``prune=False``: a chain run here keeps its checkpoints for the caller to prune (``keep_from``) once
+    its store holds the generations; workers' chains always prune (their generations are written at once).
+    """
     plan = sim.chains
     pending = [chain for chain in range(plan.chains) if starts[chain] < sim.generations]
     # Components keep per-chain state (folders, caches), so each chain starts from the built,
@@ -62,7 +72,7 @@ def run_chains(
     pristine = pickle.dumps(sim)
     if plan.workers == 1 or len(pending) <= 1 or not _can_spawn():
         for chain in pending:
-            yield from _run_here(pristine, run_dir, chain, starts[chain], progress, checkpoint)
+            yield from _run_here(pristine, run_dir, chain, starts[chain], progress, checkpoint, prune)
         return
     yield from _run_in_workers(pristine, run_dir, pending, starts, plan.workers, progress, checkpoint)
 
@@ -78,8 +88,9 @@ def _can_spawn() -> bool:
     return not multiprocessing.current_process().daemon and method in (None, "fork", "spawn", "forkserver")
 
 
-def _run_here(pristine, run_dir, chain, start, progress: ChainProgress, checkpoint: bool):
-    run = Chain(pristine, run_dir, chain, start, checkpoint, lambda g, e, n: progress.epoch(chain, g, e, n))
+def _run_here(pristine, run_dir, chain, start, progress: ChainProgress, checkpoint: bool, prune: bool):
+    on_epoch = lambda g, e, n: progress.epoch(chain, g, e, n)  # noqa: E731
+    run = Chain(pristine, run_dir, chain, start, checkpoint, on_epoch, prune)
     try:
         yield from run.generations()
     except OSError as error:

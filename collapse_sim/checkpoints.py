@@ -57,10 +57,11 @@ def made_once(
 class Checkpoints:
     """Checkpoint files of one run directory (``<run>/checkpoints``)."""
 
-    def __init__(self, run_dir: Path, *, history_window: int | None) -> None:
+    def __init__(self, run_dir: Path, *, history_window: int | None, prune: bool = True) -> None:
         self.folder = Path(run_dir) / "checkpoints"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.window = history_window
+        self.prunes = prune  # False: the run's writer calls keep_from once its store holds the generations
 
     def _synthetic(self, generation: int) -> Path:
         return self.folder / f"synthetic_{generation:05d}.pkl"
@@ -76,9 +77,20 @@ class Checkpoints:
 
     def prune(self, generation: int) -> None:
         """Drop files no later generation can need (call after ``generation`` is complete)."""
+        if not self.prunes:
+            return
         if self.window is not None:
             self._synthetic(generation - self.window).unlink(missing_ok=True)
         self._model(generation - 1).unlink(missing_ok=True)
+
+    def keep_from(self, start: int) -> None:
+        """Keep only what a run resuming at ``start`` reads: the synthetic sets of its history window and
+        the model of ``start - 1``; every older file goes."""
+        for path in self.folder.glob("*.pkl"):
+            kind, _, number = path.stem.rpartition("_")
+            needed_from = start - 1 if kind == "model" else start - (self.window or start + 1)
+            if number.isdigit() and int(number) < needed_from:
+                path.unlink(missing_ok=True)
 
     def history(self, start: int) -> list[Samples]:
         """The synthetic sets a run resuming at ``start`` keeps in memory."""

@@ -41,6 +41,7 @@ class SimulationConfig:
     warm_start: bool = False
     plots: bool = True
     store_url: Optional[str] = None  # noqa: UP045 (OmegaConf reads the annotation)
+    store_flush_s: float = 2.0  # toy runs write held generations at most this often (0: each at once)
     source: Any = MISSING
     generator: Any = MISSING
     mixing: Any = MISSING
@@ -102,6 +103,13 @@ def validate(cfg: DictConfig) -> dict:
             "workers",
             f"must be auto (one chain per free core) or an integer >= 1 (chains run side by side), "
             f"got {workers!r}",
+        )
+    flush = resolved["store_flush_s"]
+    if isinstance(flush, bool) or not isinstance(flush, int | float) or not flush >= 0:
+        raise ConfigError(
+            "store_flush_s",
+            "must be a number of seconds >= 0: how long a toy run may hold finished generations before it "
+            f"writes them (0 writes each at once; a kill loses at most that much work), got {flush!r}",
         )
     if resolved.get("store_url") is not None:
         from collapse_sim.locations import check_store_url

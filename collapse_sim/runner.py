@@ -16,11 +16,12 @@ from collapse_sim.chains import run_chains
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, stopped
 from collapse_sim.locations import LOCK_FILE
 from collapse_sim.progress import Attempt, RunProgress, wall_time_line
+from collapse_sim.recording import Recorder
 from collapse_sim.reporting.html import write_run_page
 from collapse_sim.reporting.intervals import plural
 from collapse_sim.reporting.run import plot_run, summarize
 from collapse_sim.stopping import shielded
-from collapse_sim.store import RunStore, open_run
+from collapse_sim.store import RunStore
 from collapse_sim.tracking import Trackers
 
 if TYPE_CHECKING:  # the runner is handed built jobs; it never builds one
@@ -61,9 +62,9 @@ def store_attrs(job: Job) -> dict:
 def run_in_directory(job: Job, run_dir: Path, *, lines: bool = True):
     """Create or resume the simulation's store in ``run_dir`` and run what is left of its chains.
 
-    Each finished generation is written, marked complete and handed to the
-    trackers here, the run's one writer. Returns the store and the trackers,
-    which are finished once the report exists. ``lines``: a plain line per generation on an output that
+    Each finished generation goes to the run's one writer (``Recorder``), which
+    is returned: it holds the store and the trackers, which are finished once
+    the report exists. ``lines``: a plain line per generation on an output that
     is not a terminal (a sweep's jobs print one line each instead).
     """
     sim, resolved = job.sim, job.resolved
@@ -76,9 +77,18 @@ def run_in_directory(job: Job, run_dir: Path, *, lines: bool = True):
             attrs=store_attrs(job),
             url=resolved.get("store_url"),
             chains=chains,
+            batched=resolved["store_flush_s"] > 0,
         )
         phases.mark("store")
         trackers = Trackers(job.loggers, run_dir, per_chain=chains is not None)
+        recorder = Recorder(
+            store,
+            trackers,
+            run_dir,
+            flush_s=resolved["store_flush_s"],
+            history_window=sim.mixing.history_window,
+            start=start,
+        )
         trackers.start(store, run_dir, name=resolved["name"], config=resolved, overrides=job.overrides)
         starts = [start] if plan.vectorised else store.chain_starts()
         if start == sim.generations:
@@ -92,33 +102,47 @@ def run_in_directory(job: Job, run_dir: Path, *, lines: bool = True):
         # Only an attempt that had work is timed: a sweep resumed for its unfinished jobs adds none to
         # the jobs already complete.
         timed = Attempt(run_dir) if min(starts, default=sim.generations) < sim.generations else nullcontext()
-        with timed, progress as bars:
-            for done in run_chains(sim, run_dir, starts=starts, progress=bars):
+        with timed, progress as bars, finally_written(recorder, run_dir):
+            for done in run_chains(sim, run_dir, starts=starts, progress=bars, prune=not recorder.held):
                 chain = None if plan.vectorised else done.chain
-                try:
+                with writing(run_dir, done.generation, "" if plan.vectorised else f"chain {done.chain} "):
                     with shielded():  # a Ctrl-C here waits until the generation is recorded
-                        store.write(done.generation, done.results, chain=chain)
-                        store.mark_complete(done.generation, chain=chain)
-                        trackers.written(store, done.generation)
-                except OSError as error:  # writing the store itself
-                    where = "" if plan.vectorised else f"chain {done.chain} "
-                    fault = describe_fault(error)
-                    raise stopped(
-                        f"{where}stopped in generation {done.generation}: {fault}", run_dir
-                    ) from None
+                        recorder.record(done, chain)
                 bars.generation_done(done.results, chain, done.generation)
                 phases.mark("generation")
-    return store, trackers
+    return recorder
 
 
-def report_run(store: RunStore, trackers: Trackers, run_dir: Path, *, plots: bool, job: str = "") -> None:
+@contextmanager
+def writing(run_dir: Path, generation: int, where: str = ""):
+    """A fault of the disk while the store is written stops the run, naming the generation and the fault."""
+    try:
+        yield
+    except OSError as error:
+        fault = describe_fault(error)
+        raise stopped(f"{where}stopped in generation {generation}: {fault}", run_dir) from None
+
+
+@contextmanager
+def finally_written(recorder: Recorder, run_dir: Path):
+    """Whatever ends the loop (its end, a stop, a failure), the generations held in memory are written."""
+    try:
+        yield
+    finally:
+        if recorder.pending:
+            with shielded(), writing(run_dir, recorder.pending[0].generation):
+                recorder.flush()
+
+
+def report_run(recorder: Recorder, run_dir: Path, *, plots: bool, job: str = "") -> None:
     """The summary on the terminal; the plots and ``report.html`` beside the store; the trackers closed.
     A sweep's job (``job``: its label) prints one line instead: the sweep ends with one table.
 
     A file that cannot be written here (a full disk, a read-only ``curves.png``)
     is a RunFailure: the store is complete and stays readable.
     """
-    ds = open_run(store.path)
+    store, trackers = recorder.store, recorder.trackers
+    ds = recorder.results()
     if not job:
         summarize(ds, store.path, run_dir=run_dir)
     phases.mark("summary")

@@ -1,7 +1,7 @@
 """One crash-safe Zarr store per run.
 
-The store is created before any work, each generation is written into its own
-chunks with ``to_zarr(region=...)``, and ``completed[generation]`` is set last,
+The store is laid out whole at the first generation written, each generation is
+written into its own chunks, and ``completed[generation]`` is set last,
 so a crash never exposes a half-written generation.  Root attributes hold the
 resolved configuration; a rerun into the same directory resumes after the last
 complete generation, and one with a different configuration is refused.
@@ -25,6 +25,8 @@ from collapse_sim.errors import ConfigError, RunFailure
 from collapse_sim.locations import POINTER, STORE_NAME, as_location, exists, store_location
 from collapse_sim.zarr_io import as_stored, with_replicate_coordinate, write_whole
 
+CHUNK_VALUES = 2**17  # values in a chunk of a batched store: a megabyte of float64
+
 
 class RunStore:
     """The results store of one run directory.
@@ -36,10 +38,26 @@ class RunStore:
     chain has not finished.
     """
 
-    def __init__(self, path: str | Path, generations: int, chains: int | None = None) -> None:
+    completed_attrs = {  # noqa: RUF012 (read, never changed)
+        "units": "1",
+        "description": "true once every variable of the generation is written (for every chain)",
+    }
+
+    def __init__(
+        self,
+        path: str | Path,
+        generations: int,
+        chains: int | None = None,
+        attrs: dict | None = None,
+        *,
+        batched: bool = False,
+    ) -> None:
         self.path = path
         self.generations = generations
         self.chains = chains
+        self.batched = batched  # written in batches of generations (a vectorised run's flushes)
+        self.attrs = attrs  # the root attributes the store is laid out with
+        self.fresh = True  # nothing kept yet: the first write lays the store out (replacing a resultless one)
         self._handles: dict[str, zarr.Array] | None = None
         self._chain_done: np.ndarray | None = None
 
@@ -52,36 +70,39 @@ class RunStore:
         attrs: dict,
         url: str | None = None,
         chains: int | None = None,
+        batched: bool = False,
     ) -> tuple[RunStore, int]:
-        """Create the store, or reopen it for resuming; returns it and the first generation to run.
+        """Open the store for resuming, or prepare a new one; returns it and the first generation to run.
 
         ``attrs['config']`` is compared with the stored one: a different
-        configuration is refused without touching anything. With ``url`` the
-        store lives there and ``run_dir/store_url.txt`` points to it. For
-        chained runs each chain's own first generation is ``chain_starts()``.
+        configuration is refused without touching anything. A new store is laid
+        out, in one write, at the first generation written: a run stopped before
+        then has kept nothing. With ``url`` the store lives there and
+        ``run_dir/store_url.txt`` points to it. For chained runs each chain's own
+        first generation is ``chain_starts()``. ``batched``: a vectorised run that writes many generations
+        at a time; its new store gets chunks of many generations (a chunk is replaced whole, atomically on a
+        local disk since zarr 3.1.3 and on object stores, so a kill never damages a kept generation).
         """
         check_reusable(run_dir, attrs["config"], url)
         if url is not None:
             Path(run_dir).mkdir(parents=True, exist_ok=True)
             atomic_write(Path(run_dir) / POINTER, lambda file: file.write(f"{url}\n".encode()))
-        store = cls(as_location(url) if url is not None else Path(run_dir) / STORE_NAME, generations, chains)
+        location = as_location(url) if url is not None else Path(run_dir) / STORE_NAME
+        store = cls(location, generations, chains, attrs, batched=batched and chains is None)
         if not exists(store.path) or store._holds_no_results():
-            store._create(store._skeleton(attrs))
             return store, 0
+        store.fresh = False
         completed = xr.open_zarr(store.path, consolidated=True)["completed"].values
         incomplete = np.flatnonzero(~completed)
         return store, int(incomplete[0]) if incomplete.size else generations
 
-    def _skeleton(self, attrs: dict) -> xr.Dataset:
+    def _skeleton(self) -> xr.Dataset:
         skeleton = xr.Dataset(
             {"completed": ("generation", np.zeros(self.generations, dtype=bool))},
             coords={"generation": np.arange(self.generations)},
-            attrs=attrs,
+            attrs=self.attrs,
         )
-        skeleton["completed"].attrs = {
-            "units": "1",
-            "description": "true once every variable of the generation is written (for every chain)",
-        }
+        skeleton["completed"].attrs = dict(self.completed_attrs)
         if self.chains is not None:
             skeleton["chain_completed"] = (
                 ("generation", "replicate"),
@@ -96,13 +117,10 @@ class RunStore:
 
     def chain_starts(self) -> list[int]:
         """Each chain's first generation not yet complete (chained runs)."""
+        if self.fresh:
+            return [0] * self.chains
         done = np.asarray(zarr.open_group(str(self.path), mode="r")["chain_completed"][:])
         return [int(np.argmin(column)) if not column.all() else self.generations for column in done.T]
-
-    def _create(self, dataset: xr.Dataset, encoding: dict | None = None) -> None:
-        """Write a store that holds no results yet; on a local disk whole or not at all."""
-        encoding = encoding or {name: {"chunks": (1,) * dataset[name].ndim} for name in dataset.data_vars}
-        write_whole(dataset, self.path, encoding)
 
     def _holds_no_results(self) -> bool:
         """True for a readable store in which no generation completed (safe to replace)."""
@@ -118,11 +136,6 @@ class RunStore:
             return None
         return {name: group[name] for name in names}
 
-    def _laid_out(self) -> bool:
-        """Whether the results' variables were already laid out (by this run or the one it resumes)."""
-        group = zarr.open_group(str(self.path), mode="r")
-        return bool(set(group.array_keys()) - {"completed", "chain_completed", "generation", "replicate"})
-
     def _unexpected(self, block: xr.Dataset, generation: int) -> RunFailure:
         group = zarr.open_group(str(self.path), mode="r")
         new = ", ".join(sorted(name for name in block.data_vars if name not in group))
@@ -134,35 +147,64 @@ class RunStore:
         )
 
     def write(self, generation: int, results: xr.Dataset, *, chain: int | None = None) -> None:
-        """Write one generation's variables (of one chain, when chained) into their slots.
+        """Write one generation's variables (of one chain, when chained) into their slots."""
+        self.write_generations(generation, [results], chain=chain)
 
-        Each generation (and chain) owns its own chunks, so the write cannot
-        touch another's data; values go straight to the zarr arrays (xarray's
-        region writes reopen and re-validate the store, ~30 ms per call).
+    def write_generations(
+        self, first: int, results: list[xr.Dataset], *, chain: int | None = None
+    ) -> xr.Dataset:
+        """Write consecutive generations from ``first`` (of one chain, when chained) in one batch; returns
+        them as stored.
+
+        Values go straight to the zarr arrays, one call a variable (xarray's
+        region writes reopen and re-validate the store, ~30 ms per call; zarr
+        writes a call's chunks concurrently).
         """
+        template = self._stored(first, results[0], chain)
+        if self._handles is None:
+            self._open(template, first, chain)
+        if any(name not in self._handles for name in template.data_vars):
+            raise self._unexpected(template, first)
+        new_axes = (None,) if chain is None else (None, None)  # the generation (and chain) slots
+        variables = {}
+        for name, var in template.data_vars.items():
+            later = [np.asarray(one[name].values, dtype=var.dtype)[new_axes] for one in results[1:]]
+            variables[name] = (var.dims, np.concatenate([var.values, *later]), var.attrs)
+        coords = {name: coord for name, coord in template.coords.items() if name != "generation"}
+        coords["generation"] = np.arange(first, first + len(results))
+        batch = xr.Dataset(variables, coords=coords, attrs=template.attrs)
+        slot = (slice(first, first + len(results)),) + (
+            (slice(chain, chain + 1),) if chain is not None else ()
+        )
+        for name, var in batch.data_vars.items():
+            self._handles[name][slot] = var.values
+        return batch
+
+    @staticmethod
+    def _stored(generation: int, results: xr.Dataset, chain: int | None) -> xr.Dataset:
+        """One generation's results as the store holds them: stored dtypes, a generation (and chain) slot."""
         block = as_stored(results)
         if chain is not None:
             block = block.expand_dims(replicate=[chain])
-        block = with_replicate_coordinate(block).expand_dims(generation=[generation])
-        if self._handles is None:
-            names = list(block.data_vars) + ["completed"] + (["chain_completed"] if chain is not None else [])
-            self._handles = self._arrays(names)
-            if self._handles is None:
-                if self._laid_out():  # never lay it out again: that would blank the kept generations
-                    raise self._unexpected(block, generation)
-                self._create_variables(block)
-                self._handles = self._arrays(names)
-            self._check_coordinates(block)
-        if any(name not in self._handles for name in block.data_vars):
-            raise self._unexpected(block, generation)
-        slot = (slice(generation, generation + 1),) + (
-            (slice(chain, chain + 1),) if chain is not None else ()
-        )
-        for name, var in block.data_vars.items():
-            self._handles[name][slot] = var.values
+        return with_replicate_coordinate(block).expand_dims(generation=[generation])
 
-    def _create_variables(self, block: xr.Dataset) -> None:
-        """Lay out every variable, empty, at the first write (when no generation is complete yet)."""
+    def _open(self, block: xr.Dataset, generation: int, chain: int | None) -> None:
+        """Open the variables' handles at the first write, laying a new store out first."""
+        names = list(block.data_vars) + ["completed"] + (["chain_completed"] if chain is not None else [])
+        laid_out_here = self.fresh
+        if laid_out_here:
+            self._lay_out(block)
+            self.fresh = False
+        handles = self._arrays(names)
+        if handles is None:  # never lay it out again: that would blank the kept generations
+            raise self._unexpected(block, generation)
+        if not laid_out_here:  # a resumed store: its coordinates must be this run's
+            self._check_coordinates(block)
+        self._handles = handles
+
+    def _lay_out(self, block: xr.Dataset) -> None:
+        """Write the whole store, every variable empty, in one operation (on a local disk whole or not at
+        all): the first write of a run, when no generation is kept yet."""
         shape = {"generation": np.arange(self.generations)}
         if self.chains is not None:
             shape["replicate"] = np.arange(self.chains)
@@ -170,13 +212,19 @@ class RunStore:
         for name, var in template.data_vars.items():
             blank = "" if var.dtype == object else np.nan
             template[name] = xr.full_like(var, blank, dtype=object if var.dtype == object else float)
-        skeleton = self._skeleton(xr.open_zarr(self.path, consolidated=True).attrs)
-        one = 2 if self.chains is not None else 1  # a chunk per generation (and chain)
-        encoding = {name: {"chunks": (1,) * var.ndim} for name, var in skeleton.data_vars.items()}
-        encoding |= {
-            name: {"chunks": (1,) * one + var.shape[one:]} for name, var in template.data_vars.items()
-        }
-        self._create(xr.merge([skeleton, template], combine_attrs="override"), encoding)
+        skeleton = self._skeleton()
+        if self.batched:  # chunks of many generations, about a megabyte each, rewritten whole
+            encoding = {"completed": {"chunks": (self.generations,)}}
+            for name, var in template.data_vars.items():
+                rows = min(self.generations, max(1, CHUNK_VALUES // max(1, int(np.prod(var.shape[1:])))))
+                encoding[name] = {"chunks": (rows, *var.shape[1:])}
+        else:  # a chunk per generation (and chain): a write never touches another generation's chunk
+            one = 2 if self.chains is not None else 1
+            encoding = {name: {"chunks": (1,) * var.ndim} for name, var in skeleton.data_vars.items()}
+            encoding |= {
+                name: {"chunks": (1,) * one + var.shape[one:]} for name, var in template.data_vars.items()
+            }
+        write_whole(xr.merge([skeleton, template], combine_attrs="override"), self.path, encoding)
 
     def _check_coordinates(self, block: xr.Dataset) -> None:
         stored = xr.open_zarr(self.path, consolidated=True)
@@ -199,13 +247,14 @@ class RunStore:
         ds = xr.open_zarr(self.path, consolidated=True).isel(generation=generation)
         return _results_only(ds).drop_vars("completed").load()
 
-    def mark_complete(self, generation: int, *, chain: int | None = None) -> None:
-        """Flag the generation (of one chain) as fully written; the last write of a generation.
+    def mark_complete(self, generation: int, *, chain: int | None = None, count: int = 1) -> None:
+        """Flag the generation (of one chain), or ``count`` generations from it, as fully written: the last
+        write of a generation.
 
         ``completed[generation]`` follows once every chain has the generation.
         """
         if chain is None:
-            self._handles["completed"][generation] = True
+            self._handles["completed"][generation : generation + count] = True
             return
         if self._chain_done is None:
             self._chain_done = np.asarray(self._handles["chain_completed"][:], dtype=bool)

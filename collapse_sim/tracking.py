@@ -29,10 +29,12 @@ class Trackers:
 
     def start(self, store: RunStore, run_dir: Path, *, name: str, config: dict, overrides: list[str]) -> None:
         """Start (or continue) every tracker's run and log completed generations not yet logged."""
-        if not self.loggers:  # no tracker: nothing to read back
+        if not self.loggers:
             return
         for logger in self.loggers:
             logger.start(run_dir, name=name, config=config, overrides=overrides)
+        if store.fresh:  # nothing kept yet: nothing to log again
+            return
         logged = self._logged()
         done = open_run(store.path)
         for generation in (int(g) for g in done.generation.values):

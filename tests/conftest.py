@@ -24,6 +24,7 @@ SLOW_RUN = (
     "replicates=6",
     "n_samples=300",
     "plots=false",
+    "store_flush_s=0",  # each generation written as it ends: "killed after N complete" is exact
 )
 # A detection run small enough for a test: one chain, a few 64-px images, one epoch.
 TINY_DETECTION = (
@@ -109,8 +110,17 @@ def completed(run_dir: Path) -> int:
         return 0
 
 
-def kill_after(args, run_dir: Path, generations: int, *, timeout: float = 300, cwd: Path = ROOT) -> int:
-    """Start a run, SIGKILL it once ``generations`` are complete; returns how many were."""
+def logged(run_dir: Path) -> int:
+    """Generations a run has finished, kept or not: the lines its log has for them (vectorised runs)."""
+    log = run_dir / "collapse_sim.log"
+    return log.read_text().count("[INFO] generation ") if log.is_file() else 0
+
+
+def kill_after(
+    args, run_dir: Path, generations: int, *, timeout: float = 300, cwd: Path = ROOT, held: int = 0
+) -> int:
+    """Start a run, SIGKILL it once ``generations`` are complete (and, with ``held``, once at least that
+    many more are finished but not yet written); returns how many were complete."""
     import signal
     import time
 
@@ -122,7 +132,12 @@ def kill_after(args, run_dir: Path, generations: int, *, timeout: float = 300, c
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + timeout
-    while completed(run_dir) < generations and time.time() < deadline and proc.poll() is None:
+
+    def waiting() -> bool:
+        kept = completed(run_dir)
+        return kept < generations or (held > 0 and logged(run_dir) < kept + held)
+
+    while waiting() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed; make it slower"
     os.kill(proc.pid, signal.SIGKILL)
