@@ -16,7 +16,9 @@ it) ``--repeats`` times in fresh interpreters, each into a new folder, with
 
 the wall time of a refused command (``source=nope``), and a notebook's first read: a
 fresh interpreter that runs ``import collapse_sim as cs; cs.open_run(store)`` on the
-store just made (``reader_s``, and which of Hydra and the builder it loaded). The matrix-multiply
+store just made (``reader_s``, and which of Hydra and the builder it loaded). Then each setting of
+``SETTINGS``: collapse_sim's command beside the plain NumPy loop a researcher would write for the same
+maths (``benchmarks/plain_loops.py``), both fresh processes, as a ratio. The matrix-multiply
 peak of this machine is measured in the same run; the issue's targets are
 stated at a reference of 200 GFLOP/s on 2 cores, and ``*_at_reference_s``
 scales the measured medians by peak / reference (start-up is imports and
@@ -42,6 +44,53 @@ COMMAND = ["+experiment=gaussian_collapse", "generations=1", "replicates=1"]
 ORDER = ("started", "imported", "composed", "built", "store", "generation", "summary", "plots", "report")
 NAMES = ("interpreter", "imports", "compose", "build", "store", "generation", "summary", "plots", "report")
 REFERENCE_GFLOPS = 200.0
+PLAIN = Path(__file__).resolve().parent / "plain_loops.py"
+# Each setting: collapse_sim's command (plots off) and the plain NumPy loop of the same maths
+# (benchmarks/plain_loops.py), with the target ratio of the two implied by the targets the overhead was
+# set against (seconds on a 382 GFLOP/s machine over the plain script's seconds there).
+SETTINGS = {
+    "gaussian_1x1": (
+        ["+experiment=gaussian_collapse", "generations=1", "replicates=1"],
+        "gaussian 1 1 100",
+        0.7 / 0.11,
+    ),
+    "gaussian_1x100": (
+        ["+experiment=gaussian_collapse", "generations=100", "replicates=1"],
+        "gaussian 1 100 100",
+        1.0 / 0.11,
+    ),
+    "gaussian_100x100": (
+        ["+experiment=gaussian_collapse", "generations=100", "replicates=100"],
+        "gaussian 100 100 100",
+        1.2 / 0.75,
+    ),
+    "kde_2d_100x10": (
+        [
+            "+experiment=kde_collapse",
+            "source.dim=2",
+            "replicates=100",
+            "generations=10",
+            "source.test_size=500",
+        ],
+        "kde 100 10 100",
+        1.5,
+    ),
+    "regression_100x50": (
+        ["+experiment=linreg_accumulate", "mixing=replace", "replicates=100", "generations=50"],
+        "regression 100 50 40",
+        0.8 / 0.35,
+    ),
+    "he_weighting_1000x30": (
+        ["+experiment=golden_ratio", "replicates=1000", "generations=30"],
+        "weighted 1000 30 100",
+        1.5 / 1.79,
+    ),
+    "zipf_100x100": (
+        ["+experiment=zipf_tail", "replicates=100", "generations=100"],
+        "zipf 100 100 500",
+        None,
+    ),
+}
 
 
 def timed_run(args: list[str], folder: Path) -> tuple[float, dict[str, float]]:
@@ -86,11 +135,52 @@ def timed_read(run_dir: Path) -> tuple[float, list[str]]:
     return float(seconds), eval(loaded)
 
 
+def timed_plain(loop: str, folder: Path) -> float:
+    """Wall time of a plain NumPy loop (``benchmarks/plain_loops.py``) in a fresh interpreter."""
+    launched = time.perf_counter()
+    subprocess.run([sys.executable, str(PLAIN), *loop.split()], cwd=folder, check=True, capture_output=True)
+    return time.perf_counter() - launched
+
+
+def setting_rows(names: list[str], repeats: int, scratch: Path) -> list[dict]:
+    """Each setting's collapse_sim command beside its plain loop, fresh processes, medians over repeats."""
+    rows = []
+    for name in names:
+        args, loop, target = SETTINGS[name]
+        ours, plain = [], []
+        for repeat in range(repeats):
+            folder = scratch / f"{name}_{repeat}"
+            folder.mkdir()
+            ours.append(timed_run([*args, "plots=false", f"hydra.run.dir={folder / 'run'}"], folder)[0])
+            plain.append(timed_plain(loop, folder))
+        ratio = statistics.median(ours) / statistics.median(plain)
+        row = {
+            "setting": name,
+            "collapse_sim_s": round(statistics.median(ours), 3),
+            "plain_numpy_s": round(statistics.median(plain), 3),
+            "ratio": round(ratio, 2),
+            "target_ratio": round(target, 2) if target else None,
+            "command": "python -m collapse_sim " + " ".join([*args, "plots=false"]),
+        }
+        print(json.dumps(row))
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     """Time the short command and a refused one ``--repeats`` times; print the medians, JSON last."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--settings",
+        default=",".join(SETTINGS),
+        help=f"comma-separated settings to time beside their plain loops (none: '')  [{', '.join(SETTINGS)}]",
+    )
     args = parser.parse_args()
+    names = [name for name in args.settings.split(",") if name]
+    unknown = [name for name in names if name not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown setting {unknown[0]!r}; valid: {', '.join(SETTINGS)}")
     walls, refused, phases, reads = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="startup_") as scratch:
         for repeat in range(args.repeats):
@@ -106,6 +196,7 @@ def main() -> None:
                     {"repeat": repeat, "wall_s": round(wall, 3), **{k: round(v, 3) for k, v in parts.items()}}
                 )
             )
+        rows = setting_rows(names, args.repeats, Path(scratch))
     peak = matmul_peak_gflops("cpu")
     median = {name: round(statistics.median(p.get(name, 0.0) for p in phases), 3) for name in phases[0]}
     scale = peak / REFERENCE_GFLOPS
@@ -122,6 +213,7 @@ def main() -> None:
         "reader_s": round(statistics.median(r[0] for r in reads), 3),
         "reader_loads": reads[0][1],
         "phases_s": median,
+        "settings": rows,
     }
     print(json.dumps(summary))
 

@@ -21,9 +21,9 @@ SCRIPTS = {
         "--baseline-replicates",
         "2",
     ],
-    "benchmarks/chains.py": [
+    "benchmarks/chains.py": [  # one chain: no worker to spawn (test_chains runs chains side by side)
         "--chains",
-        "2",
+        "1",
         "--extra",
         "generations=1",
         "n_samples=16",
@@ -36,7 +36,7 @@ SCRIPTS = {
         *("--imgsz", "32", "--images", "16", "--batch", "8", "--epochs", "1"),
         *("--floor-s", "0.05"),  # a smoke test times nothing it reports
     ],
-    "benchmarks/startup.py": ["--repeats", "1"],
+    "benchmarks/startup.py": ["--repeats", "1", "--settings", "gaussian_1x1"],
     "benchmarks/text_core.py": [
         "--steps",
         "4",
@@ -82,11 +82,14 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+HELPERS = ("benchmarks/plain_loops.py",)  # run by startup.py, so by its smoke test
+
+
 def test_every_script_has_a_smoke_test():
     found = {
         str(p.relative_to(ROOT)) for folder in ("benchmarks", "docs") for p in (ROOT / folder).glob("*.py")
     }
-    assert found == set(SCRIPTS) | set(DOCS_SCRIPTS)
+    assert found == set(SCRIPTS) | set(DOCS_SCRIPTS) | set(HELPERS)
 
 
 def test_the_cuda_check_refuses_clearly_without_cuda():
@@ -132,6 +135,8 @@ def test_benchmark_runs_and_prints_json_last(script):
         phases = summary["phases_s"]
         assert set(phases) >= {"imports", "compose", "build", "generation", "plots", "report", "exit"}
         assert 0 < summary["refused_s"] < summary["toy_run_s"] and summary["matmul_peak_gflops"] > 0
+        (row,) = summary["settings"]
+        assert row["setting"] == "gaussian_1x1" and row["plain_numpy_s"] > 0 and row["ratio"] > 0
 
 
 @pytest.mark.slow

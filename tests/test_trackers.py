@@ -158,8 +158,9 @@ def test_a_killed_run_logs_each_generation_once_to_mlflow_and_to_wandb_offline_w
     # Where no network namespace can be made (unshare -n needs root) the run still goes offline.
     blocked = subprocess.run(_offline_network("true"), capture_output=True).returncode == 0
     run_dir = tmp_path / "run"
-    # Slow enough a generation (about a second) to be killed after three; the resume records the other three.
-    args = [*GAUSSIAN, "replicates=12000", "n_samples=500", "generations=6", "plots=false"]
+    # Slow enough a generation (a third of a second), each written as it ends, to be killed after three;
+    # the resume records the other three.
+    args = [*GAUSSIAN, "replicates=4000", "n_samples=500", "generations=6", "plots=false", "store_flush_s=0"]
     args.append("logger=[wandb,mlflow]")
     command = [sys.executable, "-m", "collapse_sim", *args, f"hydra.run.dir={run_dir}"]
     command = _offline_network(*command) if blocked else command
