@@ -19,10 +19,14 @@ from collapse_sim.samples import Samples
 def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
     """Call ``write`` on a temporary file beside ``path``, flush it to disk, then rename it to ``path``."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:  # a full disk, a stop: no half-written file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 
