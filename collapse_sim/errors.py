@@ -51,10 +51,12 @@ class RunFailure(RuntimeError):
 
 def stopped(what: str, run_dir) -> RunFailure:
     """A run that a fault stopped: ``what`` happened, what is kept, and how to go on (the one wording)."""
-    return RunFailure(
+    failure = RunFailure(
         f"{what}. Every generation complete in every chain is kept in the store; fix the cause and rerun "
         f"into {run_dir} to resume"
     )
+    failure.what = what  # for a fault that follows while the run's held generations are written
+    return failure
 
 
 def describe_fault(error: BaseException) -> str:

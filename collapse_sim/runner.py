@@ -125,13 +125,31 @@ def writing(run_dir: Path, generation: int, where: str = ""):
 
 @contextmanager
 def finally_written(recorder: Recorder, run_dir: Path):
-    """Whatever ends the loop (its end, a stop, a failure), the generations held in memory are written."""
+    """Whatever ends the loop (its end, a stop, a failure), the generations held in memory are written.
+
+    Held generations that cannot be written after a failure (the disk that stopped the run is full) are
+    named beside the failure: the rerun recomputes them."""
     try:
         yield
-    finally:
-        if recorder.pending:
-            with shielded(), writing(run_dir, recorder.pending[0].generation):
+    except BaseException as error:
+        if not recorder.pending:
+            raise
+        held = [done.generation for done in recorder.pending]
+        try:
+            with shielded():
                 recorder.flush()
+        except OSError as fault:
+            cause = getattr(error, "what", None) or f"stopped by {describe_fault(error)}"
+            span = f"generation {held[0]}" if len(held) == 1 else f"generations {held[0]}-{held[-1]}"
+            raise RunFailure(
+                f"{cause}; {span}, finished, could not be written either ({describe_fault(fault)}), so a "
+                f"rerun recomputes them. The generations before are kept in the store; fix the cause and "
+                f"rerun into {run_dir} to resume"
+            ) from None
+        raise
+    if recorder.pending:
+        with shielded(), writing(run_dir, recorder.pending[0].generation):
+            recorder.flush()
 
 
 def report_run(recorder: Recorder, run_dir: Path, *, plots: bool, job: str = "") -> None:

@@ -131,3 +131,27 @@ def test_a_flush_interval_that_is_not_seconds_is_one_paragraph(tmp_path, app_cli
         message = one_paragraph(app_cli(*GAUSSIAN, f"store_flush_s={bad}", f"hydra.run.dir={tmp_path}"))
         assert message.startswith("collapse_sim: error: store_flush_s: ") and says in message
     assert not (tmp_path / "results.zarr").exists()
+
+
+def test_held_generations_a_full_disk_will_not_take_are_named_beside_the_fault(tmp_path, monkeypatch):
+    import errno
+
+    import pytest
+
+    from collapse_sim.errors import RunFailure, stopped
+    from collapse_sim.runner import finally_written
+
+    recorder = recorder_for(tmp_path, flush_s=3600.0)
+    for generation in range(3):
+        recorder.record(Generation(0, generation, results(generation)), None)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(recorder.store, "write_generations", full_disk)
+    with pytest.raises(RunFailure) as caught, finally_written(recorder, tmp_path):
+        raise stopped("stopped in generation 3: No space left on device (ENOSPC)", tmp_path)
+    assert str(caught.value).startswith(
+        "stopped in generation 3: No space left on device (ENOSPC); generations 0-2, finished, could not be "
+        "written either (No space left on device (ENOSPC)), so a rerun recomputes them."
+    )
