@@ -1,8 +1,9 @@
 """One crash-safe Zarr store per run.
 
-The store is laid out whole at the first generation written, each generation is
-written into its own chunks, and ``completed[generation]`` is set last,
-so a crash never exposes a half-written generation.  Root attributes hold the
+The store is laid out whole at the first generation written, a generation's
+values are written (into its own chunks, or, for a batched store, into chunks of
+many generations that are replaced whole), and ``completed[generation]`` is set
+last, so a crash never exposes a half-written generation.  Root attributes hold the
 resolved configuration; a rerun into the same directory resumes after the last
 complete generation, and one with a different configuration is refused.
 
