@@ -95,6 +95,48 @@ class FreshMixing(_RealShareMixing):
         return real.draw(k, rng)
 
 
+class RetrainMixing(Mixing):
+    """Iterative retraining as Bertrand et al. (ICLR 2024) set it: each generation trains on the whole real
+    pool and ``synthetic_per_real`` (their λ) synthetic samples per real one, from the newest model.
+
+    The generator must draw at least λ x ``source.pool_size`` samples (``generator.n``); a random subset
+    of them is kept, which is itself an independent sample of the model.
+    """
+
+    history_window = 1
+
+    def __init__(self, *, synthetic_per_real: float = 1.0) -> None:
+        number = isinstance(synthetic_per_real, int | float) and not isinstance(synthetic_per_real, bool)
+        if not (number and synthetic_per_real > 0):
+            raise ConfigError(
+                "synthetic_per_real",
+                f"must be a number > 0 (synthetic samples per real one, Bertrand et al.'s λ), got "
+                f"{synthetic_per_real!r}",
+            )
+        self.synthetic_per_real = float(synthetic_per_real)
+
+    def synthetic_count(self, pool: int) -> int:
+        """Synthetic samples in a training set beside a real pool of ``pool``."""
+        return max(1, round(self.synthetic_per_real * pool))
+
+    def check(self, sim) -> None:
+        """The generator draws enough samples for λ per real one (one without ``n`` is not checked)."""
+        pool, drawn = sim.source.pool_size, getattr(sim.generator, "n", None)
+        wanted = self.synthetic_count(pool)
+        if drawn is not None and drawn < wanted:
+            raise ConfigError(
+                "generator.n",
+                f"is {drawn} but mixing=retrain keeps {wanted} synthetic samples a generation "
+                f"(synthetic_per_real={self.synthetic_per_real:g} x source.pool_size={pool}); "
+                f"set generator.n={wanted} or more",
+            )
+
+    def mix(self, real: RealData, synthetic: Samples, history, rng: np.random.Generator) -> Samples:
+        """The whole real pool, then a random subset of the newest synthetic set."""
+        kept = synthetic.subsample(self.synthetic_count(len(real.train)), rng)
+        return synthetic.concat([real.train, kept])
+
+
 class WeightedMixing(FreshMixing):
     """Fresh real samples (``real_fraction`` of ``n``, as ``fresh``) that carry ``real_weight`` of the
     total training weight, the newest synthetic samples the rest (He, Xu & Cheng 2025).

@@ -245,6 +245,48 @@ def strong_collapse_error(n: int, *, dim: int, noise: float, synthetic: int, dis
     return gap * s * (s - 1) / (n * (n - 1)) + a * s * (n - s) / (n - 1) + noise**2 * d / (n - d - 1)
 
 
+def retraining_expected(
+    generations: int, *, pool: int, synthetic: int, trace_sigma: float, ddof: int = 0
+) -> dict[str, np.ndarray]:
+    """Exact ``E[variance]`` and ``E[mean_shift^2]`` under iterative retraining (``mixing=retrain``): each
+    generation fits a Gaussian to the same real pool D (``pool`` = N samples) and ``synthetic`` = M samples
+    of the previous fit; generation 0 fits D alone.
+
+    With ρ = M / (N + M), e_t = μ_t − mean(D) and the fit's sum of squares split into D's, the synthetic
+    set's and the gap between their means, S_t = E[tr Σ_t] and V_t = E|e_t|² follow exactly
+    S_{t+1} = (tr Σ (N−1) + (M−1) S_t + NM/(N+M) (V_t + S_t/M)) / (N + M − ddof),
+    V_{t+1} = ρ² (V_t + S_t / M), from S_0 = tr Σ (N−1)/(N−ddof), V_0 = 0; and
+    E[mean_shift^2] = tr Σ / N + V_t, since e_t has mean 0 given D. The pair approaches its fixed point
+    geometrically, at the spectral radius of that linear map (``retraining_rate``: about ρ = λ/(1 + λ)
+    for λ = M/N), whatever λ.
+    """
+    n, m = pool, synthetic
+    s, v = trace_sigma * (n - 1) / (n - ddof), 0.0
+    variance, shift = [], []
+    for _ in range(generations):
+        variance.append(s)
+        shift.append(trace_sigma / n + v)
+        s, v = (
+            (trace_sigma * (n - 1) + (m - 1) * s + n * m / (n + m) * (v + s / m)) / (n + m - ddof),
+            (m / (n + m)) ** 2 * (v + s / m),
+        )
+    return {"variance": np.array(variance), "mean_shift_sq": np.array(shift)}
+
+
+def retraining_rate(*, pool: int, synthetic: int, ddof: int = 0) -> float:
+    """The geometric rate at which iterative retraining's expected moments (``retraining_expected``)
+    approach their fixed point: the spectral radius of their linear map, about λ/(1 + λ) for λ = M/N."""
+    n, m = pool, synthetic
+    rho = m / (n + m)
+    step = np.array(
+        [
+            [(m - 1 + n / (n + m)) / (n + m - ddof), n * m / (n + m) / (n + m - ddof)],
+            [rho**2 / m, rho**2],
+        ]
+    )
+    return float(np.abs(np.linalg.eigvals(step)).max())
+
+
 def kde_variance_expected(
     generations: int, *, n: int, trace_sigma: float, dim: int, bandwidth: float | None = None, factor=None
 ) -> np.ndarray:

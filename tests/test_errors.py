@@ -18,7 +18,7 @@ TOY_CASES = [
         "source.dimm: is not a setting here; valid settings of 'source': dim, mean, std, "
         "pool_size, test_size, replicates; did you mean dim?",
     ),
-    (["mixing=replac"], "replace, verified, weighted; did you mean replace?"),
+    (["mixing=replac"], "replace, retrain, verified, weighted; did you mean replace?"),
     (
         ["+generator.temprature=2"],
         "generator.temprature: is not a setting of collapse_sim.generators."

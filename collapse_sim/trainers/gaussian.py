@@ -25,18 +25,19 @@ class GaussianFitTrainer(Trainer):
     @classmethod
     def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
         """Exact E[variance] and E[mean_shift²] of refits sampled faithfully or with a temperature, under
-        replace, fresh or weighted data (``theory.gaussian_expected``), and the typical 1-D chain under
-        replace."""
+        replace, fresh or weighted data (``theory.gaussian_expected``) or iterative retraining
+        (``theory.retraining_expected``), and the typical 1-D chain under replace."""
         from collapse_sim import theory
         from collapse_sim.generators.refit_sample import RefitSampleGenerator
-        from collapse_sim.mixing import FreshMixing, ReplaceMixing, WeightedMixing
+        from collapse_sim.mixing import FreshMixing, ReplaceMixing, RetrainMixing, WeightedMixing
         from collapse_sim.sources.gaussian import GaussianSource
 
-        replace, fresh = (
+        replace, fresh, retrain = (
             theory.chosen(config, "mixing", ReplaceMixing),
             theory.chosen(config, "mixing", FreshMixing),
+            theory.chosen(config, "mixing", RetrainMixing),
         )
-        applies = theory.chosen(config, "source", GaussianSource) and (replace or fresh)
+        applies = theory.chosen(config, "source", GaussianSource) and (replace or fresh or retrain)
         if not (applies and theory.chosen(config, "generator", RefitSampleGenerator)):
             return {}
         parts = theory.Components(config)
@@ -44,6 +45,18 @@ class GaussianFitTrainer(Trainer):
         if options["top_p"] is not None:
             return {}
         g, n, truth = parts.generations, parts.n_samples, parts.source.truth
+        if retrain:  # generation 0 fits the whole pool, every later one the pool and the model's samples
+            faithful = options["temperature"] == 1.0 and options["top_k"] is None
+            if not faithful or parts.source.pool_size != n:
+                return {}
+            curves = theory.retraining_expected(
+                g,
+                pool=n,
+                synthetic=parts.mixing.synthetic_count(n),
+                trace_sigma=float(np.trace(truth.covs[0, 0])),
+                ddof=parts.trainer.ddof,
+            )
+            return {"variance": curves["variance"], "mean_shift_sq": curves["mean_shift_sq"]}
         n_real = round(parts.mixing.real_fraction * n) if fresh else 0
         ddof, temperature = parts.trainer.ddof, options["temperature"]
         weighted = theory.chosen(config, "mixing", WeightedMixing)
