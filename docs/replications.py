@@ -209,6 +209,24 @@ def dohmatob() -> dict:
     return out
 
 
+def bertrand() -> dict:
+    """Bertrand et al. 2024: retraining on the real data and λ synthetic samples per real one; the fit's
+    squared distance from the real data's own fit grows to a fixed point at the rate λ/(1 + λ)."""
+    out = {}
+    for lam in (0.5, 1.0, 2.0, 4.0):
+        ds = run(f"+experiment=iterative_retraining mixing.synthetic_per_real={lam:g}")
+        grown = ds.mean_shift_sq - ds.mean_shift_sq.isel(generation=0)  # chain by chain
+        m = round(lam * ds.attrs["config"]["n_samples"])
+        exact = theory.retraining_expected(15, pool=20, synthetic=m, trace_sigma=1.0)["mean_shift_sq"]
+        out[f"lambda_{lam:g}"] = {
+            "generation_1": at(grown, 1),
+            "generation_14": at(grown, 14),
+            "exact": [round(float(exact[g] - exact[0]), 4) for g in (1, 14)],
+            "rate": round(theory.retraining_rate(pool=20, synthetic=m), 4),
+        }
+    return out
+
+
 def shumailov_gaussian() -> dict:
     """Shumailov et al. 2024: unbiased refits keep E[variance] at 1 while almost every chain collapses."""
     ds = run("+experiment=gaussian_collapse")
@@ -274,6 +292,7 @@ ROWS = {
         ferbach,
         filtered,
         dohmatob,
+        bertrand,
         shumailov_gaussian,
         shumailov_text,
         kazdan_kde,

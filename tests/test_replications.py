@@ -28,6 +28,7 @@ def test_the_page_has_every_row_the_literature_asks_for():
         "He, Xu",
         "Ferbach",
         "Drayson",
+        "Bertrand",
         "Shumailov",
         "Alemohammad",
     )
@@ -86,6 +87,14 @@ def test_the_exact_values_it_quotes_are_theory_s():
         f"optimum {theory.known_variance_optimum(20, 80):.3f}, naive weight {0.25 / 1.25:.1f}",
         f"optimum {theory.known_variance_optimum(20, 80):.3f} with the variance known, "
         f"{theory.weighted_gaussian_optimum(20, 80):.3f} refitted",
+        " / ".join(f"{theory.retraining_rate(pool=20, synthetic=m):.3g}" for m in (10, 20, 40, 80)),
+        *(
+            f"({e[1] - e[0]:.4f} → {e[14] - e[0]:.4f})"
+            for e in (
+                theory.retraining_expected(15, pool=20, synthetic=m, trace_sigma=1.0)["mean_shift_sq"]
+                for m in (20, 40)
+            )
+        ),
     ]
     for value in quoted:
         assert value in text, value
