@@ -40,6 +40,11 @@ class CategoricalModel:
         """Draw ``n`` labels per replicate, shape ``(R, n)``, in random order."""
         probs = shape_probabilities(self.probs, temperature=temperature, top_k=top_k, top_p=top_p)
         counts = rng.multinomial(n, probs)
-        bounds = np.cumsum(counts, axis=1)
-        labels = (np.arange(n)[None, :, None] >= bounds[:, None, :]).sum(-1)
+        chains, classes = counts.shape
+        # Chain r's labels in class order: position j holds the number of classes whose cumulative count
+        # is at most j. One search over every chain's bounds, offset by r x n so that they stay sorted,
+        # finds them all in O(R n log(R V)) time and O(R n) memory.
+        bounds = np.cumsum(counts, axis=1) + n * np.arange(chains)[:, None]
+        found = np.searchsorted(bounds.ravel(), np.arange(chains * n), side="right")
+        labels = (found - classes * np.repeat(np.arange(chains), n)).reshape(chains, n)
         return rng.permuted(labels, axis=1)
