@@ -195,6 +195,34 @@ def suresh_corollary_bound(generations: int, *, n: int, probs: np.ndarray) -> np
     return bound
 
 
+def tail_cut_floor(probs: np.ndarray, top_k: int) -> float:
+    """The real probability beyond a law's ``top_k`` likeliest classes: the error floor a memoriser keeps
+    when it learns only from data cut to those classes (Dohmatob et al. 2024, "A tale of tails")."""
+    return float(np.sort(np.asarray(probs, dtype=float))[::-1][top_k:].sum())
+
+
+def tail_cut_missing_mass(
+    probs: np.ndarray, *, top_k: int, n_real: int, n_synthetic: int, model: np.ndarray | None = None
+) -> np.ndarray | float:
+    """Expected real probability of the classes absent from a training set of ``n_real`` samples of the
+    real law ``probs`` and ``n_synthetic`` samples of a model's law cut to its ``top_k`` likeliest classes:
+    Σᵢ pᵢ (1 − pᵢ)^n_real (1 − qᵢ)^n_synthetic, q the cut law renormalised (a memoriser's test error).
+
+    ``model``: the model's class probabilities, one row per chain, cut as ``generator.top_k`` cuts them
+    (ties to the lower class): the exact expectation given each chain's model. ``None``: the paper's
+    idealisation, the real law itself cut, whose limit in ``n_synthetic`` is ``tail_cut_floor``.
+    """
+    from collapse_sim.draws import shape_probabilities
+
+    probs = np.asarray(probs, dtype=float)
+    law = probs[None] if model is None else np.asarray(model, dtype=float)
+    cut = shape_probabilities(law, top_k=top_k)
+    with np.errstate(divide="ignore"):
+        log_absent = n_real * np.log1p(-probs) + n_synthetic * np.log1p(-cut)
+    expected = (probs * np.exp(log_absent)).sum(axis=1)
+    return float(expected[0]) if model is None else expected
+
+
 def generations_to_loss(n: int) -> np.ndarray:
     """``E[generations until a class is lost | it is lost]`` for a class held ``k = 1 .. n-1`` times, exactly.
 
