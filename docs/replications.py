@@ -209,6 +209,24 @@ def dohmatob() -> dict:
     return out
 
 
+def dohmatob_tails() -> dict:
+    """Dohmatob et al. 2024, a tale of tails: data cut to a model's top 20 classes leaves a memoriser the
+    real mass beyond them; fresh real data lets the error fall again."""
+    law = zipf_probabilities(1000, 1.5, 0.0)
+    out = {"floor": round(theory.tail_cut_floor(law, 20), 4)}
+    for share in (0.0, 0.02, 0.1):
+        for n in (100, 1000, 10000, 100000):
+            ds = run(f"+experiment=tail_cut n_samples={n} mixing.real_fraction={share:g}")
+            n_real = round(share * n)
+            out[f"real_{share:g}_n_{n}"] = {
+                "missing_mass": at(ds.missing_mass, 1),
+                "cut_real_law": round(
+                    theory.tail_cut_missing_mass(law, top_k=20, n_real=n_real, n_synthetic=n - n_real), 4
+                ),
+            }
+    return out
+
+
 def bertrand() -> dict:
     """Bertrand et al. 2024: retraining on the real data and λ synthetic samples per real one; the fit's
     squared distance from the real data's own fit grows to a fixed point at the rate λ/(1 + λ)."""
@@ -292,6 +310,7 @@ ROWS = {
         ferbach,
         filtered,
         dohmatob,
+        dohmatob_tails,
         bertrand,
         shumailov_gaussian,
         shumailov_text,

@@ -16,6 +16,7 @@ from collapse_sim.sources.zipf import zipf_probabilities
 
 PAGE = ROOT / "docs" / "replications.md"
 ZIPF = zipf_probabilities(50, 1.1, 2.7)  # Suresh et al.'s law (b = 2.7)
+TAILS = zipf_probabilities(1000, 1.5, 0.0)  # +experiment=tail_cut's law
 
 
 def test_the_page_has_every_row_the_literature_asks_for():
@@ -88,6 +89,13 @@ def test_the_exact_values_it_quotes_are_theory_s():
         f"optimum {theory.known_variance_optimum(20, 80):.3f} with the variance known, "
         f"{theory.weighted_gaussian_optimum(20, 80):.3f} refitted",
         " / ".join(f"{theory.retraining_rate(pool=20, synthetic=m):.3g}" for m in (10, 20, 40, 80)),
+        "floor {:.4f}; generation 1 at n = 100 / 1000 / 10 000 / 100 000: no real data {}".format(
+            theory.tail_cut_floor(TAILS, 20),
+            " / ".join(
+                f"{theory.tail_cut_missing_mass(TAILS, top_k=20, n_real=0, n_synthetic=n):.4f}"
+                for n in (100, 1000, 10000, 100000)
+            ),
+        ),
         *(
             f"({e[1] - e[0]:.4f} → {e[14] - e[0]:.4f})"
             for e in (
