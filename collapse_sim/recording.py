@@ -39,7 +39,10 @@ class Recorder:
         self.store, self.trackers = store, trackers
         self.flush_s = flush_s
         self.held = store.batched  # a vectorised run: generations wait in memory for the next flush
-        self.checkpoints = Checkpoints(run_dir, history_window=history_window, prune=False)
+        # A vectorised run's checkpoints are the run folder's; the writer prunes them after each flush.
+        self.checkpoints = (
+            Checkpoints(run_dir, history_window=history_window, prune=False) if self.held else None
+        )
         self.pending: list[Generation] = []
         self.written: list[xr.Dataset] = []  # this attempt's batches as stored, for the summary
         self.made_all = start == 0  # this attempt makes every generation: the summary needs no read-back
