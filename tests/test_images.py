@@ -10,7 +10,7 @@ from conftest import refused_in_process
 
 import collapse_sim as cs
 from collapse_sim.errors import ConfigError
-from collapse_sim.metrics.image_quality import precision_recall
+from collapse_sim.metrics.image_quality import density_coverage, precision_recall
 from collapse_sim.sources.images import DigitsSource, MnistFilesSource, long_tail
 
 IMAGE_RUN = [
@@ -155,6 +155,36 @@ def test_precision_and_recall_on_sets_whose_answer_is_known():
     assert half[:, 1].mean() == pytest.approx(share_of_half * same[:, 1].mean(), abs=0.04)
 
 
+def test_density_and_coverage_on_sets_whose_answer_is_known():
+    """Naeem et al.'s measures where they can be counted by hand: real points on a line 0, 1, ..., 19 and
+    k = 1, so every real ball has radius 1 and holds its own point and its neighbours."""
+    line = np.arange(20.0)[:, None]
+    # A copy of the real set: each point lies in its own ball and its two neighbours' (one at the ends).
+    density, coverage = density_coverage(line, line.copy(), k=1)
+    assert density == pytest.approx((3 * 18 + 2 * 2) / 20) and coverage == 1.0
+    # One prototype, at 0: inside the balls of 0 and 1 only; the prototype covers those two real points.
+    assert density_coverage(line, np.zeros((1, 1)), k=1) == (2.0, 2 / 20)
+    # The set shifted by half a step: x + 0.5 is in the balls of x and x + 1 (the last one in 19's only),
+    # and every real point has a shifted point within 1.
+    density, coverage = density_coverage(line, line + 0.5, k=1)
+    assert density == pytest.approx((2 * 19 + 1) / 20) and coverage == 1.0
+    # Shifted beyond every ball: no fidelity, no diversity.
+    assert density_coverage(line, line + 100, k=1) == (0.0, 0.0)
+    # In general position a copy lies in k + 1 balls on average: density (k + 1) / k.
+    rng = np.random.default_rng(0)
+    real = clusters(rng, 1000, np.arange(10))
+    assert density_coverage(real, real.copy(), k=3)[0] == pytest.approx(4 / 3)
+    # One prototype a class (the cluster centres), ten times each, against another draw of the real law:
+    # precision is perfect and density no lower than the real draw's (the centres sit where the real
+    # balls crowd), while coverage falls from 0.87 to 0.03 and recall to 0: only diversity sees them.
+    angles = 2 * np.pi * np.arange(10) / 10
+    centres = np.repeat(20 * np.stack([np.cos(angles), np.sin(angles)], axis=1), 10, axis=0)
+    density, coverage = density_coverage(real, centres, k=3)
+    same_density, same_coverage = density_coverage(real, clusters(rng, 1000, np.arange(10)), k=3)
+    assert precision_recall(real, centres) == (1.0, 0.0)
+    assert density >= same_density - 0.05 and same_coverage > 0.8 and coverage < 0.05
+
+
 @pytest.mark.parametrize("trainer", ["ddpm", "vae"])
 @pytest.mark.parametrize("source", ["digits", "mnist_files"])
 def test_an_image_run_records_mad_s_measures_for_every_chain(tmp_path, app_cli, source, trainer):
@@ -247,10 +277,25 @@ def test_copies_of_the_training_data_count_as_memorised_and_real_images_as_preci
     metric.setup(RunContext(tmp_path, 0, real=real, run_dir=tmp_path))
     copying = metric.measure(Replaying(real.train.images, real.train.labels), real.train, real)
     assert float(copying.memorised_share) == 1.0  # every drawn image is one it was trained on
+    assert np.isnan(float(copying.precision_not_copied))  # nothing made rather than recalled to score
     unseen = metric.measure(Replaying(real.test.images, real.test.labels), real.train, real)
     # Real test images are copies of the pool only as often as the threshold's quantile says (5 %).
     assert float(unseen.memorised_share) <= 0.06
     assert float(unseen.precision) > 0.9 and float(unseen.recall) > 0.5  # real images: a high bar
+    # Fresh real images are like the real test set: density near 1, most real balls covered; and the
+    # precision of the few that happen to be near the pool barely differs from the rest's.
+    assert 0.8 < float(unseen.density) < 1.3 and float(unseen.coverage) > 0.8
+    assert abs(float(unseen.precision_not_copied) - float(unseen.precision)) < 0.02
+    # Half copies of the training images, half real test images: the copies leave the precision of the
+    # rest, which is the unseen images' own.
+    mixed = np.concatenate([real.train.images[:150], real.test.images[:150]])
+    labels = np.concatenate([real.train.labels[:150], real.test.labels[:150]])
+    half = metric.measure(Replaying(mixed, labels), real.train, real)  # draws all 300, once each
+    fewer = ImageQuality(classifier_steps=300, samples=150)  # the same classifier, from the run folder
+    fewer.setup(RunContext(tmp_path, 0, real=real, run_dir=tmp_path))
+    alone = fewer.measure(Replaying(real.test.images[:150], real.test.labels[:150]), real.train, real)
+    assert 0.5 <= float(half.memorised_share) < 0.55
+    assert float(half.precision_not_copied) == pytest.approx(float(alone.precision_not_copied), abs=0.02)
     assert float(unseen.recognisability) > 0.85 and float(unseen.class_share_distance) < 0.1
 
 

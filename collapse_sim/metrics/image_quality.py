@@ -22,7 +22,11 @@ resumed run use the same one. From the features:
 - ``memorised_share``: the share of drawn images nearer (in pixels) to an
   image of the model's own training data than 95 % of real test images are to
   the real pool: near-copies, the memorisation Carlini et al. (2023) find in
-  diffusion models trained on few images.
+  diffusion models trained on few images; ``precision_not_copied``: precision
+  over the drawn images that are not such copies;
+- ``density`` and ``coverage`` (Naeem et al. 2020): fidelity and diversity on
+  the same features and real k-NN balls, which memorised prototypes move
+  apart (many generated images in few balls: density up, coverage down).
 """
 
 from __future__ import annotations
@@ -78,6 +82,23 @@ def precision_recall(real: np.ndarray, generated: np.ndarray, k: int = 3) -> tup
     precision = inside(generated, real, manifold_radii(real, k)).mean()
     recall = inside(real, generated, manifold_radii(generated, k)).mean()
     return float(precision), float(recall)
+
+
+def real_balls_holding(real: np.ndarray, generated: np.ndarray, k: int = 3) -> np.ndarray:
+    """``(generated, real)``: whether each generated point lies in each real point's k-NN ball."""
+    from scipy.spatial.distance import cdist
+
+    return cdist(generated, real) <= manifold_radii(real, k)[None, :]
+
+
+def density_coverage(real: np.ndarray, generated: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Naeem et al. (2020), "Reliable fidelity and diversity metrics for generative models": density, the
+    mean number of real k-NN balls a generated point lies in, over k (1 when the two sets are alike, above
+    1 where generated points crowd into dense real regions, as memorised prototypes do); coverage, the
+    share of real points whose ball holds at least one generated point (unlike recall, blind to a few
+    stray generated points)."""
+    held = real_balls_holding(real, generated, k)
+    return float(held.sum() / (k * len(generated))), float(held.any(axis=0).mean())
 
 
 def _network(n_classes: int):
@@ -179,9 +200,9 @@ def fid_kid(real: np.ndarray, generated: np.ndarray) -> tuple[float, float]:
 
 
 class ImageQuality(Metric):
-    """``precision``, ``recall``, ``fid``, ``kid``, ``class_share``, ``class_share_distance``,
-    ``recognisability``, ``memorised_share`` and ``sharpness`` of ``samples`` images drawn from the
-    generation's model."""
+    """``precision``, ``recall``, ``density``, ``coverage``, ``fid``, ``kid``, ``class_share``,
+    ``class_share_distance``, ``recognisability``, ``memorised_share``, ``precision_not_copied`` and
+    ``sharpness`` of ``samples`` images drawn from the generation's model."""
 
     needs = data_of("image") | {"run folder", "real data"}
 
@@ -254,6 +275,11 @@ class ImageQuality(Metric):
         share = np.bincount(seen, minlength=len(names)) / len(seen)
         real_share = real.test.class_shares(len(names))
         precision, recall = precision_recall(reference, features, self.k)
+        density, coverage = density_coverage(reference, features, self.k)
+        copies = nearest_distances(images, data.images) < copy_radius
+        # Quality of what the model makes rather than recalls: a memorised training image is real-looking.
+        fresh = real_balls_holding(reference, features[~copies], self.k).any(axis=1)
+        precision_not_copied = float(fresh.mean()) if fresh.size else float("nan")
         fid, kid = fid_kid(reference, features)
         values = {
             "precision": variable(
@@ -271,6 +297,31 @@ class ImageQuality(Metric):
                 description="share of real test images in the generated images' k-NN manifold (diversity)",
                 valid=SHARE,
                 key=2,
+            ),
+            "density": variable(
+                (),
+                density,
+                units="1",
+                description="real test images' k-NN balls a generated image lies in, over k (1: alike)",
+                valid=NON_NEGATIVE,
+                key=9,
+            ),
+            "coverage": variable(
+                (),
+                coverage,
+                units="1",
+                description="share of real test images whose k-NN ball holds a generated image",
+                valid=SHARE,
+                key=10,
+            ),
+            "precision_not_copied": variable(
+                (),
+                precision_not_copied,
+                units="1",
+                description="precision over the drawn images that are not near-copies of the model's "
+                "training data (NaN when every one is)",
+                valid=SHARE,
+                key=11,
             ),
             "fid": variable(
                 (),
@@ -319,7 +370,7 @@ class ImageQuality(Metric):
             ),
             "memorised_share": variable(
                 (),
-                float((nearest_distances(images, data.images) < copy_radius).mean()),
+                float(copies.mean()),
                 units="1",
                 description="share of drawn images that are near-copies of an image they were trained on",
                 valid=SHARE,
