@@ -164,12 +164,17 @@ class RunStore:
         template = self._stored(first, results[0], chain)
         if self._handles is None:
             self._open(template, first, chain)
-        if any(name not in self._handles for name in template.data_vars):
-            raise self._unexpected(template, first)
+        for offset, one in enumerate(results):
+            if any(name not in self._handles for name in one.data_vars):
+                raise self._unexpected(self._stored(first + offset, one, chain), first + offset)
         new_axes = (None,) if chain is None else (None, None)  # the generation (and chain) slots
         variables = {}
         for name, var in template.data_vars.items():
-            later = [np.asarray(one[name].values, dtype=var.dtype)[new_axes] for one in results[1:]]
+            blank = np.full(var.shape, "" if var.dtype == object else np.nan, dtype=var.dtype)
+            later = [
+                np.asarray(one[name].values, dtype=var.dtype)[new_axes] if name in one else blank
+                for one in results[1:]
+            ]  # a variable a generation does not bring stays empty, as in a generation written alone
             variables[name] = (var.dims, np.concatenate([var.values, *later]), var.attrs)
         coords = {name: coord for name, coord in template.coords.items() if name != "generation"}
         coords["generation"] = np.arange(first, first + len(results))

@@ -105,3 +105,16 @@ def test_a_generation_with_variables_the_store_lacks_stops_the_run_and_damages_n
     with pytest.raises(RunFailure, match=r"\(w\)"):
         resumed.write(1, grown)
     assert float(open_run(tmp_path).v.max()) == 1.0  # generation 0 kept as it was
+
+
+def test_a_batch_is_checked_generation_by_generation(tmp_path):
+    from collapse_sim.errors import RunFailure
+
+    store, _ = RunStore.open_or_create(tmp_path, generations=4, attrs=ATTRS, batched=True)
+    partial = results(2.0).drop_vars("v").assign(w=("replicate", np.ones(2)))
+    with pytest.raises(RunFailure, match=r"generation 1 brings variables .* \(w\)"):
+        store.write_generations(0, [results(1.0), partial])
+    store.write_generations(0, [results(1.0), results(2.0).drop_vars("v")])  # v missing in generation 1
+    store.mark_complete(0, count=2)
+    ds = open_run(tmp_path)
+    assert float(ds.v.isel(generation=0).max()) == 1.0 and np.isnan(ds.v.isel(generation=1)).all()
