@@ -46,9 +46,10 @@ NAMES = ("interpreter", "imports", "compose", "build", "store", "generation", "s
 REFERENCE_GFLOPS = 200.0
 PLAIN = Path(__file__).resolve().parent / "plain_loops.py"
 # Each setting: collapse_sim's command (plots off), the plain NumPy loop of the same maths
-# (benchmarks/plain_loops.py), and its target: seconds end to end on a 2-core machine of 382 GFLOP/s
-# (``target_s_here`` scales them by that peak over this machine's, a rough guide: start-up is imports
-# and files), or a ratio to the plain loop.
+# (benchmarks/plain_loops.py), and its target: seconds end to end, set on this machine when its matmul
+# peak read 382 GFLOP/s, or a ratio to the plain loop. Targets are judged unscaled: these runs are
+# start-up (imports, files), which the matmul peak does not track (a plain Gaussian loop takes 0.11 s
+# here at half that peak, as the peers' script did then). ``s_scaled_by_peak`` is for reference only.
 TARGET_GFLOPS = 382.0
 SETTINGS = {
     "gaussian_1x1": (
@@ -203,8 +204,8 @@ def main() -> None:
     for row in rows:
         target = row["target"] or {}
         if "s" in target:
-            target["s_here"] = round(target["s"] * TARGET_GFLOPS / peak, 3)
-            row["meets_target"] = row["collapse_sim_s"] <= target["s_here"]
+            target["s_scaled_by_peak"] = round(target["s"] * TARGET_GFLOPS / peak, 3)
+            row["meets_target"] = row["collapse_sim_s"] <= target["s"]
         elif "ratio" in target:
             row["meets_target"] = row["ratio"] <= target["ratio"]
     median = {name: round(statistics.median(p.get(name, 0.0) for p in phases), 3) for name in phases[0]}
