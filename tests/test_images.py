@@ -60,6 +60,18 @@ def test_mnist_files_are_read_gzipped_or_not_with_their_labels(tmp_path):
         assert real.truth.names == tuple("0123456789")
 
 
+def test_downsampling_averages_each_block_and_a_factor_that_does_not_divide_is_refused(tmp_path):
+    folder = mnist_folder(tmp_path / "mnist", size=16)
+    native = MnistFilesSource(path=str(folder), test_size=50).load(np.random.default_rng(0))
+    half = MnistFilesSource(path=str(folder), test_size=50, downsample=2).load(np.random.default_rng(0))
+    assert native.train.size == (16, 16) and half.train.size == (8, 8) and len(half.train) == 120
+    blocks = native.train.images.reshape(120, 8, 2, 8, 2).mean(axis=(2, 4))
+    np.testing.assert_allclose(half.train.images, blocks, rtol=1e-6)  # the same images, pixel blocks averaged
+    assert np.array_equal(half.train.labels, native.train.labels)
+    with pytest.raises(ConfigError, match="downsample: is 3 but the images of .* are 16 x 16 pixels"):
+        MnistFilesSource(path=str(folder), test_size=50, downsample=3)
+
+
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [

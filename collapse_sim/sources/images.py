@@ -147,7 +147,9 @@ class MnistFilesSource(ImageSource):
     """A folder of the four MNIST-format idx files (MNIST, Fashion-MNIST, ...), gzipped or not.
 
     The training files give the training split; the first ``test_size`` images
-    of the test files (after ``class_exponent``) the fixed test set.
+    of the test files (after ``class_exponent``) the fixed test set. ``downsample``
+    f > 1 averages each f x f block of pixels (28 x 28 to 14 x 14 at 2), for
+    models that must fit a small machine.
     """
 
     def __init__(
@@ -157,11 +159,28 @@ class MnistFilesSource(ImageSource):
         test_size: int = 1000,
         pool_size: int | None = None,
         class_exponent: float = 0.0,
+        downsample: int = 1,
     ) -> None:
         arrays = read_mnist_folder(Path(str(path)), "path")
+        factor = positive_int("downsample", downsample)
+        side = arrays["train_images"].shape[1:]
+        if any(length % factor for length in side):
+            raise ConfigError(
+                "downsample",
+                f"is {factor} but the images of {path} are {side[0]} x {side[1]} pixels; choose a factor "
+                f"that divides both (1 keeps them as they are)",
+            )
+
+        def shrunk(images: np.ndarray) -> np.ndarray:
+            if factor == 1:
+                return images
+            n, height, width = images.shape
+            blocks = images.reshape(n, height // factor, factor, width // factor, factor)
+            return blocks.mean(axis=(2, 4), dtype=np.float32)
+
         super().__init__(
-            (arrays["train_images"], arrays["train_labels"].astype(int)),
-            (arrays["test_images"], arrays["test_labels"].astype(int)),
+            (shrunk(arrays["train_images"]), arrays["train_labels"].astype(int)),
+            (shrunk(arrays["test_images"]), arrays["test_labels"].astype(int)),
             levels=255.0,
             pool_size=pool_size,
             class_exponent=class_exponent,
