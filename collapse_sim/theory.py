@@ -288,31 +288,28 @@ def retraining_expected(
     geometrically, at the spectral radius of that linear map (``retraining_rate``: about ρ = λ/(1 + λ)
     for λ = M/N), whatever λ.
     """
-    n, m = pool, synthetic
-    s, v = trace_sigma * (n - 1) / (n - ddof), 0.0
+    step, added = _retraining_map(pool, synthetic, ddof)
+    moments = np.array([trace_sigma * (pool - 1) / (pool - ddof), 0.0])  # (S_0, V_0)
     variance, shift = [], []
     for _ in range(generations):
-        variance.append(s)
-        shift.append(trace_sigma / n + v)
-        s, v = (
-            (trace_sigma * (n - 1) + (m - 1) * s + n * m / (n + m) * (v + s / m)) / (n + m - ddof),
-            (m / (n + m)) ** 2 * (v + s / m),
-        )
+        variance.append(moments[0])
+        shift.append(trace_sigma / pool + moments[1])
+        moments = step @ moments + added * trace_sigma
     return {"variance": np.array(variance), "mean_shift_sq": np.array(shift)}
 
 
 def retraining_rate(*, pool: int, synthetic: int, ddof: int = 0) -> float:
     """The geometric rate at which iterative retraining's expected moments (``retraining_expected``)
     approach their fixed point: the spectral radius of their linear map, about λ/(1 + λ) for λ = M/N."""
-    n, m = pool, synthetic
-    rho = m / (n + m)
-    step = np.array(
-        [
-            [(m - 1 + n / (n + m)) / (n + m - ddof), n * m / (n + m) / (n + m - ddof)],
-            [rho**2 / m, rho**2],
-        ]
-    )
+    step, _ = _retraining_map(pool, synthetic, ddof)
     return float(np.abs(np.linalg.eigvals(step)).max())
+
+
+def _retraining_map(n: int, m: int, ddof: int) -> tuple[np.ndarray, np.ndarray]:
+    """(S, V) -> step @ (S, V) + added x tr Σ: one generation of ``retraining_expected``'s recurrence."""
+    rho, total = m / (n + m), n + m - ddof
+    step = np.array([[(m - 1 + n / (n + m)) / total, n * m / (n + m) / total], [rho**2 / m, rho**2]])
+    return step, np.array([(n - 1) / total, 0.0])
 
 
 def kde_variance_expected(
