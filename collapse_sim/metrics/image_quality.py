@@ -97,8 +97,12 @@ def density_coverage(real: np.ndarray, generated: np.ndarray, k: int = 3) -> tup
     1 where generated points crowd into dense real regions, as memorised prototypes do); coverage, the
     share of real points whose ball holds at least one generated point (unlike recall, blind to a few
     stray generated points)."""
-    held = real_balls_holding(real, generated, k)
-    return float(held.sum() / (k * len(generated))), float(held.any(axis=0).mean())
+    return held_density_coverage(real_balls_holding(real, generated, k), k)
+
+
+def held_density_coverage(held: np.ndarray, k: int) -> tuple[float, float]:
+    """``density_coverage`` from ``real_balls_holding``'s matrix (one serves every real-ball measure)."""
+    return float(held.sum() / (k * len(held))), float(held.any(axis=0).mean())
 
 
 def _network(n_classes: int):
@@ -274,12 +278,15 @@ class ImageQuality(Metric):
         names = real.truth.names
         share = np.bincount(seen, minlength=len(names)) / len(seen)
         real_share = real.test.class_shares(len(names))
-        precision, recall = precision_recall(reference, features, self.k)
-        density, coverage = density_coverage(reference, features, self.k)
+        # One distance matrix to the real balls serves precision, density, coverage and the precision of
+        # what the model makes rather than recalls (a memorised training image is real-looking).
+        held = real_balls_holding(reference, features, self.k)
+        inside_real = held.any(axis=1)
+        precision = float(inside_real.mean())
+        recall = float(inside(reference, features, manifold_radii(features, self.k)).mean())
+        density, coverage = held_density_coverage(held, self.k)
         copies = nearest_distances(images, data.images) < copy_radius
-        # Quality of what the model makes rather than recalls: a memorised training image is real-looking.
-        fresh = real_balls_holding(reference, features[~copies], self.k).any(axis=1)
-        precision_not_copied = float(fresh.mean()) if fresh.size else float("nan")
+        precision_not_copied = float(inside_real[~copies].mean()) if (~copies).any() else float("nan")
         fid, kid = fid_kid(reference, features)
         values = {
             "precision": variable(
