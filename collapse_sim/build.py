@@ -88,6 +88,10 @@ def build(
             raise ConfigError("metrics.reward", "is the reward's own name; name this metric otherwise")
         metrics["reward"] = _make("reward", resolved["reward"])
         parts["generator"] = CuratedGenerator(parts["generator"], metrics["reward"])
+    if resolved.get("lineages", 1) != 1:  # an ecosystem: K lineages a chain share one pool
+        from collapse_sim.lineages import with_lineages
+
+        parts, metrics = with_lineages(parts, metrics, resolved["lineages"], resolved["n_samples"])
     sim = Simulation(
         **parts,
         metrics=metrics,

@@ -185,6 +185,12 @@ class Generator(Component):
         """New samples made by ``model`` (the model of ``generation``)."""
         raise NotImplementedError(f"{type(self).__name__} must define generate(model, data, generation, rng)")
 
+    def share(self, parts: int) -> Generator | None:
+        """This generator making ``1/parts`` as many samples a model (lineages share one pool among ``parts``
+        models); default: None, its count is not a setting (a run with lineages keeps the first ``1/parts``
+        of each lineage's samples instead)."""
+        return None
+
 
 class Mixing(Component):
     """Combines real and synthetic data into the next generation's training set.
@@ -203,7 +209,13 @@ class Mixing(Component):
 
 
 class Metric(Component):
-    """Measures one generation; returns variables without the generation dim (``metrics.variable``)."""
+    """Measures one generation; returns variables without the generation dim (``metrics.variable``).
+
+    ``data_only``: its variables are functions of the training data alone (``model`` unused), so a run
+    with lineages also measures them on the chain's pool, the union of its lineages' data.
+    """
+
+    data_only: bool = False
 
     def measure(self, model: Any, data: SampleSet, real: RealData) -> xr.Dataset:
         """This generation's variables."""

@@ -39,6 +39,7 @@ class SimulationConfig:
     workers: Any = "auto"  # chains side by side: "auto" or an integer >= 1
     seed: int = 0
     warm_start: bool = False
+    lineages: int = 1  # lineages a chain, each training on its share of the chain's one pool
     plots: bool = True
     store_url: Optional[str] = None  # noqa: UP045 (OmegaConf reads the annotation)
     store_flush_s: float = 2.0  # toy runs write held generations at most this often (0: each at once)

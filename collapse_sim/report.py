@@ -15,6 +15,7 @@ from collapse_sim.errors import exit_with
 def report_sweep(folder: Path, *, compare: bool = True) -> Path:
     """Read every job of the sweep in ``folder``; print its arms (and, with ``compare``, each arm against
     the first); write ``sweep.zarr``, ``sweep_comparison.csv``, the plots and ``sweep.html``."""
+    from collapse_sim.lineages import each_chain
     from collapse_sim.reporting.html import write_sweep_page
     from collapse_sim.reporting.sweep import (
         arm_rows,
@@ -37,22 +38,23 @@ def report_sweep(folder: Path, *, compare: bool = True) -> Path:
         exit_with(str(error))
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
+    chains = each_chain(ds)  # tables and plots compare chains; the store keeps every lineage
     last = int(ds.generation[-1])
-    print_arms(arm_rows(ds), last)
-    rows = comparisons(ds)
+    print_arms(arm_rows(chains), last)
+    rows = comparisons(chains)
     if compare:
         print_comparisons(rows, last)
-    ds.attrs["comparison"] = json.dumps(rows)
+    ds.attrs["comparison"] = chains.attrs["comparison"] = json.dumps(rows)
     print(f"store: {write_sweep_store(ds, folder)}")
     table = write_comparisons(rows, folder)
     if table:
         print(f"table: {table}")
-    plots = plot_sweep(ds, folder)
-    dose, histograms = plot_dose_response(ds, folder), plot_sweep_histograms(ds, folder)
+    plots = plot_sweep(chains, folder)
+    dose, histograms = plot_dose_response(chains, folder), plot_sweep_histograms(chains, folder)
     plots = [p for p in (dose, *plots, *histograms) if p]
     for path in plots:
         print(f"plot: {path}")
-    page = write_sweep_page(ds, folder, rows, plots)
+    page = write_sweep_page(chains, folder, rows, plots)
     print(f"sweep report: {page}")
     return page
 

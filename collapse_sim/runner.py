@@ -14,6 +14,7 @@ import yaml
 from collapse_sim import __version__, phases
 from collapse_sim.chains import run_chains
 from collapse_sim.errors import ConfigError, RunFailure, describe_fault, stopped
+from collapse_sim.lineages import each_chain
 from collapse_sim.locations import LOCK_FILE
 from collapse_sim.progress import Attempt, RunProgress, wall_time_line
 from collapse_sim.recording import Recorder
@@ -160,7 +161,7 @@ def report_run(recorder: Recorder, run_dir: Path, *, plots: bool, job: str = "")
     is a RunFailure: the store is complete and stays readable.
     """
     store, trackers = recorder.store, recorder.trackers
-    ds = recorder.results()
+    ds = each_chain(recorder.results())  # a run with lineages is reported by chain, each its lineages' mean
     if not job:
         summarize(ds, store.path, run_dir=run_dir)
     phases.mark("summary")

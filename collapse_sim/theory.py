@@ -178,6 +178,58 @@ def surviving_classes_lower_bound(generations: int, *, n: int, probs: np.ndarray
     return bound
 
 
+def lineage_count_step(n: int, lineages: int) -> np.ndarray:
+    """The transition ``(n + 1, n + 1)`` of one class's count in a chain's pool of ``n`` when ``lineages``
+    lineages each fit their random share of ``m = n / K`` (a frequency refit) and add ``m`` draws.
+
+    Given the pool holds c of the class, lineage j's share holds h_j of them, the shares a random split
+    (lineage by lineage, h_j ~ Hypergeometric(n - j m, c - h_1 - ... - h_(j-1), m)), and it adds
+    Bin(m, h_j / m). The next count is the sum over lineages; it is a martingale (its mean is c) with
+    variance c (1 - c/n) (n - K) / (n - 1), so more lineages drift less (K = 1 is Wright-Fisher,
+    Bin(n, c / n); K = n copies the pool). The sum is built lineage by lineage over (count left to
+    share, count drawn so far), the second in Fourier space, where adding a binomial draw is a product.
+    """
+    from scipy.stats import binom, hypergeom
+
+    m, counts, freqs = n // lineages, np.arange(n + 1), n // 2 + 1
+    # state[c, r, w]: from pool count c, the chance that r are still to share, with the drawn count's
+    # distribution as its discrete Fourier transform over w.
+    state = np.zeros((n + 1, n + 1, freqs), dtype=complex)
+    state[counts, counts, :] = 1.0
+    for j in range(lineages):
+        nxt = np.zeros_like(state)
+        for h in range(m + 1):
+            shared = hypergeom.pmf(h, n - j * m, counts[h:], m)  # share holds h, for r = h .. n left
+            drawn = np.fft.rfft(binom.pmf(np.arange(m + 1), m, h / m), n + 1)
+            nxt[:, : n + 1 - h, :] += shared[None, :, None] * state[:, h:, :] * drawn[None, None, :]
+        state = nxt
+    return np.clip(np.fft.irfft(state[:, 0, :], n + 1, axis=1), 0.0, None)  # rounding below 0 is 0
+
+
+def lineage_surviving_expected(
+    generations: int, *, n: int, lineages: int, probs: np.ndarray
+) -> dict[str, np.ndarray]:
+    """``E[classes in a lineage's training data]`` and ``E[classes in the pool]`` (the union of the
+    lineages'), generation by generation, for faithful categorical refits under replace, exactly.
+
+    Generation 0's pool is n real labels (a class's count Bin(n, p)); each generation its count moves by
+    ``lineage_count_step``. A lineage's share of m = n / K holds the class unless the split leaves it
+    none: chance Hypergeometric(n, c, m) = 0. With one lineage both are ``surviving_classes_expected``.
+    """
+    from scipy.stats import binom, hypergeom
+
+    counts, m = np.arange(n + 1), n // lineages
+    step = lineage_count_step(n, lineages)
+    in_share = 1.0 - hypergeom.pmf(0, n, counts, m)
+    state = binom.pmf(counts[None, :], n, np.asarray(probs, dtype=float)[:, None])  # (class, pool count)
+    per_lineage, union = np.empty(generations), np.empty(generations)
+    for g in range(generations):
+        union[g] = float((1.0 - state[:, 0]).sum())
+        per_lineage[g] = float((state @ in_share).sum())
+        state = state @ step
+    return {"surviving_classes": per_lineage, "union_surviving_classes": union}
+
+
 def suresh_corollary_bound(generations: int, *, n: int, probs: np.ndarray) -> np.ndarray:
     """Suresh et al.'s (2024) Corollary 1: ``E[classes still held at generation g] >= sum_i (1 -
     exp(-n p_i g_(g+1)))`` with g_1 = 1 and g_(k+1) = 1 - exp(-g_k).

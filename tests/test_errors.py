@@ -9,8 +9,8 @@ TOY_CASES = [
     (
         ["generatons=3"],
         "valid top-level settings: name, generations, n_samples, replicates, workers, seed, "
-        "warm_start, plots, store_url, store_flush_s, source, generator, mixing, trainer, metrics, logger, "
-        "reward; "
+        "warm_start, lineages, plots, store_url, store_flush_s, source, generator, mixing, trainer, metrics, "
+        "logger, reward; "
         "did you mean generations?",
     ),
     (

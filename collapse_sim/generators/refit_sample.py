@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from collapse_sim.checks import sampling_options, set_options
@@ -35,6 +37,18 @@ class RefitSampleGenerator(Generator):
         self.options = sampling_options(temperature, top_k, top_p)
         # The options set away from their neutral value: the trainer's models must honour them.
         self.needs = type(self).needs | sampling(*set_options(self.options))
+
+    def share(self, parts: int) -> RefitSampleGenerator:
+        """This generator drawing ``n / parts`` samples a model."""
+        if self.n % parts:
+            raise ConfigError(
+                "generator.n",
+                f"is {self.n}, which lineages={parts} does not divide: each lineage adds an equal share of "
+                f"its chain's next pool; choose a multiple of {parts}",
+            )
+        shared = copy.copy(self)
+        shared.n = self.n // parts
+        return shared
 
     def generate(
         self, model, data: Samples, generation: int, rng: np.random.Generator, *, real=None

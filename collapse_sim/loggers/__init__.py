@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from collapse_sim.errors import ConfigError
+from collapse_sim.lineages import each_chain
 
 TRACKERS_EXTRA = 'pip install -e ".[trackers]"'
 OUTPUTS = "outputs"  # where runs go; trackers that compare runs keep one store for all of them here
@@ -53,7 +54,7 @@ def scalars(ds: xr.Dataset, *, per_chain: bool) -> dict[str, float]:
     the report; vectorised toy runs log means only (hundreds of replicates).
     """
     out: dict[str, float] = {}
-    for name, da in ds.data_vars.items():
+    for name, da in each_chain(ds).data_vars.items():
         if da.dtype.kind not in "fiub" or name == "completed" or set(da.dims) - {"replicate"}:
             continue
         values = np.atleast_1d(np.asarray(da.values, dtype=float))

@@ -15,6 +15,7 @@ class ClassMetrics(Metric):
     """``class_frequency[class]``, ``surviving_classes``, ``entropy``, ``gini_simpson``, ``missing_mass``."""
 
     needs = data_of("categorical")
+    data_only = True
 
     def measure(self, model, data: Samples, real: RealData) -> xr.Dataset:
         """Frequencies in the training data compared with the real class law."""

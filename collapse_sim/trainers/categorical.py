@@ -22,7 +22,7 @@ class CategoricalFitTrainer(Trainer):
     @classmethod
     def expected_curves(cls, config: dict) -> dict[str, np.ndarray]:
         """E[Gini-Simpson] and E[surviving classes] of faithful refits of a Zipf(-Mandelbrot) law under
-        replace (Wright-Fisher drift)."""
+        replace (Wright-Fisher drift); with lineages, E[surviving classes] of a lineage and of the pool."""
         from collapse_sim import theory
         from collapse_sim.sources.zipf import ZipfSource
         from collapse_sim.trainers.faithful import faithful_replace_refit
@@ -33,6 +33,9 @@ class CategoricalFitTrainer(Trainer):
         if parts.generator.options["top_k"] is not None:
             return {}
         probs, g, n = parts.source.truth.probs[0], parts.generations, parts.n_samples
+        lineages = int(config.get("lineages", 1))
+        if lineages > 1:  # an ecosystem: each lineage's classes and the pool's (their union)
+            return theory.lineage_surviving_expected(g, n=n, lineages=lineages, probs=probs)
         return {
             "gini_simpson": theory.gini_simpson_expected(g, n=n, probs=probs),
             "surviving_classes": theory.surviving_classes_expected(g, n=n, probs=probs),
