@@ -245,6 +245,29 @@ def bertrand() -> dict:
     return out
 
 
+def hodel_west() -> dict:
+    """An ecosystem of K lineages sharing one pool (after Hodel & West 2025; the setting is ours): the
+    classes a lineage holds and its pool holds, at generation 20 and 299, beside the exact law."""
+    probs, out = zipf_probabilities(50, 1.1, 0.0), {}
+    for k in (1, 2, 5, 25):
+        ds = run(f"+experiment=lineages lineages={k}")
+        exact = theory.lineage_surviving_expected(300, n=100, lineages=k, probs=probs)
+        arm = {}
+        for name in ("surviving_classes", "union_surviving_classes"):
+            values = ds[name] if name in ds else ds["surviving_classes"]  # one lineage: the pool is its data
+            values = values.mean("lineage") if "lineage" in values.dims else values  # each chain's mean
+            arm[name] = [at(values, g) for g in (20, 299)]
+            arm[f"{name}_exact"] = [round(float(exact[name][g]), 3) for g in (20, 299)]
+        out[f"lineages_{k}"] = arm
+    curves = {k: theory.lineage_surviving_expected(300, n=100, lineages=k, probs=probs) for k in LINEAGES}
+    best = [max(LINEAGES, key=lambda k: curves[k]["surviving_classes"][g]) for g in range(300)]
+    out["best_lineages_exact"] = {g: k for g, k in enumerate(best) if g == 0 or k != best[g - 1]}
+    return out
+
+
+LINEAGES = (1, 2, 4, 5, 10, 20, 25, 50)  # the divisors of the pool of 100 whose best generation is found
+
+
 def shumailov_gaussian() -> dict:
     """Shumailov et al. 2024: unbiased refits keep E[variance] at 1 while almost every chain collapses."""
     ds = run("+experiment=gaussian_collapse")
@@ -312,6 +335,7 @@ ROWS = {
         dohmatob,
         dohmatob_tails,
         bertrand,
+        hodel_west,
         shumailov_gaussian,
         shumailov_text,
         kazdan_kde,
