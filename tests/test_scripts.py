@@ -109,52 +109,10 @@ def test_the_cuda_check_refuses_clearly_without_cuda():
     assert "torch sees no CUDA device" in result.stderr and "nothing to measure" in result.stderr
 
 
-# Every benchmark in one interpreter, one after another as a user would run them, each with its own argv,
-# output and exit code: torch, Ultralytics and the package are imported once instead of once a script (about
-# 4 s of start-up each). What a script's own subprocesses print goes to the runner's output, not the script's.
-ONE_INTERPRETER = """
-import contextlib, io, json, os, runpy, sys, traceback
-scripts, out_file = json.loads(sys.argv[1]), sys.argv[2]
-results, base_path = {}, list(sys.path)
-for script, args in scripts.items():
-    stdout, stderr, code = io.StringIO(), io.StringIO(), 0
-    sys.argv, sys.path[:] = [script, *args], [os.path.dirname(os.path.abspath(script)), *base_path]
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            runpy.run_path(script, run_name="__main__")
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-    results[script] = {"returncode": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
-with open(out_file, "w") as f:
-    json.dump(results, f)
-"""
-
-
-@pytest.fixture(scope="session")
-def benchmark_runs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
-    """Each benchmark's smoke run (``SCRIPTS``), all in one fresh interpreter, by script."""
-    out_file = tmp_path_factory.mktemp("benchmarks") / "results.json"
-    runner = subprocess.run(
-        [sys.executable, "-c", ONE_INTERPRETER, json.dumps(SCRIPTS), str(out_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=user_env(),
-    )
-    assert runner.returncode == 0 and out_file.is_file(), runner.stderr[-3000:]
-    results = json.loads(out_file.read_text())
-    return {script: subprocess.CompletedProcess(script, **result) for script, result in results.items()}
-
-
 @pytest.mark.slow
-@pytest.mark.xdist_group("benchmarks")  # one worker runs them all once
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_benchmark_runs_and_prints_json_last(script, benchmark_runs):
-    result = benchmark_runs[script]
+def test_benchmark_runs_and_prints_json_last(script):
+    result = _run(script, *SCRIPTS[script])
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["benchmark"] == script.removeprefix("benchmarks/").removesuffix(".py")
