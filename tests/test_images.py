@@ -254,7 +254,8 @@ def test_a_diffusion_model_is_deterministic_on_a_cpu_and_guidance_changes_its_dr
         (
             ["generator.temperature=0.5"],
             "needs sampling option temperature, which trainer=ddpm does not provide; options that "
-            "provide it: trainer=categorical_fit, gaussian_fit, gmm_fit, kde_fit, ngram, tiny_gpt, vae",
+            "provide it: trainer=categorical_fit, gaussian_fit, gmm_fit, hf_causal_lm, kde_fit, ngram, "
+            "tiny_gpt, vae",
         ),
         (["source.class_exponent=-1"], "source.class_exponent: must be a number >= 0"),
         (["trainer=vae", "warm_start=true"], "warm_start: is true but trainer=vae trains a fresh VAE each"),

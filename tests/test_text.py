@@ -172,9 +172,9 @@ def test_unigram_refits_follow_wright_fisher_like_the_zipf_family():
 
 
 @needs_text
-@pytest.mark.parametrize("trainer", ["ngram", "tiny_gpt"])
+@pytest.mark.parametrize("trainer", ["ngram", "tiny_gpt", "hf_causal_lm"])
 def test_a_text_run_records_every_variable_for_every_chain(tmp_path, trainer):
-    small = ["trainer.tokens=4000", "trainer.batch=4", "trainer.context=48"] if trainer == "tiny_gpt" else []
+    small = ["trainer.tokens=4000", "trainer.batch=4", "trainer.context=48"] if trainer != "ngram" else []
     ds = cs.run([*text_run(corpus(tmp_path / "corpus")), f"trainer={trainer}", *small])
     names = {
         "test_bits_per_char",

@@ -44,6 +44,12 @@ class TinyGPTTrainer(Trainer):
     chain_bytes = 1.8e9  # a chain process at the shipped size: 1.5-1.6 GB peak RSS measured
     needs = data_of("text") | {"real data", "epoch progress"}  # the tokenizer's vocabulary; progress
     sampling_options = DECODING_OPTIONS  # what TinyGPTModel.generate hands decode()
+    base_name = BASE_FILE  # what base=PATH names
+
+    @staticmethod
+    def is_base(path: Path) -> bool:
+        """Whether ``path`` could hold a base network (a file; ``_read_base`` checks what it holds)."""
+        return path.is_file()
 
     def __init__(
         self,
@@ -79,11 +85,11 @@ class TinyGPTTrainer(Trainer):
         self.lr, self.weight_decay = float(lr), float(weight_decay)
         self.device = resolve_device(device)
         self.base = str(base)
-        if self.base not in ("scratch", "pretrain") and not Path(self.base).is_file():
+        if self.base not in ("scratch", "pretrain") and not self.is_base(Path(self.base)):
             raise ConfigError(
                 "base",
-                f"is {self.base!r}: neither scratch, pretrain nor a file; give scratch (a fresh network "
-                f"each generation), pretrain (one pretrained once per run) or the path of a {BASE_FILE} "
+                f"is {self.base!r}: neither scratch, pretrain nor a base; give scratch (a fresh network "
+                f"each generation), pretrain (one pretrained once per run) or the path of a {self.base_name} "
                 "a run wrote",
             )
         self.epochs = positive_int("epochs", epochs)

@@ -1,0 +1,135 @@
+"""trainer=hf_causal_lm: a transformers causal language model in the text loop, scored and sampled as
+tiny_gpt is, resumable, with LoRA; and its bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import build_job, one_paragraph
+from test_text import corpus, needs_text, text_run
+
+from collapse_sim.api import stack
+from collapse_sim.checkpoints import Checkpoints
+from collapse_sim.components import RunContext
+from collapse_sim.loop import simulate
+from collapse_sim.models.hf_causal_lm import HFCausalLMModel, build_network
+from collapse_sim.text.data import TextSet
+from collapse_sim.trainers.hf_causal_lm import ARCHITECTURES, HFCausalLMTrainer
+
+SMALL = ["trainer=hf_causal_lm", "trainer.tokens=4000", "trainer.batch=4", "trainer.context=48"]
+
+
+def tiny(architecture: str = "gpt2", **settings) -> HFCausalLMTrainer:
+    """A trainer of a two-layer network over a 50-token vocabulary (end token 0), set up by hand."""
+    trainer = HFCausalLMTrainer(
+        architecture=architecture, layers=2, heads=2, width=32, context=40, **settings
+    )
+    trainer.vocab_size, trainer.end = 50, 0
+    return trainer
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_each_architecture_samples_alike_with_and_without_its_cache_and_scores_what_it_samples(architecture):
+    trainer = tiny(architecture, device="cpu")
+    config, rng = trainer.config(), np.random.default_rng(3)
+    model = HFCausalLMModel(config, build_network(config).state_dict(), end=0, device="cpu")
+    prompts = rng.integers(1, 50, size=(3, 5))
+    for options in ({}, {"beams": 3}, {"top_k": 5, "repetition_penalty": 1.3}):
+        cached = model.generate(prompts, 8, np.random.default_rng(1), **options)
+        recomputed = model.generate(prompts, 8, np.random.default_rng(1), cache=False, **options)
+        np.testing.assert_array_equal(cached, recomputed)
+    # Scoring reads a passage after the end token, as decoding does from an empty prompt: the same numbers.
+    passages = rng.integers(1, 50, size=(2, 6))
+    from collapse_sim.models.hf_causal_lm import _CachedDecoder
+
+    decoder, stepped = _CachedDecoder(model.network(), passages[:, :0], 0, "cpu", True), []
+    for position in range(passages.shape[1]):
+        stepped.append(np.log2(decoder.probs()[np.arange(2), passages[:, position]]))
+        decoder.advance(None, passages[:, position])
+    np.testing.assert_allclose(model.log2_probs(passages), np.stack(stepped, axis=1), atol=1e-4)
+
+
+def test_lora_trains_only_the_adapters_and_records_their_share():
+    trainer = tiny(lora={"r": 2})
+    start = build_network(trainer.config()).state_dict()
+    data = TextSet.real(np.random.default_rng(0).integers(1, 50, size=(24, 16)))
+    state, share = trainer._train_network(data, start, 4, np.random.default_rng(1), None)
+    assert 0 < share < 0.1
+    assert set(state) == set(start)  # merged: the architecture's own weights, no adapter left
+    for name, weights in start.items():
+        changed = not np.array_equal(weights.numpy(), state[name].numpy())
+        assert changed == name.endswith("attn.c_attn.weight"), name  # only where adapters sat
+
+
+@needs_text
+def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path):
+    overrides = [*text_run(corpus(tmp_path / "corpus")), *SMALL, "generations=4", "replicates=1"]
+    runs = []
+    for name, crash in (("whole", None), ("killed", 2)):
+        folder = tmp_path / name
+        context = RunContext(folder, 0, run_dir=folder)
+        checkpoints, kept = Checkpoints(folder, history_window=None), []
+        try:
+            for done in simulate(build_job(overrides).sim, context, checkpoints):
+                if done.generation == crash:  # killed before generation 2 was recorded
+                    raise KeyboardInterrupt
+                kept.append(done)
+        except KeyboardInterrupt:
+            kept += simulate(build_job(overrides).sim, context, checkpoints, start=crash)
+        runs.append(stack(kept, vectorised=False))
+    for name in ("test_bits_per_char", "types", "self_bleu", "gen0_bits_per_char"):
+        np.testing.assert_array_equal(runs[0][name].values, runs[1][name].values, err_msg=name)
+    saved = json.loads((tmp_path / "killed" / "hf_model" / "config.json").read_text())
+    assert (
+        saved["model_type"] == "gpt2" and (tmp_path / "killed" / "hf_model" / "model.safetensors").is_file()
+    )
+
+
+@needs_text
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["trainer.architecture=bert"], "trainer.architecture: must be one of gpt2, opt, gpt_neox, llama"),
+        (["+trainer.lora.target_modules=[nope]"], "names nope, which a gpt2 network does not have"),
+        (["trainer.base=EMPTY"], "neither scratch, pretrain nor a base"),
+        (["trainer.base=FOREIGN"], "was made with another tokenizer"),
+        (["trainer.base=BROKEN"], "holds no transformers model"),
+        (["trainer.dtype=bfloat16", "trainer.device=cpu"], "trains here only on CUDA"),
+    ],
+)
+def test_bad_settings_are_one_paragraph_before_any_work(tmp_path, app_cli, overrides, says):
+    empty, foreign, broken = (tmp_path / name for name in ("empty", "foreign", "broken"))
+    empty.mkdir()
+    trainer = tiny()
+    build_network(trainer.config()).save_pretrained(foreign)  # no record of the run's tokenizer
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    named = {"EMPTY": empty, "FOREIGN": foreign, "BROKEN": broken}
+    overrides = [
+        o.split("=")[0] + f"={named[o.split('=')[1]]}" if o.split("=")[1] in named else o for o in overrides
+    ]
+    run_dir = tmp_path / "run"
+    message = one_paragraph(
+        app_cli(*text_run(corpus(tmp_path / "corpus")), *SMALL, *overrides, f"hydra.run.dir={run_dir}")
+    )
+    assert says in message, message
+    assert not (run_dir / "results.zarr").exists()
+
+
+def test_nothing_imports_transformers_unless_the_trainer_is_chosen():
+    import subprocess
+    import sys
+
+    from conftest import GAUSSIAN, ROOT, user_env
+
+    code = (
+        "import sys, collapse_sim as cs; cs.run(" + repr([*GAUSSIAN, "generations=1", "plots=false"]) + ");"
+        "print(sorted(m for m in ('transformers', 'peft') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=user_env()
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
