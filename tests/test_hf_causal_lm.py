@@ -10,6 +10,7 @@ import pytest
 from conftest import build_job, one_paragraph
 from test_text import corpus, needs_text, text_run
 
+import collapse_sim as cs
 from collapse_sim.api import stack
 from collapse_sim.checkpoints import Checkpoints
 from collapse_sim.components import RunContext
@@ -133,3 +134,17 @@ def test_nothing_imports_transformers_unless_the_trainer_is_chosen():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@needs_text
+def test_a_gpt2_of_tiny_gpt_s_size_learns_the_same_bits_per_character(tmp_path):
+    """At matched size (4 layers, 4 heads, width 128, the run's tokenizer) and budget, generation 0's test
+    bits per character agree within the chains' spread: a cross-check of both implementations."""
+    folder, scores = corpus(tmp_path / "corpus"), {}
+    for trainer in ("tiny_gpt", "hf_causal_lm"):
+        ds = cs.run([*text_run(folder), *SMALL[1:], f"trainer={trainer}", "generations=1", "replicates=4"])
+        scores[trainer] = ds.test_bits_per_char.isel(generation=0).values
+    ours, theirs = scores["tiny_gpt"], scores["hf_causal_lm"]
+    standard_error = np.sqrt(ours.var(ddof=1) / 4 + theirs.var(ddof=1) / 4)
+    assert abs(ours.mean() - theirs.mean()) < 3 * standard_error, scores
+    assert 2.5 < ours.mean() < 4.5  # both learned the characters' distribution (uniform: log2 of ~40)
