@@ -1,4 +1,5 @@
-"""``trainer=tiny_gpt``'s training throughput, and its sampling with and without the key-value cache.
+"""``trainer=tiny_gpt``'s training throughput, and its sampling with and without the key-value cache;
+the same for ``trainer=hf_causal_lm`` (a transformers GPT-2 of the same size) beside it.
 
 Training: the trainer's own ``fit`` on random passages of ``--passage`` tokens,
 ``--steps`` steps at batch ``--batch`` after a warm-up fit, reported as tokens/s
@@ -13,13 +14,15 @@ the same tokens. The model is the shipped shape (4 layers, 4 heads, 128 wide,
     python benchmarks/text_core.py --device cuda    # on a GPU
 
 Prints one JSON line last with ``train_tokens_per_s``, ``sample_tokens_per_s``,
-``sample_tokens_per_s_without_cache`` and ``kv_cache_speedup``.
+``sample_tokens_per_s_without_cache`` and ``kv_cache_speedup``, and the HF model's as ``hf_...``
+(its ``hf_flop_fraction`` counts 6 FLOPs a parameter and token, no attention).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +50,64 @@ def _cached_steps(network, rows: int, steps: int, device: str) -> float:
         for position in range(1, steps):
             _, caches = network(token, caches, start=position)
         return synchronised_time(device) - began
+
+
+def _timed(trainer, args, data) -> tuple:
+    """A model trained for ``args.steps`` (after a warm-up fit), and the seconds of its training, of
+    sampling ``args.rows`` rows with and without the cache (the same tokens?), and of beam search."""
+    trainer(3).fit(data, rng=np.random.default_rng(1), generation=0)  # warm-up: allocations, kernels
+    began = synchronised_time(args.device)
+    model = trainer(args.steps).fit(data, rng=np.random.default_rng(2), generation=0)
+    timed = {"train_s": synchronised_time(args.device) - began}
+    prompts, outs = np.zeros((args.rows, 0), dtype=np.int64), {}
+    for cached in (True, False):
+        model.generate(prompts[:2], 4, np.random.default_rng(3), cache=cached)  # warm-up
+        began = synchronised_time(args.device)
+        outs[cached] = model.generate(prompts, args.new, np.random.default_rng(4), cache=cached)
+        timed["with_cache" if cached else "without_cache"] = synchronised_time(args.device) - began
+    # Beam search of width 5 (Shumailov et al.'s decoding) over the same rows, with the cache: each
+    # row carries five beams, reordered every step, against one sampled continuation.
+    model.generate(prompts[:2], 4, None, beams=5)  # warm-up
+    began = synchronised_time(args.device)
+    model.generate(prompts, args.new, None, beams=5)
+    timed["beams_s"] = synchronised_time(args.device) - began
+    timed["same_tokens"] = bool(np.array_equal(outs[True], outs[False]))
+    return model, timed
+
+
+def _hf_rows(args, real, data, threads: int, context: int, peak: float) -> dict:
+    """The same measurements for a transformers GPT-2 of tiny_gpt's shape, as ``hf_...``."""
+    from collapse_sim.trainers.hf_causal_lm import HFCausalLMTrainer
+
+    def trainer(steps: int) -> HFCausalLMTrainer:
+        made = HFCausalLMTrainer(
+            architecture="gpt2",
+            width=args.width,
+            context=context,
+            tokens=steps * args.batch * args.passage,
+            batch=args.batch,
+            warmup=5,
+            device=args.device,
+            threads=threads,
+        )
+        made.setup(RunContext(Path(tempfile.mkdtemp()), 0, real=real))
+        return made
+
+    model, timed = _timed(trainer, args, data)
+    tokens = args.steps * args.batch * args.passage
+    parameters = model.network().num_parameters()
+    gflops = 6 * parameters * tokens / timed["train_s"] / 1e9
+    return {
+        "hf_parameters": parameters,
+        "hf_train_tokens_per_s": round(tokens / timed["train_s"]),
+        "hf_flop_fraction": round(gflops / peak, 4),
+        "hf_sample_tokens_per_s": round(args.rows * args.new / timed["with_cache"]),
+        "hf_sample_tokens_per_s_without_cache": round(args.rows * args.new / timed["without_cache"]),
+        "hf_kv_cache_speedup": round(timed["without_cache"] / timed["with_cache"], 2),
+        "hf_beam5_tokens_per_s": round(args.rows * args.new / timed["beams_s"]),
+        "hf_beam5_time_over_sampling": round(timed["beams_s"] / timed["with_cache"], 2),
+        "hf_same_tokens": timed["same_tokens"],
+    }
 
 
 def main() -> None:
@@ -86,38 +147,23 @@ def main() -> None:
         made.setup(RunContext(Path("."), 0, real=real))
         return made
 
-    trainer(3).fit(data, rng=np.random.default_rng(1), generation=0)  # warm-up: allocations, kernels
-    began = synchronised_time(args.device)
-    model = trainer(args.steps).fit(data, rng=np.random.default_rng(2), generation=0)
-    train_s = synchronised_time(args.device) - began
+    model, timed = _timed(trainer, args, data)
     tokens = args.steps * args.batch * args.passage
-    flops = model.network().flops_per_token(args.passage) * tokens / train_s
-    prompts = np.zeros((args.rows, 0), dtype=np.int64)
-    timed = {}
-    for cached in (True, False):
-        model.generate(prompts[:2], 4, np.random.default_rng(3), cache=cached)  # warm-up
-        began = synchronised_time(args.device)
-        out = model.generate(prompts, args.new, np.random.default_rng(4), cache=cached)
-        timed[cached] = (synchronised_time(args.device) - began, out)
-    with_cache, without = timed[True][0], timed[False][0]
-    # Beam search of width 5 (Shumailov et al.'s decoding) over the same rows, with the cache: each
-    # row carries five beams, reordered every step, against one sampled continuation.
-    model.generate(prompts[:2], 4, None, beams=5)  # warm-up
-    began = synchronised_time(args.device)
-    model.generate(prompts, args.new, None, beams=5)
-    beams_s = synchronised_time(args.device) - began
-    # The floor under that ratio: the network alone, one cached step at a time, for 5x the rows.
+    flops = model.network().flops_per_token(args.passage) * tokens / timed["train_s"]
+    # The floor under beam search's cost: the network alone, one cached step at a time, for 5x the rows.
     forward = {
         rows: _cached_steps(model.network(), rows, args.new, args.device)
         for rows in (args.rows, 5 * args.rows)
     }
+    hf = _hf_rows(args, real, data, threads, context, peak)
+    with_cache, without, beams_s = timed["with_cache"], timed["without_cache"], timed["beams_s"]
     summary = {
         "benchmark": "text_core",
         "device": args.device,
         "threads": threads if args.device == "cpu" else None,
         "torch": torch.__version__,
         "matmul_peak_gflops": round(peak, 1),
-        "train_tokens_per_s": round(tokens / train_s),
+        "train_tokens_per_s": round(tokens / timed["train_s"]),
         "train_gflops": round(flops / 1e9, 2),
         "flop_fraction": round(flops / 1e9 / peak, 4),
         "sample_rows": args.rows,
@@ -128,7 +174,8 @@ def main() -> None:
         "beam5_tokens_per_s": round(args.rows * args.new / beams_s),
         "beam5_time_over_sampling": round(beams_s / with_cache, 2),
         "forward_5x_rows_over_rows": round(forward[5 * args.rows] / forward[args.rows], 2),
-        "same_tokens": bool(np.array_equal(timed[True][1], timed[False][1])),
+        "same_tokens": timed["same_tokens"],
+        **hf,
     }
     print(json.dumps(summary))
 

@@ -123,6 +123,8 @@ def test_benchmark_runs_and_prints_json_last(script):
         assert summary["beam5_tokens_per_s"] > 0 and summary["beam5_time_over_sampling"] > 0
         assert summary["forward_5x_rows_over_rows"] > 0
         assert summary["train_tokens_per_s"] > 0 and 0 < summary["flop_fraction"] < 1
+        assert summary["hf_same_tokens"] is True and summary["hf_parameters"] > 0
+        assert summary["hf_train_tokens_per_s"] > 0 and summary["hf_beam5_tokens_per_s"] > 0
     if script.endswith("image_core.py"):
         assert summary["train_images_per_s"] > 0 and 0 < summary["train_flop_fraction"] < 1
         # Both samplers ran; which is faster at 3 iterations on a shared CPU is a timing, not a test
