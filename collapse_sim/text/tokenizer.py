@@ -1,10 +1,13 @@
 """One tokenizer per run, trained on the real training pool and frozen: every generation is scored on
-the same tokens. Byte-level BPE (HF ``tokenizers``) or characters.
+the same tokens. Byte-level BPE (HF ``tokenizers``) or characters; or a pretrained model's own, read from
+the folder ``save_pretrained`` wrote (its ``tokenizer.json``), so the model reads the ids it was trained on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -97,10 +100,66 @@ class BPETokenizer:
         return "\n\n".join(parts)
 
 
+class PretrainedTokenizer(BPETokenizer):
+    """A pretrained model's own fast tokenizer (``tokenizer.json`` in its folder); its end-of-text token
+    closes documents."""
+
+    def __init__(self, folder: str) -> None:
+        from tokenizers import Tokenizer
+
+        self.folder = Path(folder).expanduser()
+        file = self.folder / "tokenizer.json"
+        if not file.is_file():
+            raise ConfigError(
+                "tokenizer",
+                f"is {folder!r}: neither bpe, characters nor a folder holding a tokenizer.json (what a fast "
+                "tokenizer's save_pretrained writes beside its model)",
+            )
+        self.tokenizer, self.asked = Tokenizer.from_file(str(file)), None
+        eos = _eos_token(self.folder)
+        self._end = None if eos is None else self.tokenizer.token_to_id(eos)
+        if self._end is None:
+            raise ConfigError(
+                "tokenizer",
+                f"{self.folder} names no end-of-text token its vocabulary holds (eos_token in "
+                "tokenizer_config.json); documents must end with one",
+            )
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of token ids, added tokens included."""
+        return self.tokenizer.get_vocab_size(with_added_tokens=True)
+
+    @property
+    def end(self) -> int:
+        """The end-of-text token id."""
+        return self._end
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (no special tokens added)."""
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+
+def _eos_token(folder: Path) -> str | None:
+    """The end-of-text token a saved tokenizer names (``eos_token``, a string or ``{"content": ...}``)."""
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        path = folder / name
+        if path.is_file():
+            eos = json.loads(path.read_text()).get("eos_token")
+            if eos:
+                return eos["content"] if isinstance(eos, dict) else str(eos)
+    return None
+
+
 def make_tokenizer(kind: str, documents: list[str], vocab_size: int):
-    """The run's tokenizer, trained on ``documents``."""
+    """The run's tokenizer, trained on ``documents`` (or a pretrained model's, read from its folder)."""
     if kind not in KINDS:
-        raise ConfigError("tokenizer", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+        if Path(kind).expanduser().is_dir():
+            return PretrainedTokenizer(kind)
+        raise ConfigError(
+            "tokenizer",
+            f"must be one of {', '.join(KINDS)} or the folder of a model's tokenizer, got {kind!r}",
+        )
     return CharacterTokenizer(documents) if kind == "characters" else BPETokenizer(documents, vocab_size)
 
 

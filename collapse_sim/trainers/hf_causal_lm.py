@@ -81,6 +81,8 @@ class HFCausalLMTrainer(TinyGPTTrainer):
         self,
         *,
         architecture: str = "gpt2",
+        model: str | None = None,
+        hub: bool = False,
         dtype: str = "auto",
         lora: dict | None = None,
         **settings,
@@ -92,6 +94,18 @@ class HFCausalLMTrainer(TinyGPTTrainer):
         if dtype not in DTYPES:
             raise ConfigError("dtype", f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
         self.architecture, self.dtype = architecture, dtype
+        self.model, self.hub = (str(model) if model else None), bool(hub)
+        if self.model and settings.get("base", "scratch") != "scratch":
+            raise ConfigError(
+                "base",
+                f"is {settings['base']}, while model={self.model} names the network every generation starts "
+                "from; choose one (leave base=scratch with a model)",
+            )
+        # A pretrained model's config, read at once: its size sets the memory a chain needs.
+        self.pretrained = _pretrained_config(self.model, self.hub) if self.model else None
+        if self.pretrained is not None:
+            self.architecture = self.pretrained.model_type
+            self.chain_bytes = CHAIN_BASE_BYTES + BYTES_A_PARAMETER * _parameters(self.pretrained)
         self.lora = self._lora(dict(lora) if lora else None)
         super().__init__(**settings)
         if self.dtype == "bfloat16" and not self.device.startswith("cuda"):
@@ -111,7 +125,7 @@ class HFCausalLMTrainer(TinyGPTTrainer):
         r = lora.get("r", 8)
         if not (isinstance(r, int) and r >= 1):
             raise ConfigError("lora.r", f"must be an integer >= 1, got {r!r}")
-        targets = lora.get("target_modules") or ARCHITECTURES[self.architecture]
+        targets = lora.get("target_modules") or ARCHITECTURES.get(self.architecture, ["q_proj", "v_proj"])
         return {"r": r, "alpha": float(lora.get("alpha", 2 * r)), "target_modules": list(targets)}
 
     @staticmethod
@@ -119,9 +133,19 @@ class HFCausalLMTrainer(TinyGPTTrainer):
         """A folder ``save_pretrained`` wrote."""
         return (path / "config.json").is_file()
 
+    def steps(self, data) -> int:
+        """Optimiser steps on ``data``: ``epochs`` passes from a pretrained model or a base, else the
+        token budget."""
+        if self.model:
+            return max(1, -(-self.epochs * len(data) // self.batch))
+        return super().steps(data)
+
     def check(self, sim) -> None:
-        """``tiny_gpt``'s checks, and LoRA's target modules must be modules of the network."""
+        """``tiny_gpt``'s checks; a pretrained model must read the run's tokens and hold its context; LoRA's
+        target modules must be modules of the network."""
         super().check(sim)
+        if self.pretrained is not None:
+            self._check_pretrained(sim.source.truth.tokenizer)
         if self.lora:
             tokenizer = sim.source.truth.tokenizer
             network = self._network(tokenizer.vocab_size, tokenizer.end)
@@ -134,13 +158,49 @@ class HFCausalLMTrainer(TinyGPTTrainer):
                     f"attention projections are {', '.join(ARCHITECTURES[self.architecture])}",
                 )
 
+    def _check_pretrained(self, tokenizer) -> None:
+        config, name = self.pretrained, self.model
+        positions = config.max_position_embeddings
+        if positions is not None and self.context > positions:
+            raise ConfigError(
+                "trainer.context",
+                f"is {self.context} tokens, longer than the {positions} positions {name} was trained with; "
+                f"set trainer.context={positions} or less (and shorter passages or prompts if they need it)",
+            )
+        from collapse_sim.text.tokenizer import PretrainedTokenizer
+
+        eos, own = config.eos_token_id, Path(name) / "tokenizer.json"
+        if own.is_file():  # the model's folder holds its tokenizer: the run must read with that one
+            foreign = tokenizer.fingerprint != PretrainedTokenizer(name).fingerprint
+        else:  # a model whose tokenizer lies elsewhere: a pretrained one, of ids the model has
+            pretrained = isinstance(tokenizer, PretrainedTokenizer)
+            foreign = not pretrained or tokenizer.vocab_size > config.vocab_size
+        if foreign or (eos is not None and tokenizer.end != eos):
+            raise ConfigError(
+                "source.tokenizer",
+                f"is not {name}'s tokenizer (it gives {tokenizer.vocab_size} ids, documents ending with "
+                f"{tokenizer.end}; the model reads {config.vocab_size}, ending with {eos}). Set "
+                f"source.tokenizer={name} (the folder holding its tokenizer.json)",
+            )
+
     def setup(self, context) -> None:
-        """``tiny_gpt``'s setup; the chain's folder, where its latest model is written."""
+        """``tiny_gpt``'s setup; the chain's folder, where its latest model is written; a pretrained
+        model's weights, where every generation starts."""
         self.folder = Path(context.folder)
         super().setup(context)
+        if self.model:
+            from collapse_sim.models.hf_causal_lm import quiet_transformers
+
+            transformers = quiet_transformers()
+            network = transformers.AutoModelForCausalLM.from_pretrained(
+                self.model, local_files_only=not self.hub
+            )
+            self.base_state = network.state_dict()
 
     def config(self, vocab_size: int | None = None, end: int | None = None):
-        """The network's ``transformers`` config for the run's vocabulary."""
+        """The network's ``transformers`` config for the run's vocabulary (a pretrained model's own)."""
+        if self.pretrained is not None:
+            return self.pretrained
         vocab = self.vocab_size if vocab_size is None else vocab_size
         end = self.end if end is None else end
         return _config(self.architecture, vocab, self.context, self.layers, self.heads, self.width, end)
@@ -265,6 +325,43 @@ class HFCausalLMTrainer(TinyGPTTrainer):
                 "layers, heads, width and context to match",
             )
         return transformers.AutoModelForCausalLM.from_pretrained(path).state_dict()
+
+
+CHAIN_BASE_BYTES = 1.5e9  # a chain process with torch and transformers imported, before its model
+BYTES_A_PARAMETER = 16  # float32 weights, gradients and AdamW's two moments
+
+
+def _pretrained_config(model: str, hub: bool):
+    """The config of a pretrained causal language model (a local folder, or a hub id from the cache unless
+    ``hub``), or one paragraph saying why there is none."""
+    from collapse_sim.models.hf_causal_lm import quiet_transformers
+
+    transformers = quiet_transformers()
+    try:  # local files only unless asked: a hub id would otherwise wait on retries without a network
+        config = transformers.AutoConfig.from_pretrained(model, local_files_only=not hub)
+    except (OSError, ValueError) as error:
+        said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        where = "" if hub else (
+            " This run reads local files only: give the local folder save_pretrained wrote, or set "
+            "trainer.hub=true where the network is, to fetch it once into the cache"
+        )  # fmt: skip
+        raise ConfigError(
+            "model", f"{model!r} holds no transformers model that can be read ({said}).{where}"
+        ) from None
+    causal = transformers.models.auto.modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    if config.model_type not in causal:
+        raise ConfigError("model", f"{model!r} is a {config.model_type} model, not a causal language model")
+    return config
+
+
+def _parameters(config) -> int:
+    """The parameters of a model of ``config``, counted without allocating its weights."""
+    import torch
+
+    from collapse_sim.models.hf_causal_lm import quiet_transformers
+
+    with torch.device("meta"):
+        return quiet_transformers().AutoModelForCausalLM.from_config(config).num_parameters()
 
 
 def _replace_folder(folder: Path, write) -> None:
