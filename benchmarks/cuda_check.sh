@@ -33,4 +33,8 @@ step train_core 180 python benchmarks/train_core.py --device cuda --imgsz 64 128
 step chains 150 python benchmarks/chains.py --device cuda --chains 4
 step text_core 60 python benchmarks/text_core.py --device cuda
 step image_core 60 python benchmarks/image_core.py --device cuda
+# Shumailov's protocol with a transformers model at debug size (the paper's OPT-125m run is in the header of
+# conf/experiment/shumailov.yaml): its last line is the run's report.
+step shumailov_hf 150 python -m collapse_sim +experiment=shumailov trainer=hf_causal_lm trainer.device=cuda \
+  +debug=default plots=false hydra.run.dir=/tmp/cuda_check_shumailov_hf
 exit $status
