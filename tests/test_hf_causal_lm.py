@@ -65,8 +65,9 @@ def test_lora_trains_only_the_adapters_and_records_their_share():
 
 
 @needs_text
-def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path):
-    overrides = [*text_run(corpus(tmp_path / "corpus")), *SMALL, "generations=4", "replicates=1"]
+def test_a_resumed_run_with_lora_equals_the_uninterrupted_one_and_records_what_it_trained(tmp_path):
+    lora = ["+trainer.lora.r=2"]
+    overrides = [*text_run(corpus(tmp_path / "corpus")), *SMALL, *lora, "generations=4", "replicates=1"]
     runs = []
     for name, crash in (("whole", None), ("killed", 2)):
         folder = tmp_path / name
@@ -82,10 +83,11 @@ def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path):
         runs.append(stack(kept, vectorised=False))
     for name in ("test_bits_per_char", "types", "self_bleu", "gen0_bits_per_char"):
         np.testing.assert_array_equal(runs[0][name].values, runs[1][name].values, err_msg=name)
-    saved = json.loads((tmp_path / "killed" / "hf_model" / "config.json").read_text())
-    assert (
-        saved["model_type"] == "gpt2" and (tmp_path / "killed" / "hf_model" / "model.safetensors").is_file()
-    )
+    saved = tmp_path / "killed" / "hf_model"
+    assert json.loads((saved / "config.json").read_text())["model_type"] == "gpt2"
+    assert (saved / "model.safetensors").is_file()
+    trained = json.loads((saved / "training.json").read_text())
+    assert trained["generation"] == 3 and 0 < trained["trainable_share"] < 0.1 and trained["lora"]["r"] == 2
 
 
 @needs_text

@@ -12,13 +12,15 @@ vocabulary (its frozen BPE), dropout off as in ``tiny_gpt``. ``lora`` (``r``,
 A base pretrained once a run (``base=pretrain``) is written with
 ``save_pretrained`` as ``base_hf/`` in the run directory and read back with
 ``from_pretrained``; ``base=PATH`` reads such a folder. Each chain's latest
-model is written the same way as ``hf_model/`` in its folder. ``transformers``
+model is written the same way as ``hf_model/`` in its folder, with ``training.json``: its generation and
+the share of parameters its training updated (below 1 with LoRA). ``transformers``
 and ``peft`` are imported only when this trainer is chosen.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from pathlib import Path
@@ -221,7 +223,13 @@ class HFCausalLMTrainer(TinyGPTTrainer):
         state, share = self._train_network(data, start, self.steps(data), rng, self.progress)
         model = HFCausalLMModel(self.config(), state, end=self.end, device=self.device, trainable_share=share)
         if self.folder is not None:
-            _replace_folder(self.folder / CHAIN_FOLDER, model.save)
+            record = {"generation": generation, "trainable_share": share, "lora": self.lora}
+
+            def write(folder: Path) -> None:
+                model.save(folder)
+                (folder / "training.json").write_text(json.dumps(record, indent=1))
+
+            _replace_folder(self.folder / CHAIN_FOLDER, write)
         return model
 
     def _train(self, data, start, steps, rng, progress) -> dict:
@@ -241,7 +249,7 @@ class HFCausalLMTrainer(TinyGPTTrainer):
 
             adapters = LoraConfig(
                 r=self.lora["r"], lora_alpha=self.lora["alpha"], target_modules=self.lora["target_modules"],
-                lora_dropout=0.0,
+                lora_dropout=0.0, fan_in_fan_out=self.architecture == "gpt2",  # Conv1D: W stored transposed
             )  # fmt: skip
             network = get_peft_model(network, adapters)
         network.to(self.device).train()
