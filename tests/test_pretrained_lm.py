@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import one_paragraph
-from test_text import corpus, needs_text, text_run
+from test_text import TEXT_VARIABLES, corpus, needs_text, text_run
 
 import collapse_sim as cs
 
@@ -49,8 +49,8 @@ def test_a_pretrained_model_on_its_own_tokenizer_runs_from_its_weights_each_gene
     texts = corpus(tmp_path / "corpus")
     model = pretrained(tmp_path / "model", _documents(texts))
     ds = cs.run([*text_run(texts), *MODEL, f"trainer.model={model}", f"source.tokenizer={model}"])
-    assert {"test_bits_per_char", "types", "gen0_bits_per_char"} <= set(ds.data_vars)
-    assert ds.sizes["generation"] == 3
+    assert TEXT_VARIABLES <= set(ds.data_vars)  # every text metric, as for tiny_gpt and ngram
+    assert ds.sizes["generation"] == 3 and ds.sizes["replicate"] == 2
     saved = json.loads((model / "config.json").read_text())
     assert saved["n_layer"] == 2  # the user's folder is read, never written
 
