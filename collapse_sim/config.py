@@ -50,6 +50,27 @@ class SimulationConfig:
     metrics: Any = field(default_factory=dict)
     logger: Any = field(default_factory=dict)  # experiment trackers by name (conf/logger/)
     reward: Any = field(default_factory=dict)  # a reward that curates synthetic data (conf/reward/); none
+    warning: Any = field(default_factory=dict)  # the variable watched, the drop tolerated, the confidence
+
+
+def check_warning(warning: dict) -> None:
+    """The ``warning`` block: a variable's name, a drop >= 0 and a confidence in (0, 1)."""
+    unknown = set(warning) - {"variable", "drop", "confidence"}
+    if unknown:
+        raise ConfigError(
+            "warning", f"takes variable, drop and confidence; {', '.join(sorted(unknown))} is not one"
+        )
+    variable, drop, level = (
+        warning.get("variable", ""),
+        warning.get("drop", 0.0),
+        warning.get("confidence", 0.5),
+    )
+    if not (isinstance(variable, str) and variable):
+        raise ConfigError("warning.variable", f"must name a variable the run records, got {variable!r}")
+    if isinstance(drop, bool) or not isinstance(drop, int | float) or not drop >= 0:
+        raise ConfigError("warning.drop", f"must be a number >= 0 (the fall tolerated), got {drop!r}")
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+        raise ConfigError("warning.confidence", f"must be between 0 and 1 (0.95: 95 %), got {level!r}")
 
 
 def option_dirs(searchpath: Sequence[str] = ()) -> list[Path]:
@@ -112,6 +133,7 @@ def validate(cfg: DictConfig) -> dict:
             "must be a number of seconds >= 0: how long a toy run may hold finished generations before it "
             f"writes them (0 writes each at once; a kill loses at most that much work), got {flush!r}",
         )
+    check_warning(resolved.get("warning") or {})
     if resolved.get("store_url") is not None:
         from collapse_sim.locations import check_store_url
 

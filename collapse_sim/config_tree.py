@@ -12,7 +12,7 @@ COMPONENT_GROUPS = ("source", "generator", "mixing", "trainer")
 GROUPS = COMPONENT_GROUPS + ("metrics", "logger", "reward")
 # Settings that never change a run's results: plots on or off, the trackers, how many chains run at once
 # (each chain is the same whatever runs beside it), how often a toy run writes. A resume may change them.
-RESULT_NEUTRAL = ("plots", "logger", "workers", "store_flush_s")
+RESULT_NEUTRAL = ("plots", "logger", "workers", "store_flush_s", "warning")
 
 
 def flatten_config(tree: Any, prefix: str = "") -> dict[str, Any]:

@@ -54,6 +54,12 @@ def report_sweep(folder: Path, *, compare: bool = True) -> Path:
     plots = [p for p in (dose, *plots, *histograms) if p]
     for path in plots:
         print(f"plot: {path}")
+    from collapse_sim.reporting.sweep import swept_dims
+    from collapse_sim.reporting.verdict import sweep_verdicts
+
+    arms = next((d for d in swept_dims(chains) if d not in ("replicate", "seed")), None)
+    for line in sweep_verdicts(chains, arms):
+        print(f"warning: {line}")
     page = write_sweep_page(chains, folder, rows, plots)
     print(f"sweep report: {page}")
     return page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,9 @@ def open_sweep(sweep_dir: str | Path, *, pool_seeds: bool = True) -> xr.Dataset:
     combined = xr.concat(parts, dim="job", combine_attrs="drop_conflicts", join="outer")
     dims = [names[k] for k in swept]
     combined.attrs["swept"] = dims  # what the reports compare: not a metric's own dimensions
+    warned = {json.dumps(s.attrs["config"].get("warning"), sort_keys=True) for s in stores if s is not None}
+    if len(warned) == 1:  # one warning for every job: the sweep states it arm by arm
+        combined.attrs["warning"] = json.loads(warned.pop())
     if not dims:
         return combined.isel(job=0, drop=True)
     combined = _by_setting(combined, dims)

@@ -10,7 +10,7 @@ TOY_CASES = [
         ["generatons=3"],
         "valid top-level settings: name, generations, n_samples, replicates, workers, seed, "
         "warm_start, lineages, plots, store_url, store_flush_s, source, generator, mixing, trainer, metrics, "
-        "logger, reward; "
+        "logger, reward, warning; "
         "did you mean generations?",
     ),
     (

@@ -28,6 +28,7 @@ from collapse_sim.reporting.intervals import (
     valid_range,
 )
 from collapse_sim.reporting.run import summary_table
+from collapse_sim.reporting.verdict import sweep_verdicts, verdict
 from collapse_sim.sweep import chains_per_arm, seeds_of
 from collapse_sim.text.words import readable
 from collapse_sim.variables import declaring, figures, over
@@ -154,6 +155,7 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
             version=ds.attrs.get("version", ""),
             device=ds.attrs.get("device", ""),
             wall_time=wall_time_line(ds, run_dir),
+            warning=next((found.sentence() for found in [verdict(ds)] if found), ""),
             choices={k: v for k, v in (ds.attrs.get("choices") or {}).items() if v},
             summary=summary_table(ds),
             plots=[inline_png(p, run_caption(p, ds)) for p in pngs if Path(p).name not in shown_apart],
@@ -195,6 +197,7 @@ def write_sweep_page(ds: xr.Dataset, folder: Path, comparisons: list[dict], plot
             rows=comparisons,
             fixed=fixed,
             plots=[inline_png(p, sweep_caption(p, ds, arms)) for p in plots if Path(p).exists()],
+            warnings=sweep_verdicts(ds, arms),
         )
     )
     path = Path(folder) / SWEEP_PAGE

@@ -31,6 +31,7 @@ from collapse_sim.reporting.intervals import (
     plural,
     valid_range,
 )
+from collapse_sim.reporting.verdict import verdict
 from collapse_sim.theory import expected_curves
 from collapse_sim.variables import key_variables
 
@@ -107,6 +108,7 @@ def summarize(
     with console.capture() as captured:
         console.print(table)
     lines = rare_class_lines(ds) + ([no_interval_note(chains)] if 1 < chains < MIN_CHAINS else [])
+    lines += [found.sentence() for found in [verdict(ds)] if found]
     lines += [line for line in [wall_time_line(ds, run_dir)] if line]
     extra = "".join(f"{line}\n" for line in lines)
     text = captured.get() + extra + f"store: {store_path}\n"  # plain, so long paths are never wrapped
