@@ -145,3 +145,10 @@ def test_a_sweep_over_lineages_compares_chains_and_keeps_every_lineage(tmp_path,
     table = (tmp_path / "sweep_comparison.csv").read_text().splitlines()
     row = next(line for line in table if line.startswith("surviving_classes,lineages=4,lineages=1,"))
     assert row.split(",")[8:10] == ["30", "30"]  # chains, not chains times lineages
+
+
+def test_a_run_with_lineages_says_so_in_its_summary_and_on_its_page(tmp_path, app_cli):
+    ran = app_cli(*ZIPF, "lineages=4", "replicates=10", "generations=3", f"hydra.run.dir={tmp_path}")
+    assert ran.returncode == 0, ran.stderr
+    assert "10 chains of 4 lineages" in ran.stdout
+    assert "10 chains of 4 lineages each" in (tmp_path / "report.html").read_text()

@@ -148,6 +148,7 @@ def write_run_page(ds: xr.Dataset, run_dir: Path, plots: list[Path]) -> Path:
         .render(
             name=ds.attrs.get("name", "run"),
             chains=ds.sizes.get("replicate", 1),
+            lineages=int((ds.attrs.get("config") or {}).get("lineages", 1)),
             min_chains=MIN_CHAINS,
             no_interval=no_interval_note(ds.sizes.get("replicate", 1)),
             generations=int(ds.sizes["generation"]),

@@ -89,9 +89,10 @@ def summarize(
     """Print (and return) the first and last generation's mean and 95 % interval, the change and rate."""
     console = console or Console(stderr=False, width=None if Console().is_terminal else 150)
     chains = ds.sizes.get("replicate", 1)
-    title = (
-        f"{ds.attrs.get('name', 'run')}: generation 0 -> {int(ds.generation[-1])}, {plural(chains, 'chain')}"
-    )
+    lineages = int((ds.attrs.get("config") or {}).get("lineages", 1))
+    of = f" of {lineages} lineages" if lineages > 1 else ""  # chains are the replicates; lineages share one
+    name, last = ds.attrs.get("name", "run"), int(ds.generation[-1])
+    title = f"{name}: generation 0 -> {last}, {plural(chains, 'chain')}{of}"
     title += " (mean [95 % interval])" if chains >= MIN_CHAINS else " (mean)" if chains > 1 else ""
     table = Table(title=title)
     for column in ("metric", "first", "last", "change", "per generation", "chains"):
