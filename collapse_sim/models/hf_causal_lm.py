@@ -8,12 +8,10 @@ draws the same tokens) over the model's own forward pass and key-value cache.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
-from torch.nn import functional
 
+from collapse_sim.models.tiny_gpt import passage_log2_probs
 from collapse_sim.text.decoding import DECODING_OPTIONS, decode
 
 
@@ -62,17 +60,15 @@ class HFCausalLMModel:
         """The model as ``save_pretrained`` writes it (safetensors and its config)."""
         self.network().save_pretrained(folder)
 
-    @torch.no_grad()
     def log2_probs(self, passages: np.ndarray, batch: int = 64) -> np.ndarray:
-        """log2 of the probability of each token of ``passages`` ``(N, L)`` given what precedes it."""
-        network, out = self.network(), []
-        for lo in range(0, len(passages), batch):
-            targets = torch.as_tensor(passages[lo : lo + batch], dtype=torch.long, device=self.device)
-            inputs = torch.cat([torch.full_like(targets[:, :1], self.end), targets[:, :-1]], dim=1)
-            logits = network(input_ids=inputs, use_cache=False).logits
-            scores = functional.log_softmax(logits.float(), dim=-1).gather(2, targets[..., None])[..., 0]
-            out.append(scores.cpu().numpy() / math.log(2))
-        return np.concatenate(out)
+        """log2 of the probability of each token of ``passages`` ``(N, L)`` given what precedes it (read after
+        the end token, as ``tiny_gpt``'s)."""
+        network = self.network()
+
+        def logits_of(inputs):
+            return network(input_ids=inputs, use_cache=False).logits
+
+        return passage_log2_probs(logits_of, passages, self.end, self.device, batch)
 
     @torch.no_grad()
     def generate(

@@ -98,6 +98,21 @@ class GPT(nn.Module):
         )
 
 
+@torch.no_grad()
+def passage_log2_probs(logits_of, passages: np.ndarray, end: int, device: str, batch: int = 64) -> np.ndarray:
+    """log2 of the probability of each token of ``passages`` ``(N, L)`` given what precedes it, each passage
+    read after the end token: the one definition every language model's bits per character use
+    (``logits_of(inputs)``: the model's logits ``(B, L, V)``)."""
+    out = []
+    for lo in range(0, len(passages), batch):
+        targets = torch.as_tensor(passages[lo : lo + batch], dtype=torch.long, device=device)
+        inputs = torch.cat([torch.full_like(targets[:, :1], end), targets[:, :-1]], dim=1)
+        log_probs = functional.log_softmax(logits_of(inputs).float(), dim=-1)
+        scores = log_probs.gather(2, targets[..., None])[..., 0]
+        out.append(scores.cpu().numpy() / math.log(2))
+    return np.concatenate(out)
+
+
 class TinyGPTModel:
     """A trained network's weights (on the CPU) and how to score and sample with it."""
 
@@ -118,17 +133,10 @@ class TinyGPTModel:
             self._network.to(self.device).eval()
         return self._network
 
-    @torch.no_grad()
     def log2_probs(self, passages: np.ndarray, batch: int = 64) -> np.ndarray:
         """log2 of the probability of each token of ``passages`` ``(N, L)`` given what precedes it."""
-        network, out = self.network(), []
-        for lo in range(0, len(passages), batch):
-            targets = torch.as_tensor(passages[lo : lo + batch], dtype=torch.long, device=self.device)
-            inputs = torch.cat([torch.full_like(targets[:, :1], self.end), targets[:, :-1]], dim=1)
-            logits, _ = network(inputs)
-            scores = functional.log_softmax(logits.float(), dim=-1).gather(2, targets[..., None])[..., 0]
-            out.append(scores.cpu().numpy() / math.log(2))
-        return np.concatenate(out)
+        network = self.network()
+        return passage_log2_probs(lambda inputs: network(inputs)[0], passages, self.end, self.device, batch)
 
     @torch.no_grad()
     def generate(
