@@ -52,6 +52,27 @@ def _cached_steps(network, rows: int, steps: int, device: str) -> float:
         return synchronised_time(device) - began
 
 
+def _trainers(cls, args, real, threads: int, context: int, **fixed):
+    """A function making a trainer of ``cls`` for ``steps`` steps at the benchmark's shape, set up on ``real``
+    with a scratch folder of its own (where a transformers model writes its latest weights)."""
+
+    def trainer(steps: int):
+        made = cls(
+            width=args.width,
+            context=context,
+            tokens=steps * args.batch * args.passage,
+            batch=args.batch,
+            warmup=5,
+            device=args.device,
+            threads=threads,
+            **fixed,
+        )
+        made.setup(RunContext(Path(tempfile.mkdtemp()), 0, real=real))
+        return made
+
+    return trainer
+
+
 def _timed(trainer, args, data) -> tuple:
     """A model trained for ``args.steps`` (after a warm-up fit), and the seconds of its training, of
     sampling ``args.rows`` rows with and without the cache (the same tokens?), and of beam search."""
@@ -79,20 +100,7 @@ def _hf_rows(args, real, data, threads: int, context: int, peak: float) -> dict:
     """The same measurements for a transformers GPT-2 of tiny_gpt's shape, as ``hf_...``."""
     from collapse_sim.trainers.hf_causal_lm import HFCausalLMTrainer
 
-    def trainer(steps: int) -> HFCausalLMTrainer:
-        made = HFCausalLMTrainer(
-            architecture="gpt2",
-            width=args.width,
-            context=context,
-            tokens=steps * args.batch * args.passage,
-            batch=args.batch,
-            warmup=5,
-            device=args.device,
-            threads=threads,
-        )
-        made.setup(RunContext(Path(tempfile.mkdtemp()), 0, real=real))
-        return made
-
+    trainer = _trainers(HFCausalLMTrainer, args, real, threads, context, architecture="gpt2")
     model, timed = _timed(trainer, args, data)
     tokens = args.steps * args.batch * args.passage
     parameters = model.network().num_parameters()
@@ -134,20 +142,7 @@ def main() -> None:
     real = RealData(data, data, truth, lambda n, r: data)
     context = max(args.passage, args.new) + 1
 
-    def trainer(steps: int) -> TinyGPTTrainer:
-        made = TinyGPTTrainer(
-            width=args.width,
-            context=context,
-            tokens=steps * args.batch * args.passage,
-            batch=args.batch,
-            warmup=5,
-            device=args.device,
-            threads=threads,
-        )
-        made.setup(RunContext(Path("."), 0, real=real))
-        return made
-
-    model, timed = _timed(trainer, args, data)
+    model, timed = _timed(_trainers(TinyGPTTrainer, args, real, threads, context), args, data)
     tokens = args.steps * args.batch * args.passage
     flops = model.network().flops_per_token(args.passage) * tokens / timed["train_s"]
     # The floor under beam search's cost: the network alone, one cached step at a time, for 5x the rows.
