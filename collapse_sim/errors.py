@@ -69,6 +69,13 @@ def describe_fault(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def first_line(error: BaseException) -> str:
+    """An exception's first line of text, or its type's name when it has none (a library's long message
+    cut to what a one-paragraph error can quote)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def log_details(text: str) -> None:
     """Write a failure's details (a traceback) to the run's log file only: the terminal gets one paragraph.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 
-from collapse_sim.errors import ConfigError
+from collapse_sim.errors import ConfigError, first_line
 from collapse_sim.sources.text import TextSource
 
 LOCAL_BUILDERS = ("text", "json", "parquet", "csv")  # datasets' loaders of local files
@@ -43,7 +43,7 @@ def hf_documents(path: str, name, split: str, data_files, text_column: str, hub:
             "csv and data_files=FILE, or set source.hub=true where the network is, to fetch it once into "
             "the cache"
         )  # fmt: skip
-        said = _first_line(error)
+        said = first_line(error)
         raise ConfigError("path", f"{path!r} could not be loaded ({said}).{offline}") from None
     if text_column not in table.column_names:
         raise ConfigError(
@@ -52,10 +52,6 @@ def hf_documents(path: str, name, split: str, data_files, text_column: str, hub:
         )
     joined = "\n".join(row or "" for row in table[text_column])
     return [" ".join(d.split()) for d in re.split(r"\n\s*\n", joined) if d.strip()]
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 class HFDatasetSource(TextSource):

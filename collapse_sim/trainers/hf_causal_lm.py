@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collapse_sim.errors import ConfigError
+from collapse_sim.errors import ConfigError, first_line
 from collapse_sim.trainers.tiny_gpt import TinyGPTTrainer
 
 BASE_FOLDER = "base_hf"  # the pretrained network, in the run directory (save_pretrained)
@@ -348,7 +348,7 @@ def _pretrained_config(model: str, hub: bool):
     try:  # local files only unless asked: a hub id would otherwise wait on retries without a network
         config = transformers.AutoConfig.from_pretrained(model, local_files_only=not hub)
     except (OSError, ValueError) as error:
-        said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        said = first_line(error)
         where = "" if hub else (
             " This run reads local files only: give the local folder save_pretrained wrote, or set "
             "trainer.hub=true where the network is, to fetch it once into the cache"
