@@ -18,8 +18,11 @@ def valid_range(da: xr.DataArray) -> tuple[float, float]:
     return float(da.attrs.get("valid_min", -np.inf)), float(da.attrs.get("valid_max", np.inf))
 
 
-def mean_interval(values, valid: tuple[float, float] = UNBOUNDED) -> tuple[float, float, float, int]:
-    """Mean, lower and upper 95 % bound (Student t, kept inside ``valid``) and the number of finite values.
+def mean_interval(
+    values, valid: tuple[float, float] = UNBOUNDED, confidence: float = CONFIDENCE
+) -> tuple[float, float, float, int]:
+    """Mean, lower and upper bound at ``confidence`` (95 %: Student t, kept inside ``valid``) and the number
+    of finite values.
 
     The bounds are NaN for fewer than ``MIN_CHAINS`` values.
     """
@@ -32,7 +35,7 @@ def mean_interval(values, valid: tuple[float, float] = UNBOUNDED) -> tuple[float
     if n < MIN_CHAINS:
         return mean, np.nan, np.nan, n
     # Student t's quantile from scipy.special: scipy.stats costs a third of a second to import.
-    half = float(special.stdtrit(n - 1, 0.5 + CONFIDENCE / 2) * v.std(ddof=1) / np.sqrt(n))
+    half = float(special.stdtrit(n - 1, 0.5 + confidence / 2) * v.std(ddof=1) / np.sqrt(n))
     return mean, max(mean - half, valid[0]), min(mean + half, valid[1]), n
 
 

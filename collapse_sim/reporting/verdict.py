@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from scipy import special
 
-from collapse_sim.reporting.intervals import MIN_CHAINS, format_interval, plural
+from collapse_sim.reporting.intervals import MIN_CHAINS, format_interval, mean_interval, plural
 
 
 @dataclass(frozen=True)
@@ -109,13 +108,8 @@ def verdict(ds: xr.Dataset, settings: dict | None = None) -> Verdict | None:
 
 
 def _fall(changes: np.ndarray, label: str, confidence: float) -> Fall | None:
-    finite = changes[np.isfinite(changes)]
-    if finite.size < MIN_CHAINS:
-        return None
-    mean = float(finite.mean())
-    quantile = special.stdtrit(finite.size - 1, 0.5 + confidence / 2)
-    half = float(quantile * finite.std(ddof=1) / np.sqrt(finite.size))
-    return Fall(label, mean, mean - half, mean + half)
+    mean, low, high, n = mean_interval(changes, confidence=confidence)
+    return Fall(label, mean, low, high) if n >= MIN_CHAINS else None
 
 
 def sweep_verdicts(ds: xr.Dataset, arms: str | None) -> list[str]:
