@@ -107,9 +107,9 @@ def run_in_directory(job: Job, run_dir: Path, *, lines: bool = True):
             for done in run_chains(sim, run_dir, starts=starts, progress=bars, prune=not recorder.held):
                 chain = None if plan.vectorised else done.chain
                 with writing(run_dir, done.generation, "" if plan.vectorised else f"chain {done.chain} "):
-                    with shielded():  # a Ctrl-C here waits until the generation is recorded
+                    with shielded():  # a Ctrl-C here waits until the generation is recorded and logged
                         recorder.record(done, chain)
-                bars.generation_done(done.results, chain, done.generation)
+                        bars.generation_done(done.results, chain, done.generation)
                 phases.mark("generation")
     return recorder
 
