@@ -106,7 +106,7 @@ def build(
         raise ConfigError(
             "source.pool_size",
             f"holds {sim.source.pool_size} real samples per replicate but generation 0 trains on "
-            f"n_samples={sim.n_samples}; raise source.pool_size or lower n_samples",
+            f"n_samples={sim.n_samples}; {sim.source.pool_hint}",
         )
     check_abilities(sim, option_dirs or [Path(CONFIG_DIR)])
     for _, component in sim.components():

@@ -79,12 +79,15 @@ class RealData:
     ``draw(n, rng)`` returns ``n`` new real samples per replicate (the ``fresh``
     mixing policy uses it); ``truth`` is the data-generating model where the
     family has one, so metrics can compare against it in closed form.
+    ``unlabelled`` is a pool of real inputs without labels, where the source
+    has one (a generator that labels inputs draws from it instead of ``train``).
     """
 
     train: SampleSet
     test: SampleSet | None
     truth: Any
     draw: Callable[[int, np.random.Generator], SampleSet]
+    unlabelled: SampleSet | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ class Source(Component):
 
     pool_size: int
     test_size: int = 0
+    unlabelled_size: int = 0  # inputs without labels (``RealData.unlabelled``), where the source has them
+    pool_hint: str = "raise source.pool_size or lower n_samples"  # what to do when the pool is too small
     sample_bytes: float = 64 * 64 * 3  # unknown: counted as a small RGB image
 
     def load(self, rng: np.random.Generator) -> RealData:

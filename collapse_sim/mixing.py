@@ -356,6 +356,16 @@ class VerifiedMixing(Mixing):
         self.mode, self.budget = mode, budget
         self.real_fraction = _check_fraction(real_fraction)
 
+    def check(self, sim) -> None:
+        """A check compares labels with the true objects, which a user's unlabelled images lack."""
+        if self.mode != "none" and sim.source.unlabelled_size:
+            raise ConfigError(
+                "mixing.mode",
+                f"{self.mode} checks pseudo-labels against the images' true objects, and the images of "
+                "source.unlabelled have none; for the human-labelled share of each round use "
+                "mixing.real_fraction (labelled train images mixed in), or mixing.mode=none",
+            )
+
     def mix(self, real: RealData, synthetic, history, rng: np.random.Generator):
         """Real share first, then the synthetic images that passed the check (or were never checked)."""
         from collapse_sim.scenes.quality import images_correct

@@ -63,7 +63,7 @@ def test_fast_trainer_is_deterministic_on_cpu_for_a_seed(tmp_path):
 
 @pytest.mark.xdist_group("trained")
 def test_stock_and_fast_evaluation_agree_on_the_same_weights(trained):
-    """The stock trainer's checkpoint (the session's trained detector) scored through Ultralytics'
+    """An Ultralytics checkpoint (the session's trained detector) scored through Ultralytics'
     predictor and through the in-memory path."""
     stock, real, _ = trained
     both = [
@@ -167,7 +167,7 @@ def test_simulation_with_fast_trainer_records_every_variable():
         *("class_frequency", "surviving_classes", "entropy", "gini_simpson", "missing_mass"),
         *("objects_per_image", "box_size_distance", "box_size_spread", "dataset_hash"),
         *("label_precision", "label_recall", "label_precision_by_class", "label_recall_by_class"),
-        *("train_size", "real_fraction", "wall_time_s"),
+        *("label_truth_by_class", "train_size", "real_fraction", "wall_time_s"),
     }
     present = ds.class_frequency > 0  # classes in the generation's training labels
     for name, da in ds.data_vars.items():
@@ -178,6 +178,9 @@ def test_simulation_with_fast_trainer_records_every_variable():
             assert da.sizes["class"] == 8 and bool(np.isfinite(da[:, tested]).all()), name
         elif name in ("label_precision_by_class", "label_recall_by_class"):
             assert bool(np.isfinite(da.where(present)).sum() == present.sum()), name
+        elif name == "label_truth_by_class":  # generation 0 trains on real labels: they are the truth
+            first = da.isel(generation=0)
+            np.testing.assert_allclose(first / first.sum(), ds.class_frequency.isel(generation=0))
         elif "class" not in da.dims:
             assert np.isfinite(da).all(), name
         if "valid_min" in da.attrs and name != "dataset_hash":

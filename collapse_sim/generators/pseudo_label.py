@@ -10,7 +10,8 @@ from collapse_sim.scenes.dataset import DetectionSet
 
 
 class PseudoLabelGenerator(Generator):
-    """Label ``n`` images drawn from the real training pool with the generation's detector.
+    """Label ``n`` images drawn from the real pool with the generation's detector: the source's
+    unlabelled images where it has them (``source.unlabelled``), else its labelled training pool.
 
     Detections above ``conf`` become labels (class, box); objects the detector
     misses are simply unlabelled, so the next detector learns them as
@@ -34,7 +35,13 @@ class PseudoLabelGenerator(Generator):
 
     def check(self, sim) -> None:
         """The real pool must hold the ``n`` images labelled each generation."""
-        if self.n > sim.source.pool_size:
+        if sim.source.unlabelled_size and self.n > sim.source.unlabelled_size:
+            raise ConfigError(
+                "generator.n",
+                f"asks to label {self.n} images per generation but the unlabelled pool holds "
+                f"{sim.source.unlabelled_size} (source.unlabelled and its audit images); lower generator.n",
+            )
+        if not sim.source.unlabelled_size and self.n > sim.source.pool_size:
             raise ConfigError(
                 "generator.n",
                 f"asks to label {self.n} real images per generation but source.pool_size is "
@@ -45,7 +52,10 @@ class PseudoLabelGenerator(Generator):
         self, model, data: DetectionSet, generation: int, rng: np.random.Generator, *, real
     ) -> DetectionSet:
         """``n`` real images with the detector's labels (build checks the pool holds ``n``)."""
-        images = real.train.subsample(self.n, rng)
+        pool = real.train if real.unlabelled is None else real.unlabelled
+        images = pool.subsample(self.n, rng)
         predictions = model.predict(images.images, conf=self.conf, iou=self.iou, max_det=self.max_det)
         labels = [p[:, :5] for p in predictions]
-        return DetectionSet.made_by(generation, images.images, labels, images.truth, images.names)
+        return DetectionSet.made_by(
+            generation, images.images, labels, images.truth, images.names, images.known
+        )

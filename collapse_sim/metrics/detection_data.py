@@ -11,6 +11,11 @@ from collapse_sim.metrics import NON_NEGATIVE, SHARE, Figure, Rarest, measured, 
 from collapse_sim.scenes.dataset import DetectionSet, box_sizes
 from collapse_sim.scenes.quality import label_quality, label_quality_by_class
 
+AUDITED = (
+    "measured on the images whose objects are known: all of them, or an unlabelled pool's audit images "
+    "(NaN with source.audit_share=0)"
+)
+
 # What the run's page makes of the training labels' class shares: a heatmap, the rarest quarter's share,
 # and the ranking of the classes by generation 0's shares.
 CLASS_SHARES = {
@@ -38,8 +43,11 @@ class DetectionDataMetrics(Metric):
         freq = counts / counts.sum() if counts.sum() else np.zeros_like(counts)
         nonzero = freq[freq > 0]
         sizes, real_sizes = box_sizes(data.objects()), box_sizes(real.train.objects())
-        hits, n_labels, n_truth = label_quality(data)
-        class_hits, class_labels, class_truth = label_quality_by_class(data, len(data.names))
+        # Label quality is measured where the truth is known: all of a rendered or labelled set, the audit
+        # images of an unlabelled pool (source.audit_share); NaN where there are none.
+        audited = data.take(np.flatnonzero(data.truth_known))
+        hits, n_labels, n_truth = label_quality(audited)
+        class_hits, class_labels, class_truth = label_quality_by_class(audited, len(data.names))
         with np.errstate(invalid="ignore", divide="ignore"):
             precision_by_class = np.where(class_labels > 0, class_hits / class_labels, np.nan)
             recall_by_class = np.where(class_truth > 0, class_hits / class_truth, np.nan)
@@ -113,7 +121,8 @@ class DetectionDataMetrics(Metric):
                 (),
                 hits.sum() / n_labels.sum() if n_labels.sum() else np.nan,
                 units="1",
-                description="share of training labels that match a true object (class, IoU >= 0.5)",
+                description="share of training labels that match a true object (class, IoU >= 0.5), "
+                f"{AUDITED}",
                 valid=SHARE,
                 key=17,
                 table=True,
@@ -122,7 +131,8 @@ class DetectionDataMetrics(Metric):
                 (),
                 hits.sum() / n_truth.sum() if n_truth.sum() else np.nan,
                 units="1",
-                description="share of true objects in the training images that carry a correct label",
+                description="share of true objects in the training images that carry a correct label, "
+                f"{AUDITED}",
                 valid=SHARE,
                 key=18,
                 table=True,
@@ -131,7 +141,7 @@ class DetectionDataMetrics(Metric):
                 ("class",),
                 precision_by_class,
                 units="1",
-                description="label_precision per class (NaN where the class has no labels)",
+                description=f"label_precision per class (NaN where the class has no labels); {AUDITED}",
                 valid=SHARE,
             ),
             "label_recall_by_class": variable(
@@ -139,8 +149,16 @@ class DetectionDataMetrics(Metric):
                 recall_by_class,
                 units="1",
                 description="label_recall per class: which classes the labeller drops (NaN where none is "
-                "present)",
+                f"present); {AUDITED}",
                 valid=SHARE,
+            ),
+            "label_truth_by_class": variable(
+                ("class",),
+                class_truth.astype(float),
+                units="objects",
+                description="true objects per class in the images whose objects are known: the count "
+                "behind label_recall_by_class (a binomial interval on it needs it)",
+                valid=NON_NEGATIVE,
             ),
         }
         ds = measured(

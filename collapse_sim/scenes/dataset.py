@@ -4,6 +4,8 @@ Images are one ``(N, S, S, 3)`` uint8 RGB array; labels are one ``(k, 5)``
 array per image (class, cx, cy, w, h, normalised to [0, 1], the YOLO format).
 ``truth`` holds what is really in each image, so model-made labels can be
 checked; ``origin`` is ``(1, N)`` like every sample set (-1 = real labels).
+``known`` marks the images whose truth is known: an image from a user's
+unlabelled folder has none (its ``truth`` is empty and says nothing).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class DetectionSet(OneChain):
     truth: tuple[np.ndarray, ...]
     origin: np.ndarray
     names: tuple[str, ...]
+    known: np.ndarray | None = None  # None: every image's truth is known
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -45,6 +48,20 @@ class DetectionSet(OneChain):
                 f"{n} images but {len(self.labels)} label sets, {len(self.truth)} truth sets "
                 f"and origin of shape {self.origin.shape}"
             )
+        if self.known is not None and self.known.shape != (n,):
+            raise ValueError(f"{n} images but a known-truth mask of shape {self.known.shape}")
+
+    @property
+    def truth_known(self) -> np.ndarray:
+        """Per image: True where its true objects are known (rendered, labelled or audited images)."""
+        return np.ones(len(self), dtype=bool) if self.known is None else self.known
+
+    @classmethod
+    def unlabelled(cls, images: np.ndarray, names) -> DetectionSet:
+        """Real images nobody has labelled: no labels, and truth unknown."""
+        empty = tuple(empty_labels() for _ in range(len(images)))
+        origin = np.full((1, len(images)), REAL, dtype=np.int32)
+        return cls(images, empty, empty, origin, tuple(names), np.zeros(len(images), dtype=bool))
 
     @classmethod
     def real(cls, images: np.ndarray, labels, names) -> DetectionSet:
@@ -53,12 +70,14 @@ class DetectionSet(OneChain):
         return cls(images, labels, labels, np.full((1, len(images)), REAL, dtype=np.int32), tuple(names))
 
     @classmethod
-    def made_by(cls, generation: int, images: np.ndarray, labels, truth, names) -> DetectionSet:
-        """Images or labels produced by the model of ``generation``."""
+    def made_by(
+        cls, generation: int, images: np.ndarray, labels, truth, names, known: np.ndarray | None = None
+    ) -> DetectionSet:
+        """Images or labels produced by the model of ``generation`` (``known``: as for the images)."""
         labels = tuple(np.asarray(lab, dtype=np.float32).reshape(-1, 5) for lab in labels)
         truth = tuple(np.asarray(t, dtype=np.float32).reshape(-1, 5) for t in truth)
         origin = np.full((1, len(images)), generation, dtype=np.int32)
-        return cls(images, labels, truth, origin, tuple(names))
+        return cls(images, labels, truth, origin, tuple(names), known)
 
     @property
     def image_size(self) -> int:
@@ -77,6 +96,7 @@ class DetectionSet(OneChain):
             tuple(self.truth[i] for i in index),
             self.origin[:, index],
             self.names,
+            None if self.known is None else self.known[index],
         )
 
     @staticmethod
@@ -89,6 +109,7 @@ class DetectionSet(OneChain):
             sum((p.truth for p in parts), ()),
             np.concatenate([p.origin for p in parts], axis=1),
             parts[0].names,
+            None if all(p.known is None for p in parts) else np.concatenate([p.truth_known for p in parts]),
         )
 
     def objects(self, *, truth: bool = False) -> np.ndarray:

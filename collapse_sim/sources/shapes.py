@@ -92,6 +92,7 @@ class ShapesSource(Source):
             raise ConfigError(
                 "objects_per_image", f"must be in (0, 10] (mean objects per image), got {objects_per_image!r}"
             )
+        self.names = tuple(SHAPES)[:n_classes]  # the world law's class names, in id order
         self.pool_size = positive_int("pool_size", pool_size)
         self.test_size = positive_int("test_size", test_size)
         self.image_size = positive_int("image_size", image_size, minimum=32)

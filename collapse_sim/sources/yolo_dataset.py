@@ -9,6 +9,7 @@ they stay valid.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -21,8 +22,8 @@ from collapse_sim.components import RealData, Source, data_of
 from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet, empty_labels
 from collapse_sim.sources.shapes import DetectionTruth
+from collapse_sim.sources.unlabelled import IMAGE_SUFFIXES, audit_count, split_audit, unlabelled_images
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 KEY = "data"  # reported as source.data
 
 
@@ -158,20 +159,37 @@ def list_split(root: Path, spec: dict, key: str, source: Path) -> list[Path]:
     return images
 
 
-def _check_image(path: Path) -> None:
+def _image_error(path: Path) -> str | None:
+    """Why ``path`` is not a readable image, or None when it is one."""
     try:
         with Image.open(path) as image:
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise _fail(f"{path} is not a readable image ({error})") from None
+        return str(error)
+    return None
+
+
+def _check_image(path: Path) -> None:
+    error = _image_error(path)
+    if error is not None:
+        raise _fail(f"{path} is not a readable image ({error})")
 
 
 class YOLODatasetSource(Source):
-    """Images and labels of a local Ultralytics dataset, checked up front."""
+    """Images and labels of a local Ultralytics dataset, checked up front.
+
+    With ``unlabelled`` (a folder or ``.txt`` list of images without labels)
+    the pool a pseudo-labeller labels is those images plus ``audit_share`` of
+    the labelled training images, held out from training and mixed in
+    unlabelled: the labels the detector gives them are checked against their
+    human labels, which estimates the pseudo-labels' precision and recall.
+    """
 
     provides = data_of("detection")
 
-    def __init__(self, *, data: str, image_size: int = 128) -> None:
+    def __init__(
+        self, *, data: str, image_size: int = 128, unlabelled=None, audit_share: float = 0.1
+    ) -> None:
         self.data = Path(data).expanduser()
         root, spec, self.names = read_spec(data)
         self.image_size = positive_int("image_size", image_size, minimum=32)
@@ -187,27 +205,49 @@ class YOLODatasetSource(Source):
             for image in images:
                 _check_image(image)
             self.labels[split] = [read_labels(_label_path(p), len(self.names)) for p in images]
-        self.pool_size, self.test_size = len(self.splits["train"]), len(self.splits["test"])
+        self.unlabelled = None
+        self.audit = 0
+        if unlabelled is not None:
+            self.unlabelled = unlabelled_images(unlabelled, lambda p: _image_error(p) is None)
+            self.audit = audit_count(audit_share, len(self.splits["train"]))
+        self.pool_size = len(self.splits["train"]) - self.audit
+        held = f", {self.audit} of them held out to audit the labeller (audit_share)" if self.audit else ""
+        self.pool_hint = (
+            f"the train split of {self.data} has {len(self.splits['train'])} labelled images{held}; "
+            "lower n_samples"
+        )
+        self.test_size = len(self.splits["test"])
+        self.unlabelled_size = len(self.unlabelled) + self.audit if self.unlabelled else 0
         self.n_classes = len(self.names)
         self.sample_bytes = self.image_size**2 * 3  # an RGB image at the training size
 
-    def _read(self, split: str) -> DetectionSet:
+    def _images(self, paths: list[Path]) -> np.ndarray:
         size = (self.image_size, self.image_size)
-        images = np.stack(
-            [
-                np.asarray(Image.open(p).convert("RGB").resize(size, Image.BILINEAR))
-                for p in self.splits[split]
-            ]
+        return np.stack(
+            [np.asarray(Image.open(p).convert("RGB").resize(size, Image.BILINEAR)) for p in paths]
         )
-        return DetectionSet.real(images, self.labels[split], self.names)
+
+    def _read(self, split: str) -> DetectionSet:
+        return DetectionSet.real(self._images(self.splits[split]), self.labels[split], self.names)
 
     def load(self, rng: np.random.Generator) -> RealData:
-        """The train split as the real pool, the test (or val) split as the test set."""
-        train, test = self._read("train"), self._read("test")
+        """The train split as the real pool (less the audit), the test (or val) split as the test set,
+        and the unlabelled pool with the audit images in it."""
+        labelled, test = self._read("train"), self._read("test")
+        pool = None
+        if self.unlabelled is None:
+            train = labelled
+        else:
+            kept, audit = split_audit(self.audit, len(labelled), rng)
+            train, audited = labelled.take(kept), labelled.take(audit)
+            hidden = dataclasses.replace(audited, labels=tuple(empty_labels() for _ in audit))
+            pool = DetectionSet.concat(
+                [DetectionSet.unlabelled(self._images(self.unlabelled), self.names), hidden]
+            )
         counts = train.class_counts()
         shares = counts / counts.sum() if counts.sum() else counts
 
         def draw(n: int, draw_rng: np.random.Generator) -> DetectionSet:
             return train.subsample(n, draw_rng)  # a dataset on disk has no new images: resample the pool
 
-        return RealData(train, test, DetectionTruth(tuple(self.names), shares), draw)
+        return RealData(train, test, DetectionTruth(tuple(self.names), shares), draw, unlabelled=pool)
