@@ -20,14 +20,21 @@ from collapse_sim.errors import ConfigError
 from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.yolo.detector import Detector
 from collapse_sim.yolo.files import write_dataset
-from collapse_sim.yolo.settings import check_model_classes, check_probabilities, check_run_settings
+from collapse_sim.yolo.network import given_weights
+from collapse_sim.yolo.settings import (
+    check_generation0,
+    check_model_classes,
+    check_probabilities,
+    check_run_settings,
+)
 from collapse_sim.yolo.stock import train_stock
 
 
 class YOLOTrainer(Trainer):
     """Train an Ultralytics detector from a model YAML (or a local ``.pt``) on each generation's data.
 
-    Defaults suit small synthetic sets: no mosaic (it shrinks objects at
+    ``generation0=load`` takes ``model`` (a trained ``.pt``) as generation 0's
+    model without training it. Defaults suit small synthetic sets: no mosaic (it shrinks objects at
     imgsz 64), AdamW at ``lr0``, no gradient accumulation (``nbs`` = batch),
     one warm-up epoch, validation only after the last epoch.
     """
@@ -54,10 +61,12 @@ class YOLOTrainer(Trainer):
         amp: bool = True,
         val_images: int = 16,
         threads: int = 1,
+        generation0: str = "train",
     ) -> None:
         self.model, self.device, self.epochs, self.imgsz, self.batch = check_run_settings(
             model, device, epochs, imgsz, batch
         )
+        self.generation0 = check_generation0(generation0, self.model)
         self.val_images = positive_int("val_images", val_images)
         self.threads = positive_int("threads", threads)
         self.progress: Callable[[int, int], None] | None = None
@@ -80,8 +89,8 @@ class YOLOTrainer(Trainer):
         self.workdir, self.progress = Path(context.folder), context.progress
 
     def check(self, sim) -> None:
-        """A local ``.pt`` must predict as many classes as the data has."""
-        check_model_classes(self.model, sim.source.n_classes)
+        """A local ``.pt`` must predict the data's classes, by count and name."""
+        check_model_classes(self.model, sim.source.names)
 
     def fit(
         self, data: DetectionSet, *, init: Detector | None, rng: np.random.Generator, generation: int
@@ -90,6 +99,9 @@ class YOLOTrainer(Trainer):
         if self.workdir is None:
             raise RuntimeError("YOLOTrainer.fit before setup(context): the run hands it its folder")
         folder = self.workdir / "generations" / f"{generation:03d}"
+        if generation == 0 and self.generation0 == "load":  # the user's detector, measured as it is
+            weights = given_weights(self.model, folder / "weights.pt")
+            return Detector(weights, names=data.names, imgsz=self.imgsz, device=self.device)
         data_yaml = write_dataset(folder / "dataset", data, val_images=self.val_images)
         shutil.rmtree(folder / "train", ignore_errors=True)  # an interrupted attempt starts over
         last = train_stock(

@@ -26,7 +26,12 @@ from collapse_sim.scenes.dataset import DetectionSet
 from collapse_sim.yolo.fast_detector import FastDetector
 from collapse_sim.yolo.files import write_dataset
 from collapse_sim.yolo.runtime import ultralytics, use_threads
-from collapse_sim.yolo.settings import check_model_classes, check_probabilities, check_run_settings
+from collapse_sim.yolo.settings import (
+    check_generation0,
+    check_model_classes,
+    check_probabilities,
+    check_run_settings,
+)
 
 PRECISIONS = ("auto", "fp32", "bf16")
 SAMPLE_IMAGES = 8
@@ -39,6 +44,8 @@ class YOLOFastTrainer(Trainer):
     weight decay 5e-4 on conv weights only, a linear decay of the learning rate
     to ``lr0 / 100``, gradient-norm clipping at 10 and its ``ModelEMA``.
     ``precision=auto`` is bf16 autocast on a CUDA GPU and float32 on a CPU.
+    ``generation0=load`` takes ``model`` (a trained ``.pt``) as generation 0's
+    model without training it.
     """
 
     needs = data_of("detection") | {"run folder", "epoch progress", "real data"}
@@ -62,10 +69,12 @@ class YOLOFastTrainer(Trainer):
         compile: bool = False,
         eval_every: int = 0,
         threads: int = 1,
+        generation0: str = "train",
     ) -> None:
         self.model, self.device, self.epochs, self.imgsz, self.batch = check_run_settings(
             model, device, epochs, imgsz, batch
         )
+        self.generation0 = check_generation0(generation0, self.model)
         if self.imgsz % 32:
             raise ConfigError(
                 "imgsz", f"must be a multiple of 32 (the network's largest stride), got {imgsz}"
@@ -95,8 +104,8 @@ class YOLOFastTrainer(Trainer):
         self.test = context.real.test if context.real is not None else None
 
     def check(self, sim) -> None:
-        """A local ``.pt`` must predict as many classes as the data has."""
-        check_model_classes(self.model, sim.source.n_classes)
+        """A local ``.pt`` must predict the data's classes, by count and name."""
+        check_model_classes(self.model, sim.source.names)
 
     def fit(
         self, data: DetectionSet, *, init: FastDetector | None, rng: np.random.Generator, generation: int
@@ -104,12 +113,14 @@ class YOLOFastTrainer(Trainer):
         """Train on ``data`` (fine-tuning ``init`` when warm-starting); the EMA weights of the last epoch."""
         import torch
 
-        from collapse_sim.yolo.network import build_network, save_network
+        from collapse_sim.yolo.network import build_network, given_weights, save_network
 
         if self.workdir is None:
             raise RuntimeError("YOLOFastTrainer.fit before setup(context): the run hands it its folder")
         ultralytics(self.workdir)
         folder = self.workdir / "generations" / f"{generation:03d}"
+        if generation == 0 and self.generation0 == "load":  # the user's detector, measured as it is
+            return self._detector(given_weights(self.model, folder / "weights.pt"), data.names)
         seed = int(rng.integers(2**31))
         if self.device == "cpu":
             use_threads(self.threads)
@@ -140,12 +151,11 @@ class YOLOFastTrainer(Trainer):
         save_network(folder / "weights.pt", run.ema.ema, train_args=train_args)
         _write_log(folder / "train_log.csv", log)
         write_dataset(folder / "sample", data.take(range(min(SAMPLE_IMAGES, len(data)))), val_images=1)
+        return self._detector(folder / "weights.pt", data.names)
+
+    def _detector(self, weights: Path, names) -> FastDetector:
         return FastDetector(
-            folder / "weights.pt",
-            names=data.names,
-            imgsz=self.imgsz,
-            device=self.device,
-            precision=self.precision,
+            weights, names=names, imgsz=self.imgsz, device=self.device, precision=self.precision
         )
 
     def training_run(self, network, data: DetectionSet, seed: int):

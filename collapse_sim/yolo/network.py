@@ -35,9 +35,14 @@ def read_checkpoint(path: Path):
 
 
 @functools.lru_cache(maxsize=8)
-def checkpoint_classes(path: str) -> int:
-    """How many classes a checkpoint's detector predicts; read once per process (a sweep checks every job)."""
-    return int(read_checkpoint(path).model[-1].nc)
+def checkpoint_names(path: str) -> tuple[str, ...]:
+    """The class names of a checkpoint's detector, one per class it predicts (``"0"``, ``"1"``... where
+    it names none); read once per process (a sweep checks every job)."""
+    network = read_checkpoint(path)
+    count = int(network.model[-1].nc)
+    names = getattr(network, "names", None) or {}
+    names = names if isinstance(names, dict) else dict(enumerate(names))
+    return tuple(str(names.get(i, i)) for i in range(count))
 
 
 def build_network(model: str, n_classes: int, *, start_from: Path | None, hyperparameters: dict):
@@ -59,6 +64,14 @@ def build_network(model: str, n_classes: int, *, start_from: Path | None, hyperp
         network.load(source, verbose=False)
     network.args = get_cfg(DEFAULT_CFG, hyperparameters)
     return network
+
+
+def given_weights(model: str, path: Path) -> Path:
+    """A copy of the user's trained weights at ``path`` (written atomically): the chain's generation 0
+    stays what it was even if the file it came from is replaced later."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda file: file.write(Path(model).read_bytes()))
+    return path
 
 
 def save_network(path: Path, network, *, train_args: dict) -> None:

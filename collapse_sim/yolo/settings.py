@@ -63,19 +63,49 @@ def check_run_settings(model: str, device: str, epochs: int, imgsz: int, batch: 
     )
 
 
-def check_model_classes(model: str, classes: int) -> None:
-    """A local ``.pt`` must predict as many classes as the data has (its head is not silently replaced)."""
+def check_model_classes(model: str, names: tuple[str, ...]) -> None:
+    """A local ``.pt`` must predict the data's classes: as many (its head is not silently replaced), and
+    under the same names in the same order where the checkpoint names them (a class id means one thing)."""
     if not model.endswith(".pt"):
         return
-    from collapse_sim.yolo.network import checkpoint_classes
+    from collapse_sim.yolo.network import checkpoint_names
 
     try:
-        found = checkpoint_classes(model)
+        found = checkpoint_names(model)
     except ConfigError as error:
         raise error.prefixed("trainer") from None
-    if found != classes:
+    if len(found) != len(names):
         raise ConfigError(
             "trainer.model",
-            f"{model} predicts {found} classes but the data has {classes}; give a checkpoint trained on "
-            f"these {classes} classes, or the model's YAML (e.g. yolo26n.yaml) to train from scratch",
+            f"{model} predicts {len(found)} classes but the data has {len(names)}; give a checkpoint trained "
+            f"on these {len(names)} classes, or the model's YAML (e.g. yolo26n.yaml) to train from scratch",
         )
+    unnamed = found == tuple(str(i) for i in range(len(found)))  # a network built from a YAML names none
+    if not unnamed and found != tuple(names):
+        raise ConfigError(
+            "trainer.model",
+            f"{model} was trained on the classes {list(found)} but the data names {list(names)}; class ids "
+            "must mean the same classes in the same order: give the weights trained on this data.yaml's "
+            "names, or fix the data.yaml's names to the weights' order",
+        )
+
+
+GENERATION0 = ("train", "load")
+
+
+def check_generation0(generation0: str, model: str) -> str:
+    """``train`` fits generation 0 on the labelled data; ``load`` takes ``model``'s trained weights."""
+    if generation0 not in GENERATION0:
+        raise ConfigError(
+            "generation0",
+            "must be train (fit generation 0 on the labelled training split) or load (take "
+            f"trainer.model's trained weights as generation 0's model), got {generation0!r}",
+        )
+    if generation0 == "load" and not model.endswith(".pt"):
+        raise ConfigError(
+            "generation0",
+            f"load takes trained weights as generation 0's model, but trainer.model is {model!r}, which "
+            "builds an untrained network; set trainer.model to your detector's .pt (e.g. "
+            "runs/detect/train/weights/best.pt), or use generation0=train",
+        )
+    return generation0
