@@ -51,7 +51,8 @@ class Verdict:
         level, chains = f"{self.confidence:.0%}", plural(self.chains, "chain")
         if self.chains < MIN_CHAINS:
             return (
-                f"warning: {chains} give no interval, so no fall of {self.variable} is stated; run "
+                f"warning: {chains} {'gives' if self.chains == 1 else 'give'} no interval, so no fall of "
+                f"{self.variable} is stated; run "
                 f"replicates={MIN_CHAINS} or more"
             )
         if self.generation is None:
