@@ -25,9 +25,11 @@ def no_gpu_driver() -> bool:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` = first GPU when there is one, else CPU; ``cuda[:i]`` only when CUDA is present."""
+    """``auto`` = first GPU when there is one, else CPU; ``cuda[:i]`` (or Ultralytics' bare index ``i``)
+    only when CUDA is present."""
+    device = f"cuda:{device}" if re.fullmatch(r"\d+", str(device)) else str(device)
     if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
-        raise ConfigError("device", f"must be auto, cpu, cuda or cuda:<index>, got {device!r}")
+        raise ConfigError("device", f"must be auto, cpu, cuda, cuda:<index> or a GPU index, got {device!r}")
     if device == "cpu" or (device == "auto" and no_gpu_driver()):
         return "cpu"
     if no_gpu_driver():

@@ -160,8 +160,13 @@ def test_devices_resolve_to_what_exists():
 
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") == ("cuda:0" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(ConfigError, match="must be auto, cpu, cuda or cuda:<index>"):
+    with pytest.raises(ConfigError, match="must be auto, cpu, cuda, cuda:<index> or a GPU index"):
         resolve_device("gpu0")
+    if torch.cuda.is_available():  # Ultralytics' device=0 is the first GPU
+        assert resolve_device(0) == resolve_device("0") == "cuda:0"
+    else:
+        with pytest.raises(ConfigError, match="asks for cuda:0 but"):
+            resolve_device(0)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's driver files")

@@ -116,7 +116,10 @@ DETECTION_CASES = [
         ["trainer.model=yolo99z.yaml"],
         "trainer.model: 'yolo99z.yaml' is neither a local file nor a model YAML shipped with Ultralytics",
     ),
-    (["trainer.device=tpu"], "trainer.device: must be auto, cpu, cuda or cuda:<index>, got 'tpu'"),
+    (
+        ["trainer.device=tpu"],
+        "trainer.device: must be auto, cpu, cuda, cuda:<index> or a GPU index, got 'tpu'",
+    ),
     (["trainer.epochs=0"], "trainer.epochs: must be an integer >= 1, got 0"),
     (["source.n_classes=11"], "source.n_classes: must be at most 10 (one per shape: circle, square,"),
     (["source=yolo_dataset"], "source.data: is required and has no default; set it, e.g. source.data=..."),
