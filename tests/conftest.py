@@ -190,6 +190,35 @@ def trained(tmp_path_factory):
     return detector, real, folder
 
 
+def named_checkpoint(path, names):
+    """An untrained YOLO26n checkpoint that names its classes, as a trained one does."""
+    from collapse_sim.yolo.network import build_network, save_network
+
+    network = build_network("yolo26n.yaml", len(names), start_from=None, hyperparameters={})
+    network.names = dict(enumerate(names))
+    save_network(path, network, train_args={})
+    return path
+
+
+@pytest.fixture(scope="session")
+def readers_detector_files(tmp_path_factory):
+    """What the self-training experiment and its documented commands name, as a reader would have it:
+    ``collapse-sim-export``'s ``shapes_data/`` (at the experiment's sizes), the same as ``my_data/``, and
+    the stock trainer's ``runs/detect/train/weights/best.pt`` (a correctly named checkpoint stands in:
+    nothing is trained). Commands that read them run from this folder."""
+    from collapse_sim.export import write_shapes_dataset
+    from collapse_sim.sources.shapes import SHAPES
+
+    folder = tmp_path_factory.mktemp("reader")
+    write_shapes_dataset(folder / "shapes_data", labelled=400, unlabelled=200, test=8)
+    named_checkpoint(folder / "shapes_data" / "best.pt", names=tuple(SHAPES)[:8])  # the export's 8 classes
+    (folder / "my_data").symlink_to(folder / "shapes_data")
+    weights = folder / "runs" / "detect" / "train" / "weights"
+    weights.mkdir(parents=True)
+    (weights / "best.pt").symlink_to(folder / "shapes_data" / "best.pt")
+    return folder
+
+
 @pytest.fixture
 def cli():
     """The ``run_cli`` helper as a fixture."""

@@ -98,7 +98,9 @@ def experiment_marks(experiment: str) -> list:
 
 
 @pytest.mark.parametrize("experiment", [pytest.param(e, marks=experiment_marks(e)) for e in EXPERIMENTS])
-def test_experiment_runs_under_debug(experiment):
+def test_experiment_runs_under_debug(experiment, request, monkeypatch):
+    if "/source: yolo_dataset" in (CONF / "experiment" / f"{experiment}.yaml").read_text():
+        monkeypatch.chdir(request.getfixturevalue("readers_detector_files"))  # it reads the reader's files
     cfg = compose_config([f"+experiment={experiment}"])
     assert cfg.name == experiment
     job = build_job([f"+experiment={experiment}"])
