@@ -190,6 +190,30 @@ def trained(tmp_path_factory):
     return detector, real, folder
 
 
+def assert_scores_match_ultralytics_val(ours, detector, data_yaml, split: str, folder) -> None:
+    """Our detection scores of ``detector`` (a dataset of DetectionMetrics) agree with ``YOLO.val`` on the
+    same weights and split: mAP50 and mAP50-95 within 0.02, each class's AP50-95 within 0.03."""
+    theirs = detector.yolo.val(
+        data=str(data_yaml),
+        split=split,
+        imgsz=64,
+        batch=16,
+        conf=0.001,
+        rect=False,  # square letterbox at imgsz, as our predictions see the images
+        iou=0.7,
+        plots=False,
+        verbose=False,
+        device="cpu",
+        project=str(folder),
+        name="val",
+    )
+    assert abs(float(ours.map50) - theirs.box.map50) < 0.02
+    assert abs(float(ours.map50_95) - theirs.box.map) < 0.02
+    per_class = dict(zip(theirs.box.ap_class_index.tolist(), theirs.box.all_ap.mean(1).tolist(), strict=True))
+    for index, ap in per_class.items():
+        assert abs(float(ours.ap50_95[index]) - ap) < 0.03
+
+
 def named_checkpoint(path, names):
     """An untrained YOLO26n checkpoint that names its classes, as a trained one does."""
     from collapse_sim.yolo.network import build_network, save_network

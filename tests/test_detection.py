@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, assert_scores_match_ultralytics_val
 from conftest import TINY_DETECTION as TINY_ANY
 
 import collapse_sim as cs
@@ -73,26 +73,8 @@ def test_our_scores_match_ultralytics_validator(trained):
     detector, real, folder = trained
     ours = DetectionMetrics().measure(detector, real.train, real)
     test_yaml = write_dataset(folder / "test_set", real.test, val_images=len(real.test))
-    theirs = detector.yolo.val(
-        data=str(test_yaml),
-        split="val",
-        imgsz=64,
-        batch=16,
-        conf=0.001,
-        rect=False,  # square letterbox at imgsz, as our predictions see the images
-        iou=0.7,
-        plots=False,
-        verbose=False,
-        device="cpu",
-        project=str(folder),
-        name="val",
-    )
     assert float(ours.map50) > 0.2, "the detector should have learned three easy classes"
-    assert abs(float(ours.map50) - theirs.box.map50) < 0.02
-    assert abs(float(ours.map50_95) - theirs.box.map) < 0.02
-    per_class = dict(zip(theirs.box.ap_class_index.tolist(), theirs.box.all_ap.mean(1).tolist(), strict=True))
-    for index, ap in per_class.items():
-        assert abs(float(ours.ap50_95[index]) - ap) < 0.03
+    assert_scores_match_ultralytics_val(ours, detector, test_yaml, "val", folder)
 
 
 OFFLINE_RUNNER = """
