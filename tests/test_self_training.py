@@ -198,7 +198,10 @@ def test_the_experiment_at_debug_size_states_its_warning_and_resumes_to_the_same
             "source.audit_share: 0.99 of the 60 labelled training images leaves none",
         ),
         (("mixing=verified",), "source.unlabelled have none; for the human-labelled share of each round"),
-        (("generator.n=1000",), "generator.n: asks to label 1000 images per generation but the unlabelled"),
+        (
+            ("generator.n=1000",),
+            "generator.n: asks to label 1000 real images per generation but the unlabelled pool holds",
+        ),
         (("trainer.model={junk}",), "trainer.model: {junk} cannot be read as an Ultralytics checkpoint"),
         (("n_samples=50",), "the train split of {data} has 60 labelled images, 15 of them held out to audit"),
     ],

@@ -35,18 +35,15 @@ class PseudoLabelGenerator(Generator):
 
     def check(self, sim) -> None:
         """The real pool must hold the ``n`` images labelled each generation."""
-        if sim.source.unlabelled_size and self.n > sim.source.unlabelled_size:
-            raise ConfigError(
-                "generator.n",
-                f"asks to label {self.n} images per generation but the unlabelled pool holds "
-                f"{sim.source.unlabelled_size} (source.unlabelled and its audit images); lower generator.n",
-            )
-        if not sim.source.unlabelled_size and self.n > sim.source.pool_size:
-            raise ConfigError(
-                "generator.n",
-                f"asks to label {self.n} real images per generation but source.pool_size is "
-                f"{sim.source.pool_size}; raise source.pool_size or lower generator.n",
-            )
+        source = sim.source
+        if source.unlabelled_size:
+            pool = source.unlabelled_size
+            why = f"the unlabelled pool holds {pool} (source.unlabelled and the audit); lower generator.n"
+        else:
+            pool = source.pool_size
+            why = f"source.pool_size is {pool}; raise source.pool_size or lower generator.n"
+        if self.n > pool:
+            raise ConfigError("generator.n", f"asks to label {self.n} real images per generation but {why}")
 
     def generate(
         self, model, data: DetectionSet, generation: int, rng: np.random.Generator, *, real

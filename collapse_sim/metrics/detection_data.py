@@ -156,8 +156,8 @@ class DetectionDataMetrics(Metric):
                 ("class",),
                 class_truth.astype(float),
                 units="objects",
-                description="true objects per class in the images whose objects are known: the count "
-                "behind label_recall_by_class (a binomial interval on it needs it)",
+                description="true objects per class in the images whose objects are known: how many "
+                "label_recall_by_class is measured on",
                 valid=NON_NEGATIVE,
             ),
         }
