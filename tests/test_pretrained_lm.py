@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import xarray as xr
 from conftest import one_paragraph
 from test_text import TEXT_VARIABLES, corpus, needs_text, text_run
 
@@ -86,3 +87,37 @@ def test_a_pretrained_model_that_cannot_serve_is_one_paragraph_before_any_work(
     message = one_paragraph(app_cli(*text_run(texts), *MODEL, *overrides, f"hydra.run.dir={run_dir}"))
     assert says in message, message
     assert not (run_dir / "results.zarr").exists()
+
+
+def hub_cache(folder, model, model_id: str = "someone/tiny-gpt2"):
+    """``model``'s files laid out as the Hugging Face cache keeps a downloaded snapshot of ``model_id``."""
+    import shutil
+
+    repo = folder / f"models--{model_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123456789abcdef")
+    shutil.copytree(model, repo / "snapshots" / "0123456789abcdef")
+    return folder
+
+
+@needs_text
+def test_a_tokenizer_named_by_hub_id_is_read_from_the_cache_without_the_network(
+    tmp_path, monkeypatch, app_cli
+):
+    """``source.tokenizer=<hub id>`` reads the cached snapshot (as ``trainer.model`` reads a cached model):
+    the same run as the folder's; an id not in the cache is one paragraph at once, naming the download."""
+    import huggingface_hub
+
+    texts = corpus(tmp_path / "corpus")
+    model = pretrained(tmp_path / "model", _documents(texts))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub_cache(tmp_path / "cache", model)))
+    args = [*text_run(texts), *MODEL, f"trainer.model={model}", "generations=1", "replicates=1"]
+    by_id = cs.run([*args, "source.tokenizer=someone/tiny-gpt2"])
+    by_folder = cs.run([*args, f"source.tokenizer={model}"])
+    xr.testing.assert_equal(
+        by_id.drop_vars("wall_time_s"), by_folder.drop_vars("wall_time_s")
+    )  # not the config
+    refused = app_cli(*args, "source.tokenizer=someone/not-cached", f"hydra.run.dir={tmp_path / 'run'}")
+    message = one_paragraph(refused)
+    assert "source.tokenizer: is 'someone/not-cached': neither bpe, characters, a folder" in message
+    assert "hf download someone/not-cached tokenizer.json tokenizer_config.json" in message

@@ -1,6 +1,7 @@
 """One tokenizer per run, trained on the real training pool and frozen: every generation is scored on
 the same tokens. Byte-level BPE (HF ``tokenizers``) or characters; or a pretrained model's own, read from
-the folder ``save_pretrained`` wrote (its ``tokenizer.json``), so the model reads the ids it was trained on.
+the folder ``save_pretrained`` wrote (its ``tokenizer.json``) or the Hugging Face cache's copy of a hub
+id's, so the model reads the ids it was trained on.
 """
 
 from __future__ import annotations
@@ -152,15 +153,33 @@ def _eos_token(folder: Path) -> str | None:
 
 
 def make_tokenizer(kind: str, documents: list[str], vocab_size: int):
-    """The run's tokenizer, trained on ``documents`` (or a pretrained model's, read from its folder)."""
-    if kind not in KINDS:
-        if Path(kind).expanduser().is_dir():
-            return PretrainedTokenizer(kind)
+    """The run's tokenizer, trained on ``documents`` (or a pretrained model's, read from its folder or
+    from the Hugging Face cache by its hub id)."""
+    if kind in KINDS:
+        return CharacterTokenizer(documents) if kind == "characters" else BPETokenizer(documents, vocab_size)
+    folder = Path(kind).expanduser()
+    return PretrainedTokenizer(str(folder if folder.is_dir() else cached_folder(kind)))
+
+
+def cached_folder(model_id: str) -> Path:
+    """The folder of ``model_id``'s files in this machine's Hugging Face cache, read without the network
+    (a tokenizer is small: a user with the hub downloads it once, as the refusal says)."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from collapse_sim.errors import first_line
+
+    try:
+        return Path(snapshot_download(model_id, local_files_only=True))
+    except Exception as error:  # not cached, not a valid id, an unreadable cache
+        why = "" if isinstance(error, LocalEntryNotFoundError) else f": {first_line(error)}"
         raise ConfigError(
             "tokenizer",
-            f"must be one of {', '.join(KINDS)} or the folder of a model's tokenizer, got {kind!r}",
-        )
-    return CharacterTokenizer(documents) if kind == "characters" else BPETokenizer(documents, vocab_size)
+            f"is {model_id!r}: neither {', '.join(KINDS)}, a folder holding a tokenizer.json, nor a model "
+            f"id in this machine's Hugging Face cache ({constants.HF_HUB_CACHE}{why}). Give the model's "
+            f"folder, or download its tokenizer once: hf download {model_id} tokenizer.json "
+            "tokenizer_config.json",
+        ) from None
 
 
 def passages(tokenizer, documents: list[str], length: int) -> np.ndarray:
