@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import build_job, one_paragraph
+from conftest import assert_same_results, build_job, kill_after, one_paragraph
 from test_text import corpus, needs_text, text_run
 
 import collapse_sim as cs
@@ -88,6 +88,32 @@ def test_a_resumed_run_with_lora_equals_the_uninterrupted_one_and_records_what_i
     assert (saved / "model.safetensors").is_file()
     trained = json.loads((saved / "training.json").read_text())
     assert trained["generation"] == 2 and 0 < trained["trainable_share"] < 0.1 and trained["lora"]["r"] == 2
+
+
+@needs_text
+@pytest.mark.slow
+def test_shumailov_with_a_transformers_model_stores_every_text_metric_and_a_sigkill_resumes_to_it(
+    tmp_path, app_cli
+):
+    """The experiment's own protocol (a base pretrained once, beams, fine-tuning from it) at debug size on a
+    small corpus; a run SIGKILLed after a complete generation and resumed equals the uninterrupted one."""
+    from test_text import TEXT_VARIABLES
+
+    args = [
+        *("+experiment=shumailov", "+debug=default", "trainer=hf_causal_lm", "source=text_files"),
+        f"source.path={corpus(tmp_path / 'corpus')}",
+        *("source.passage_tokens=32", "source.tokenizer=characters", "generator.prompt=8"),
+        *("metrics.text.window=100", "trainer.context=48", "trainer.batch=4"),
+        *("n_samples=40", "replicates=1", "generations=2", "plots=false", "store_flush_s=0"),
+    ]
+    whole = cs.run(args)
+    assert TEXT_VARIABLES <= set(whole.data_vars) and whole.sizes["generation"] == 2
+    killed = tmp_path / "killed"
+    assert kill_after(args, killed, 1) == 1
+    resumed = app_cli(*args, f"hydra.run.dir={killed}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stdout
+    assert_same_results(whole, cs.open_run(killed).drop_vars("completed"))  # the store marks its generations
 
 
 @needs_text
