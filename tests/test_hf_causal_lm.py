@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from conftest import assert_same_results, build_job, kill_after, one_paragraph
-from test_text import corpus, needs_text, text_run
+from test_text import TEXT_VARIABLES, corpus, needs_text, text_run
 
 import collapse_sim as cs
 from collapse_sim.api import stack
@@ -81,6 +81,7 @@ def test_a_resumed_run_with_lora_equals_the_uninterrupted_one_and_records_what_i
         except KeyboardInterrupt:
             kept += simulate(build_job(overrides).sim, context, checkpoints, start=crash)
         runs.append(stack(kept, vectorised=False))
+    assert TEXT_VARIABLES <= set(runs[0].data_vars)  # vocabulary_loss with a config-built model: every metric
     for name in ("test_bits_per_char", "types", "self_bleu", "gen0_bits_per_char"):
         np.testing.assert_array_equal(runs[0][name].values, runs[1][name].values, err_msg=name)
     saved = tmp_path / "killed" / "hf_model"
@@ -97,8 +98,6 @@ def test_shumailov_with_a_transformers_model_stores_every_text_metric_and_a_sigk
 ):
     """The experiment's own protocol (a base pretrained once, beams, fine-tuning from it) at debug size on a
     small corpus; a run SIGKILLed after a complete generation and resumed equals the uninterrupted one."""
-    from test_text import TEXT_VARIABLES
-
     args = [
         *("+experiment=shumailov", "+debug=default", "trainer=hf_causal_lm", "source=text_files"),
         f"source.path={corpus(tmp_path / 'corpus')}",
