@@ -69,14 +69,14 @@ def train_detector(folder: Path, data_yaml: Path, *, epochs: int, device: str, s
     from collapse_sim.components import RunContext
     from collapse_sim.sources.yolo_dataset import YOLODatasetSource
     from collapse_sim.trainers.yolo import YOLOTrainer
+    from collapse_sim.yolo.network import given_weights
 
     source = YOLODatasetSource(data=str(data_yaml), image_size=64)
     real = source.load(np.random.default_rng(seed))
     trainer = YOLOTrainer(epochs=epochs, device=device, imgsz=64)
     trainer.setup(RunContext(folder.resolve() / "training", 0))
     detector = trainer.fit(real.train, init=None, rng=np.random.default_rng(seed), generation=0)
-    best = folder / "best.pt"
-    shutil.copyfile(detector.weights, best)
+    best = given_weights(str(detector.weights), folder / "best.pt")  # written atomically, as a chain's copy
     shutil.rmtree(folder / "training")  # its copy of the images and the Ultralytics run: not needed
     return best
 

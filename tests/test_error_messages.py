@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import GAUSSIAN, TINY_DETECTION, refused_in_process
+from conftest import GAUSSIAN, TINY_DETECTION, named_checkpoint, refused_in_process
 
 from collapse_sim.config import register_schema
 from collapse_sim.errors import ConfigError
@@ -18,12 +18,9 @@ from collapse_sim.preflight import preflight
 
 @pytest.fixture(scope="module")
 def three_class_weights(tmp_path_factory):
-    """A real Ultralytics checkpoint of a 3-class YOLO26n."""
-    from collapse_sim.yolo.network import build_network, save_network
-
-    path = tmp_path_factory.mktemp("weights") / "three.pt"
-    save_network(path, build_network("yolo26n.yaml", 3, start_from=None, hyperparameters={}), train_args={})
-    return path
+    """A real Ultralytics checkpoint of a 3-class YOLO26n under YOLO's placeholder names (checked by count
+    alone)."""
+    return named_checkpoint(tmp_path_factory.mktemp("weights") / "three.pt", ("0", "1", "2"))
 
 
 @pytest.mark.parametrize("trainer", ["yolo", "yolo_fast"])
