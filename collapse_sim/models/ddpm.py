@@ -2,7 +2,7 @@
 
 The network predicts the noise added to an image at step t of a linear
 schedule of ``timesteps`` steps (1e-4 to 0.02, as in DDPM). It is a compact
-U-Net for single-channel images whose sides are multiples of 4 (8x8 digits to
+U-Net for single-channel images at least 4 pixels a side (8x8 digits, 14x14 or
 28x28 MNIST): two resolutions below the input, a residual block at each, the
 time step and the class added to every block. One label in ten is dropped
 while training (Ho & Salimans 2022), so the same network also predicts the

@@ -51,12 +51,12 @@ class DDPMTrainer(Trainer):
         self.n_classes = self.progress = None
 
     def check(self, sim) -> None:
-        """The network halves the image twice: its sides must be multiples of 4."""
+        """The network halves the image twice (an odd side rounds up): its sides must be at least 4."""
         height, width = sim.source.truth.size
-        if height % 4 or width % 4:
+        if min(height, width) < 4:
             raise ConfigError(
                 "trainer",
-                f"ddpm's U-Net halves an image twice, so its sides must be multiples of 4; the source's "
+                f"ddpm's U-Net halves an image twice, so its sides must be at least 4 pixels; the source's "
                 f"images are {height}x{width}",
             )
 
