@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pickle
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,6 +34,16 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
 def atomic_pickle(obj: Any, path: Path) -> None:
     """Pickle ``obj`` to ``path`` via a temporary file and an atomic rename."""
     atomic_write(path, lambda handle: pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def replace_folder(folder: Path, write: Callable[[Path], Any]) -> None:
+    """``write(tmp)`` a folder beside ``folder``, then put it in ``folder``'s place (the old one removed
+    first: a kill between the two leaves the new one under its temporary name, rewritten next time)."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write(tmp)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
 
 
 def made_once(

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
+from collapse_sim.checkpoints import replace_folder
 from collapse_sim.errors import ConfigError, first_line
 from collapse_sim.trainers.tiny_gpt import TinyGPTTrainer
 
@@ -229,7 +228,7 @@ class HFCausalLMTrainer(TinyGPTTrainer):
                 model.save(folder)
                 (folder / "training.json").write_text(json.dumps(record, indent=1))
 
-            _replace_folder(self.folder / CHAIN_FOLDER, write)
+            replace_folder(self.folder / CHAIN_FOLDER, write)
         return model
 
     def _train(self, data, start, steps, rng, progress) -> dict:
@@ -300,7 +299,7 @@ class HFCausalLMTrainer(TinyGPTTrainer):
                 state, _ = self._train_network(data, None, steps, np.random.default_rng(0), None)
                 network = self._network(state=state)
                 network.config.collapse_sim_tokenizer = self.fingerprint
-                _replace_folder(folder, network.save_pretrained)
+                replace_folder(folder, network.save_pretrained)
         lock_file.unlink(missing_ok=True)
         return self._read_base(folder, real.truth.tokenizer, "trainer.base")
 
@@ -370,13 +369,3 @@ def _parameters(config) -> int:
 
     with torch.device("meta"):
         return quiet_transformers().AutoModelForCausalLM.from_config(config).num_parameters()
-
-
-def _replace_folder(folder: Path, write) -> None:
-    """``write(tmp)`` a folder beside ``folder``, then put it in ``folder``'s place (the old one removed
-    first: a kill between the two leaves the new one under its temporary name, rewritten next time)."""
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    write(tmp)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
