@@ -249,7 +249,7 @@ def test_a_diffusion_model_is_deterministic_on_a_cpu_and_guidance_changes_its_dr
         (
             ["trainer=vae", "generator.guidance=2"],
             "generator=image_sample needs sampling option guidance, "
-            "which trainer=vae does not provide; options that provide it: trainer=ddpm",
+            "which trainer=vae does not provide; options that provide it: trainer=ddpm, diffusers_unet",
         ),
         (
             ["generator.temperature=0.5"],
