@@ -131,6 +131,10 @@ def test_benchmark_runs_and_prints_json_last(script):
         # (guidance's cost is measured at full size in benchmarks/README.md).
         assert summary["sample_images_per_s"] > 0 and summary["sample_images_per_s_guided"] > 0
         assert 0 < summary["sample_flop_fraction"] < 1 and summary["image_size"] == [8, 8]
+        rows = {row["trainer"]: row for row in summary["trainers"]}
+        assert set(rows) == {"ddpm", "diffusers_unet"}  # the dev extra installs diffusers
+        assert rows["diffusers_unet"]["train_images_per_s"] > 0 and summary["ddpm_over_diffusers_sample"] > 0
+        assert 100_000 < rows["ddpm"]["parameters"] < rows["diffusers_unet"]["parameters"] < 200_000
     if script.endswith("chains.py"):
         assert summary["identical_chains"] is True and summary["throughput_ratio"] > 0
     if script.endswith("startup.py"):
