@@ -75,12 +75,18 @@ def find_file(folder: Path, role: str, key: str) -> Path:
     )
 
 
+FASHION_MNIST = "/usr/share/datasets/fashion-mnist"  # where Debian's dataset-fashion-mnist puts them
+
+
 def read_mnist_folder(folder: Path, key: str) -> dict[str, np.ndarray]:
     """The four arrays of an MNIST folder (images as uint8 (N, H, W)), their counts checked to agree."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise ConfigError(
-            key, f"{folder} is not a folder; give the folder holding the four MNIST-format idx files"
+            key,
+            f"{folder} is not a folder; give the folder holding the four MNIST-format idx files "
+            "(Fashion-MNIST on Debian or Ubuntu: apt install dataset-fashion-mnist puts them in "
+            f"{FASHION_MNIST})",
         )
     arrays = {}
     for role in FILES:
