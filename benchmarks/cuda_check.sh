@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Every CUDA measurement collapse_sim has, in one prepared run on one GPU (about 6 minutes on an
+# Every CUDA measurement collapse_sim has, in one prepared run on one GPU (about 8 minutes on an
 # H100-class GPU): the CUDA tests, the YOLO training core on CUDA, detection chains sharing one GPU,
-# the text family's decoder and the image family's diffusion model. Each benchmark's JSON line is
+# the text family's decoder, the image family's diffusion models and MAD at 28 x 28. Each benchmark's JSON line is
 # printed, for benchmarks/README.md.
 #
-#   bash benchmarks/cuda_check.sh            # each step has its own time limit: 9 minutes in all
+#   bash benchmarks/cuda_check.sh            # each step has its own time limit: 11.5 minutes in all
 #
 # Without a CUDA device it stops at once with exit 2, having run nothing.
 set -uo pipefail
@@ -37,4 +37,8 @@ step image_core 60 python benchmarks/image_core.py --device cuda
 # conf/experiment/shumailov.yaml): its last line is the run's report.
 step shumailov_hf 150 python -m collapse_sim +experiment=shumailov trainer=hf_causal_lm trainer.device=cuda \
   +debug=default plots=false hydra.run.dir=/tmp/cuda_check_shumailov_hf
+# +experiment=mad_fashion at 28 x 28 on 5,000 images, two generations (the paper's size is in its header).
+step mad_fashion 150 python -m collapse_sim +experiment=mad_fashion source.downsample=1 n_samples=5000 \
+  trainer.width=64 trainer.iterations=2000 trainer.batch=256 trainer.device=cuda generations=2 replicates=1 \
+  plots=false hydra.run.dir=/tmp/cuda_check_mad_fashion
 exit $status

@@ -63,6 +63,19 @@ requires_gensim = requires("gensim", "text")  # source=wikipedia reads the text 
 # A text run: its tokenizer (byte-level BPE) and its metrics (self-BLEU).
 TEXT_MARKS = [requires("tokenizers", "text"), requires("sacrebleu", "text")]
 requires_joblib_launcher = requires("hydra_plugins.hydra_joblib_launcher", "launchers")
+# Debian's dataset-fashion-mnist: +experiment=mad_fashion reads it where the package puts it.
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+requires_fashion_mnist = pytest.mark.skipif(
+    not FASHION_MNIST.is_dir(),
+    reason=f"needs Fashion-MNIST in {FASHION_MNIST}: apt install dataset-fashion-mnist",
+)
+
+
+def data_marks(config_text: str) -> list:
+    """The marks of a command or experiment whose configuration text reads Fashion-MNIST."""
+    return [requires_fashion_mnist] if str(FASHION_MNIST) in config_text else []
+
+
 requires_submitit = requires("hydra_plugins.hydra_submitit_launcher", "launchers")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ROOT, TEXT_MARKS, build_job, requires_gensim
+from conftest import ROOT, TEXT_MARKS, build_job, data_marks, requires_gensim
 from families import CONF, classes, families, family_data, on_disk, options, overrides
 from omegaconf import OmegaConf
 
@@ -88,13 +88,10 @@ def test_option_builds_and_runs(family, mixing):
 
 
 def experiment_marks(experiment: str) -> list:
-    """An experiment on text needs the text extra."""
+    """An experiment on text needs the text extra; one on Fashion-MNIST, its files."""
     text = (CONF / "experiment" / f"{experiment}.yaml").read_text()
-    return (
-        [requires_gensim, *TEXT_MARKS]
-        if "/source: wikipedia" in text or "/source: text_files" in text
-        else []
-    )
+    textual = "/source: wikipedia" in text or "/source: text_files" in text
+    return [*([requires_gensim, *TEXT_MARKS] if textual else []), *data_marks(text)]
 
 
 @pytest.mark.parametrize("experiment", [pytest.param(e, marks=experiment_marks(e)) for e in EXPERIMENTS])

@@ -4,7 +4,7 @@ abilities check (nothing is run)."""
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, TEXT_MARKS, requires_gensim
+from conftest import ROOT, TEXT_MARKS, data_marks, requires_gensim
 from doc_commands import all_commands, commands_in
 
 from collapse_sim.config import register_schema
@@ -28,11 +28,12 @@ def test_the_documentation_shows_every_experiment_s_command():
 
 
 def marks(args: tuple[str, ...]) -> list:
-    """A command that runs a text experiment needs the text extra."""
+    """A command that runs a text experiment needs the text extra; one on Fashion-MNIST, its files."""
     named = [a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("experiment=")]
     paths = [ROOT / "conf" / "experiment" / f"{name}.yaml" for name in named]
     texts = [path.read_text() for path in paths if path.exists()]  # the README's lab_noise is the reader's
-    return [requires_gensim, *TEXT_MARKS] if any("/source: wikipedia" in t for t in texts) else []
+    textual = any("/source: wikipedia" in t for t in texts)
+    return [*([requires_gensim, *TEXT_MARKS] if textual else []), *data_marks("".join(texts))]
 
 
 @pytest.mark.parametrize(

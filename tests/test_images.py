@@ -6,7 +6,7 @@ import gzip
 
 import numpy as np
 import pytest
-from conftest import refused_in_process
+from conftest import refused_in_process, requires_fashion_mnist
 
 import collapse_sim as cs
 from collapse_sim.errors import ConfigError
@@ -318,3 +318,21 @@ def test_an_image_run_gives_the_same_values_every_time():
 
     args = [*IMAGE_RUN, "replicates=1", "generations=2", "workers=1"]
     assert_same_results(cs.run(args), cs.run(args))
+
+
+@requires_fashion_mnist
+def test_mad_on_fashion_mnist_runs_at_14_by_14_and_a_missing_folder_says_how_to_install_it(
+    tmp_path, app_cli, monkeypatch, capsys
+):
+    run_dir = tmp_path / "run"
+    small = ["+debug=default", "replicates=1", "metrics.quality.classifier_steps=100", "plots=false"]
+    ran = app_cli("+experiment=mad_fashion", *small, f"hydra.run.dir={run_dir}")
+    assert ran.returncode == 0, ran.stderr
+    ds = cs.open_run(run_dir)
+    assert ds.sizes["generation"] == 3 and np.isfinite(ds.precision).all() and np.isfinite(ds.fid).all()
+    crops = np.load(next(run_dir.glob("chain_00/generations/000/crops.npz")))
+    assert crops[crops.files[0]].shape[1:3] == (14, 14)  # Fashion-MNIST averaged 2 x 2
+    missing = tmp_path / "fashion-mnist"
+    refused = refused_in_process(["+experiment=mad_fashion", f"source.path={missing}"], monkeypatch, capsys)
+    assert f"source.path: {missing} is not a folder" in refused
+    assert "apt install dataset-fashion-mnist puts them in /usr/share/datasets/fashion-mnist" in refused
