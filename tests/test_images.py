@@ -325,7 +325,7 @@ def test_mad_on_fashion_mnist_runs_at_14_by_14_and_a_missing_folder_says_how_to_
     tmp_path, app_cli, monkeypatch, capsys
 ):
     run_dir = tmp_path / "run"
-    small = ["+debug=default", "replicates=1", "metrics.quality.classifier_steps=100", "plots=false"]
+    small = ["+debug=default", "replicates=1", "plots=false"]
     ran = app_cli("+experiment=mad_fashion", *small, f"hydra.run.dir={run_dir}")
     assert ran.returncode == 0, ran.stderr
     ds = cs.open_run(run_dir)

@@ -110,8 +110,11 @@ def test_the_exact_values_it_quotes_are_theory_s():
 
 # The text rows' experiments run at debug size in test_configs (the n-gram standing in for tiny_gpt,
 # which test_text and test_base run end to end), as mad's does (test_images runs the image family's
-# every source and trainer); test_doc_commands builds these very command lines.
-RUN_ELSEWHERE = ("+experiment=vocabulary_loss", "+experiment=shumailov", "+experiment=mad")
+# every source and trainer, and mad_fashion at debug size); test_doc_commands builds these very command
+# lines.
+RUN_ELSEWHERE = (
+    *("+experiment=vocabulary_loss", "+experiment=shumailov", "+experiment=mad", "+experiment=mad_fashion"),
+)
 COMMANDS = sorted({tuple(a) for a in commands(PAGE) if not set(RUN_ELSEWHERE) & set(a)})
 
 
