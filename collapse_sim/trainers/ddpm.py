@@ -68,13 +68,7 @@ class DDPMTrainer(Trainer):
         """A network trained on ``data`` (from ``init``'s weights when warm-starting)."""
         import torch
 
-        from collapse_sim.models.ddpm import (
-            DenoisingUNet,
-            DiffusionModel,
-            denoising_loss,
-            noise_schedule,
-            to_network,
-        )
+        from collapse_sim.models.ddpm import DenoisingUNet, DiffusionModel, denoising_loss, noise_schedule
 
         if self.n_classes is None:
             raise RuntimeError("DDPMTrainer.fit before setup(context): the run hands it the classes")
@@ -84,25 +78,18 @@ class DDPMTrainer(Trainer):
         network = DenoisingUNet(self.n_classes, self.width)
         if init is not None:
             network.load_state_dict(init.state)
-        network.to(self.device).train()
-        optimiser = torch.optim.AdamW(network.parameters(), lr=self.lr)
-        images = to_network(data.images).to(self.device)  # resident for the whole fit
-        labels = torch.as_tensor(data.labels, dtype=torch.long, device=self.device)
         alpha_bar = noise_schedule(self.timesteps).to(self.device)
-        on_gpu = self.device.startswith("cuda")
-        report = max(1, self.iterations // 10)
-        for step in range(self.iterations):
-            progress = step / self.iterations
-            optimiser.param_groups[0]["lr"] = self.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-            rows = torch.as_tensor(rng.integers(len(images), size=self.batch), device=self.device)
-            with torch.autocast("cuda", torch.bfloat16, enabled=on_gpu):
-                loss = denoising_loss(network, images[rows], labels[rows], alpha_bar)
-            optimiser.zero_grad(set_to_none=True)
-            loss.float().backward()
-            optimiser.step()
-            if self.progress is not None and ((step + 1) % report == 0 or step + 1 == self.iterations):
-                self.progress(step + 1, self.iterations)
-        state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
+        state = train_denoiser(
+            network,
+            lambda net, images, labels: denoising_loss(net, images, labels, alpha_bar),
+            data,
+            rng,
+            iterations=self.iterations,
+            batch=self.batch,
+            lr=self.lr,
+            device=self.device,
+            progress=self.progress,
+        )
         return DiffusionModel(
             state,
             n_classes=self.n_classes,
@@ -112,3 +99,31 @@ class DDPMTrainer(Trainer):
             class_share=data.class_shares(self.n_classes),
             device=self.device,
         )
+
+
+def train_denoiser(network, loss, data: ImageSet, rng: np.random.Generator, *, iterations: int, batch: int,
+                   lr: float, device: str, progress=None) -> dict:
+    """The weights of ``network`` after ``iterations`` AdamW steps on ``batch`` images of ``data`` drawn by
+    ``rng``, the learning rate decaying along a cosine to a tenth of ``lr``; ``loss(network, images,
+    labels)`` is the step's denoising loss (``trainer=ddpm``'s and ``diffusers_unet``'s). The images stay on
+    ``device`` for the whole fit; on CUDA the forward pass runs in bf16 autocast."""
+    import torch
+
+    from collapse_sim.models.ddpm import to_network
+
+    network.to(device).train()
+    optimiser = torch.optim.AdamW(network.parameters(), lr=lr)
+    images = to_network(data.images).to(device)
+    labels = torch.as_tensor(data.labels, dtype=torch.long, device=device)
+    on_gpu, report = device.startswith("cuda"), max(1, iterations // 10)
+    for step in range(iterations):
+        optimiser.param_groups[0]["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / iterations)))
+        rows = torch.as_tensor(rng.integers(len(images), size=batch), device=device)
+        with torch.autocast("cuda", torch.bfloat16, enabled=on_gpu):
+            value = loss(network, images[rows], labels[rows])
+        optimiser.zero_grad(set_to_none=True)
+        value.float().backward()
+        optimiser.step()
+        if progress is not None and ((step + 1) % report == 0 or step + 1 == iterations):
+            progress(step + 1, iterations)
+    return {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}

@@ -16,7 +16,6 @@ when this trainer is chosen.
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from pathlib import Path
@@ -28,6 +27,7 @@ from collapse_sim.checks import positive_int
 from collapse_sim.components import RunContext, Trainer, data_of
 from collapse_sim.devices import resolve_device
 from collapse_sim.errors import ConfigError, first_line
+from collapse_sim.trainers.ddpm import train_denoiser
 
 CHAIN_FOLDER = "diffusers_unet"  # each chain's latest model, in its folder (a pipeline folder)
 BETA_START, BETA_END = 1e-4, 0.02  # DDPM's linear schedule, as trainer=ddpm's
@@ -155,7 +155,6 @@ class DiffusersUNetTrainer(Trainer):
         written to the chain's folder with ``save_pretrained``."""
         import torch
 
-        from collapse_sim.models.ddpm import to_network
         from collapse_sim.models.diffusers_unet import (
             DiffusersImageModel,
             build_unet,
@@ -170,26 +169,21 @@ class DiffusersUNetTrainer(Trainer):
         torch.manual_seed(int(rng.integers(2**31)))
         config = self.unet_config(self.n_classes, data.size)
         start = self.base_state if self.base_state is not None else (init.state if init else None)
-        network = build_unet(config, start).to(self.device).train()
         schedule = quiet_diffusers().DDPMScheduler.from_config(self.scheduler_config())
-        optimiser = torch.optim.AdamW(network.parameters(), lr=self.lr)
-        images = to_network(data.images).to(self.device)  # resident for the whole fit
-        labels = torch.as_tensor(data.labels, dtype=torch.long, device=self.device)
-        on_gpu, report = self.device.startswith("cuda"), max(1, self.iterations // 10)
-        for step in range(self.iterations):
-            progress = step / self.iterations
-            optimiser.param_groups[0]["lr"] = self.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-            rows = torch.as_tensor(rng.integers(len(images), size=self.batch), device=self.device)
-            with torch.autocast("cuda", torch.bfloat16, enabled=on_gpu):
-                loss = denoising_loss(network, schedule, images[rows], labels[rows], self.n_classes)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            if self.progress is not None and ((step + 1) % report == 0 or step + 1 == self.iterations):
-                self.progress(step + 1, self.iterations)
+        state = train_denoiser(
+            build_unet(config, start),
+            lambda net, images, labels: denoising_loss(net, schedule, images, labels, self.n_classes),
+            data,
+            rng,
+            iterations=self.iterations,
+            batch=self.batch,
+            lr=self.lr,
+            device=self.device,
+            progress=self.progress,
+        )
         model = DiffusersImageModel(
             config,
-            {k: v.detach().cpu().clone() for k, v in network.state_dict().items()},
+            state,
             dict(schedule.config),
             n_classes=self.n_classes,
             size=data.size,
