@@ -21,7 +21,6 @@ from collapse_sim.images.data import drawn_classes
 
 SAMPLERS = ("ddpm", "ddim")
 UNET_FOLDER, SCHEDULER_FOLDER = "unet", "scheduler"  # a pipeline folder's parts, as save_pretrained lays them
-LABEL_DROPOUT = 0.1  # share of training labels replaced by "no class" (classifier-free guidance), as ddpm's
 
 
 def quiet_diffusers(*, offline: bool = True):
@@ -54,17 +53,19 @@ def sampling_scheduler(kind: str, scheduler_config: dict, steps: int):
     return scheduler
 
 
-def denoising_loss(network, schedule, images, labels, n_classes: int, dropout: float = LABEL_DROPOUT):
+def denoising_loss(network, schedule, images, labels, n_classes: int):
     """DDPM's simple loss on a diffusers U-Net: the mean squared error of the noise it predicts at uniformly
-    drawn steps of ``schedule`` (a ``DDPMScheduler``), ``dropout`` of the labels replaced by "no class"
+    drawn steps of ``schedule`` (a ``DDPMScheduler``), ddpm's share of the labels replaced by "no class"
     (``n_classes``). The same draws, in the same order, as ``trainer=ddpm``'s loss."""
     import torch
     from torch.nn import functional as F
 
+    from collapse_sim.models.ddpm import LABEL_DROPOUT
+
     n = len(images)
     t = torch.randint(schedule.config.num_train_timesteps, (n,), device=images.device)
     noise = torch.randn_like(images)
-    dropped = torch.rand(n, device=images.device) < dropout
+    dropped = torch.rand(n, device=images.device) < LABEL_DROPOUT
     labels = torch.where(dropped, torch.full_like(labels, n_classes), labels)
     predicted = network(schedule.add_noise(images, noise, t), t, class_labels=labels).sample
     return F.mse_loss(predicted.float(), noise)

@@ -101,8 +101,18 @@ class DDPMTrainer(Trainer):
         )
 
 
-def train_denoiser(network, loss, data: ImageSet, rng: np.random.Generator, *, iterations: int, batch: int,
-                   lr: float, device: str, progress=None) -> dict:
+def train_denoiser(
+    network,
+    loss,
+    data: ImageSet,
+    rng: np.random.Generator,
+    *,
+    iterations: int,
+    batch: int,
+    lr: float,
+    device: str,
+    progress=None,
+) -> dict:
     """The weights of ``network`` after ``iterations`` AdamW steps on ``batch`` images of ``data`` drawn by
     ``rng``, the learning rate decaying along a cosine to a tenth of ``lr``; ``loss(network, images,
     labels)`` is the step's denoising loss (``trainer=ddpm``'s and ``diffusers_unet``'s). The images stay on

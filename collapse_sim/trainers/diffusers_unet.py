@@ -27,10 +27,10 @@ from collapse_sim.checks import positive_int
 from collapse_sim.components import RunContext, Trainer, data_of
 from collapse_sim.devices import resolve_device
 from collapse_sim.errors import ConfigError, first_line
+from collapse_sim.models.diffusers_unet import SAMPLERS
 from collapse_sim.trainers.ddpm import train_denoiser
 
 CHAIN_FOLDER = "diffusers_unet"  # each chain's latest model, in its folder (a pipeline folder)
-BETA_START, BETA_END = 1e-4, 0.02  # DDPM's linear schedule, as trainer=ddpm's
 
 
 class DiffusersUNetTrainer(Trainer):
@@ -63,8 +63,8 @@ class DiffusersUNetTrainer(Trainer):
             )
         self.layers_per_block = positive_int("layers_per_block", layers_per_block)
         self.timesteps = positive_int("timesteps", timesteps, minimum=10)
-        if sampler not in ("ddpm", "ddim"):
-            raise ConfigError("sampler", f"must be ddpm or ddim, got {sampler!r}")
+        if sampler not in SAMPLERS:
+            raise ConfigError("sampler", f"must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
         self.sampler = sampler
         self.iterations, self.batch = positive_int("iterations", iterations), positive_int("batch", batch)
         self.threads = positive_int("threads", threads)
@@ -98,6 +98,8 @@ class DiffusersUNetTrainer(Trainer):
         """The training schedule: the pretrained model's, or DDPM's linear one of ``timesteps`` steps."""
         if self.pretrained is not None and self.pretrained[1] is not None:
             return dict(self.pretrained[1])
+        from collapse_sim.models.ddpm import BETA_END, BETA_START
+
         return {
             "num_train_timesteps": self.timesteps,
             "beta_schedule": "linear",
