@@ -14,7 +14,8 @@ it) ``--repeats`` times in fresh interpreters, each into a new folder, with
 - summary, plots, report: the terminal summary, ``curves.png``, ``report.html``
 - exit: what remains until the process has ended
 
-the wall time of a refused command (``source=nope``), and a notebook's first read: a
+the wall time of a refused command (``source=nope``), the floor under them (``imports_floor_s``: a
+fresh interpreter importing only what a toy run cannot do without, ``FLOOR``), and a notebook's first read: a
 fresh interpreter that runs ``import collapse_sim as cs; cs.open_run(store)`` on the
 store just made (``reader_s``, and which of Hydra and the builder it loaded). Then each setting of
 ``SETTINGS``: collapse_sim's command beside the plain NumPy loop a researcher would write for the same
@@ -138,6 +139,17 @@ def timed_read(run_dir: Path) -> tuple[float, list[str]]:
     return float(seconds), eval(loaded)
 
 
+# What a toy run cannot do without importing: the floor under its start-up.
+FLOOR = "import numpy, omegaconf, hydra.core.hydra_config, xarray, zarr, scipy.special"
+
+
+def timed_floor() -> float:
+    """Wall time of a fresh interpreter that imports only what a toy run cannot do without (``FLOOR``)."""
+    launched = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR], check=True, capture_output=True)
+    return time.perf_counter() - launched
+
+
 def timed_plain(loop: str, folder: Path) -> float:
     """Wall time of a plain NumPy loop (``benchmarks/plain_loops.py``) in a fresh interpreter."""
     launched = time.perf_counter()
@@ -184,7 +196,7 @@ def main() -> None:
     unknown = [name for name in names if name not in SETTINGS]
     if unknown:
         parser.error(f"unknown setting {unknown[0]!r}; valid: {', '.join(SETTINGS)}")
-    walls, refused, phases, reads = [], [], [], []
+    walls, refused, phases, reads, floors = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="startup_") as scratch:
         for repeat in range(args.repeats):
             folder = Path(scratch) / f"run{repeat}"
@@ -194,6 +206,7 @@ def main() -> None:
             phases.append(parts)
             refused.append(timed_run(["source=nope"], folder)[0])
             reads.append(timed_read(folder / "run"))
+            floors.append(timed_floor())
             print(
                 json.dumps(
                     {"repeat": repeat, "wall_s": round(wall, 3), **{k: round(v, 3) for k, v in parts.items()}}
@@ -218,6 +231,7 @@ def main() -> None:
         "reference_gflops": REFERENCE_GFLOPS,
         "toy_run_s": round(statistics.median(walls), 3),
         "refused_s": round(statistics.median(refused), 3),
+        "imports_floor_s": round(statistics.median(floors), 3),
         "toy_run_at_reference_s": round(statistics.median(walls) * scale, 3),
         "refused_at_reference_s": round(statistics.median(refused) * scale, 3),
         "reader_s": round(statistics.median(r[0] for r in reads), 3),

@@ -141,6 +141,7 @@ def test_benchmark_runs_and_prints_json_last(script):
         phases = summary["phases_s"]
         assert set(phases) >= {"imports", "compose", "build", "generation", "plots", "report", "exit"}
         assert 0 < summary["refused_s"] < summary["toy_run_s"] and summary["matmul_peak_gflops"] > 0
+        assert summary["imports_floor_s"] > 0
         (row,) = summary["settings"]
         assert row["setting"] == "gaussian_1x1" and row["plain_numpy_s"] > 0 and row["ratio"] > 0
 
