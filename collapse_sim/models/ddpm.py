@@ -110,6 +110,17 @@ def denoising_loss(
     return F.mse_loss(network(noisy, t, labels), noise)
 
 
+def guided_noise(predict, x, t, wanted, none, guidance: float) -> torch.Tensor:
+    """The noise to remove from ``x`` at steps ``t``: ``predict(x, t, labels)`` for the ``wanted`` classes,
+    or with classifier-free guidance w > 0, ``(1 + w) eps(x, t, class) - w eps(x, t, none)`` (Ho & Salimans
+    2022), both predictions from one call on the doubled batch."""
+    if not guidance:
+        return predict(x, t, wanted).float()
+    both = predict(torch.cat([x, x]), torch.cat([t, t]), torch.cat([wanted, none]))
+    conditional, unconditional = both.float().chunk(2)
+    return (1 + guidance) * conditional - guidance * unconditional
+
+
 @torch.no_grad()
 def sample_images(
     network: DenoisingUNet,
@@ -137,12 +148,7 @@ def sample_images(
         none = torch.full_like(wanted, network.n_classes)
         for i in reversed(range(len(chosen))):
             t = chosen[i].expand(n)
-            if guidance:
-                both = network(torch.cat([x, x]), torch.cat([t, t]), torch.cat([wanted, none]))
-                conditional, unconditional = both.float().chunk(2)
-                eps = (1 + guidance) * conditional - guidance * unconditional
-            else:
-                eps = network(x, t, wanted).float()
+            eps = guided_noise(network, x, t, wanted, none, guidance)
             mean = (x - betas[i] / (1 - kept[i]).sqrt() * eps) / (1 - betas[i]).sqrt()
             if i:
                 variance = betas[i] * (1 - previous[i]) / (1 - kept[i])  # the posterior's, beta-tilde

@@ -144,7 +144,13 @@ class DiffusersImageModel:
         """Images in [-1, 1] (n, 1, H, W), one per label, from noise through the respaced schedule."""
         import torch
 
+        from collapse_sim.models.ddpm import guided_noise
+
         network, out = self.network(), []
+
+        def predict(x, t, labels):
+            return network(x, t, class_labels=labels).sample
+
         for start in range(0, len(labels), batch):
             wanted = labels[start : start + batch].to(self.device)
             scheduler = sampling_scheduler(self.sampler, self.scheduler_config, steps or self.timesteps)
@@ -152,14 +158,7 @@ class DiffusersImageModel:
             none = torch.full_like(wanted, self.n_classes)
             for t in scheduler.timesteps:
                 step = t.to(self.device).expand(len(wanted))
-                if guidance:
-                    both = network(
-                        torch.cat([x, x]), torch.cat([step, step]), class_labels=torch.cat([wanted, none])
-                    )
-                    conditional, unconditional = both.sample.float().chunk(2)
-                    eps = (1 + guidance) * conditional - guidance * unconditional
-                else:
-                    eps = network(x, step, class_labels=wanted).sample.float()
+                eps = guided_noise(predict, x, step, wanted, none, guidance)
                 # The scheduler draws its noise on the CPU from our generator: the same images on any device.
                 x = scheduler.step(eps, t, x, generator=generator).prev_sample
             out.append(x.clamp(-1, 1).cpu())
