@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,6 +32,15 @@ from collapse_sim.models.diffusers_unet import SAMPLERS
 from collapse_sim.trainers.ddpm import train_denoiser
 
 CHAIN_FOLDER = "diffusers_unet"  # each chain's latest model, in its folder (a pipeline folder)
+
+
+class Pretrained(NamedTuple):
+    """A pretrained U-Net as its files give it: its config, its scheduler's (None without one), and the
+    subfolder holding the U-Net (``unet`` in a pipeline folder, None in a U-Net's own)."""
+
+    config: dict
+    scheduler: dict | None
+    subfolder: str | None
 
 
 class DiffusersUNetTrainer(Trainer):
@@ -79,7 +89,7 @@ class DiffusersUNetTrainer(Trainer):
     def unet_config(self, n_classes: int, size: tuple[int, int]) -> dict:
         """The U-Net's config: the pretrained one, or one of ``channels`` for ``n_classes`` at ``size``."""
         if self.pretrained is not None:
-            return dict(self.pretrained[0])
+            return dict(self.pretrained.config)
         levels = len(self.channels)
         return {
             "sample_size": list(size),
@@ -96,8 +106,8 @@ class DiffusersUNetTrainer(Trainer):
 
     def scheduler_config(self) -> dict:
         """The training schedule: the pretrained model's, or DDPM's linear one of ``timesteps`` steps."""
-        if self.pretrained is not None and self.pretrained[1] is not None:
-            return dict(self.pretrained[1])
+        if self.pretrained is not None and self.pretrained.scheduler is not None:
+            return dict(self.pretrained.scheduler)
         from collapse_sim.models.ddpm import BETA_END, BETA_START
 
         return {
@@ -147,7 +157,7 @@ class DiffusersUNetTrainer(Trainer):
 
             unet = quiet_diffusers(offline=not self.hub).UNet2DModel.from_pretrained(
                 str(Path(self.model).expanduser()) if Path(self.model).expanduser().is_dir() else self.model,
-                subfolder=self.pretrained[2],
+                subfolder=self.pretrained.subfolder,
                 local_files_only=not self.hub,
             )
             self.base_state = unet.state_dict()
@@ -198,7 +208,7 @@ class DiffusersUNetTrainer(Trainer):
         return model
 
 
-def _pretrained(model: str, hub: bool) -> tuple[dict, dict | None, str | None]:
+def _pretrained(model: str, hub: bool) -> Pretrained:
     """A pretrained U-Net's config, its scheduler's (None without one) and the subfolder holding the U-Net
     (``unet`` in a pipeline), or one paragraph saying why there is none: a missing folder, a hub id offline
     and a folder without a U-Net each at once."""
@@ -250,4 +260,4 @@ def _pretrained(model: str, hub: bool) -> tuple[dict, dict | None, str | None]:
     def public(values: dict | None) -> dict | None:
         return {k: v for k, v in values.items() if not k.startswith("_")} if values else None
 
-    return public(config), public(scheduler), subfolder
+    return Pretrained(public(config), public(scheduler), subfolder)
