@@ -12,6 +12,18 @@ from pathlib import Path
 
 import pytest
 
+# pytest-xdist runs one worker per core; numpy's BLAS and torch's OpenMP would each start a thread per core
+# in every worker (and in the runs each starts), and pools of spinning threads on shared cores slow the suite
+# by about a tenth. One thread a worker: the variables for torch and for the runs a test starts, and
+# threadpoolctl for the BLAS that zarr's pytest plugin has loaded already. A run's training threads are its
+# ``trainer.threads`` setting either way; the thread-count test sets these variables itself.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    from threadpoolctl import threadpool_limits
+
+    for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_variable, "1")
+    threadpool_limits(1)
+
 ROOT = Path(__file__).resolve().parent.parent
 # The default run is a detection simulation; these choices make it the 1-D Gaussian toy.
 GAUSSIAN = ("source=gaussian", "generator=refit_sample", "trainer=gaussian_fit", "metrics=gaussian")
