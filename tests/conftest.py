@@ -331,6 +331,45 @@ def app_cli(monkeypatch, capsys):
         handler.close()
 
 
+@pytest.fixture
+def run_here(monkeypatch, capsys):
+    """``python SCRIPT ARGS`` run in this process, as ``python SCRIPT`` would (its folder first on the path,
+    its arguments in ``sys.argv``, ``__name__ == "__main__"``): its exit code and output. torch, Ultralytics
+    and the Hugging Face libraries are imported once per test worker instead of once per script; torch's
+    thread count, which the benchmarks set, is given back afterwards."""
+
+    def run(script: str, *args: str) -> subprocess.CompletedProcess:
+        import runpy
+        import warnings
+
+        import torch
+
+        monkeypatch.syspath_prepend(str((ROOT / script).parent))
+        monkeypatch.setattr(sys, "argv", [script, *args])
+        monkeypatch.chdir(ROOT)
+        threads, code = torch.get_num_threads(), 0
+        capsys.readouterr()
+        with warnings.catch_warnings(record=True) as warned:  # printed to its stderr, as an interpreter does
+            warnings.simplefilter("default")
+            try:
+                runpy.run_path(str(ROOT / script), run_name="__main__")
+            except SystemExit as stop:  # an interpreter prints a message and leaves with code 1
+                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+                if stop.code is not None and not isinstance(stop.code, int):
+                    print(stop.code, file=sys.stderr)
+            finally:
+                torch.set_num_threads(threads)
+        for said in warned:
+            print(
+                warnings.formatwarning(said.message, said.category, said.filename, said.lineno),
+                file=sys.stderr,
+            )
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess([script, *args], code, captured.out, captured.err)
+
+    return run
+
+
 def one_paragraph(result, code: int = 2) -> str:
     """The paragraph of a refused, failed or stopped command (exit ``code``, one ``collapse_sim: error:``
     or ``collapse_sim: stopped:``, no traceback), with its line breaks undone."""

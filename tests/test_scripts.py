@@ -76,6 +76,11 @@ DOCS_SCRIPTS = (  # crops_figure's smoke test is in test_sprites (it needs a spr
 )
 
 
+# Benchmarks whose smoke test runs a fresh interpreter: they time interpreters (startup.py) or the runs they
+# start (chains.py). Every other script runs in the test's own interpreter (``run_here``).
+FRESH_INTERPRETER = {"benchmarks/chains.py", "benchmarks/startup.py"}
+
+
 def _run(script: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=user_env()
@@ -111,8 +116,8 @@ def test_the_cuda_check_refuses_clearly_without_cuda():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_benchmark_runs_and_prints_json_last(script):
-    result = _run(script, *SCRIPTS[script])
+def test_benchmark_runs_and_prints_json_last(script, run_here):
+    result = (_run if script in FRESH_INTERPRETER else run_here)(script, *SCRIPTS[script])
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["benchmark"] == script.removeprefix("benchmarks/").removesuffix(".py")
@@ -148,11 +153,11 @@ def test_benchmark_runs_and_prints_json_last(script):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("two_chain_run")
-def test_arms_figure_draws_from_run_directories(two_chain_run, tmp_path):
+def test_arms_figure_draws_from_run_directories(two_chain_run, tmp_path, run_here):
     _, run_dir = two_chain_run
     out = tmp_path / "figure.png"
     args = ("--out", str(out), "--metrics", "map50", "rare_recall", "--labels", "replace", "again")
-    drawn = _run("docs/arms_figure.py", str(run_dir), str(run_dir), *args)
+    drawn = run_here("docs/arms_figure.py", str(run_dir), str(run_dir), *args)
     assert drawn.returncode == 0, drawn.stderr[-3000:]
     assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads(drawn.stdout.strip().splitlines()[-1])
@@ -161,12 +166,12 @@ def test_arms_figure_draws_from_run_directories(two_chain_run, tmp_path):
     assert first["chains"] == 2 and len(first["map50"]["relative_change_per_chain"]) == 2
     assert again["rare_recall"]["last_minus_first_arm"][0] == 0.0  # the same run against itself
 
-    unnamed = _run("docs/arms_figure.py", str(run_dir), "--out", str(out), "--metrics", "ap50_95")
+    unnamed = run_here("docs/arms_figure.py", str(run_dir), "--out", str(out), "--metrics", "ap50_95")
     assert unnamed.returncode != 0 and "ap50_95 has dimensions" in unnamed.stderr
 
 
-def test_scene_law_drift_prints_every_generation_as_json():
-    result = _run("docs/scene_law_drift.py", "--chains", "3", "--generations", "2", "--images", "30")
+def test_scene_law_drift_prints_every_generation_as_json(run_here):
+    result = run_here("docs/scene_law_drift.py", "--chains", "3", "--generations", "2", "--images", "30")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert [row["generation"] for row in summary["generations"]] == [0, 1]
@@ -179,10 +184,10 @@ def test_scene_law_drift_prints_every_generation_as_json():
         assert first[f"colour_spread_commonest_{estimate}"][0] > 0
 
 
-def test_replications_runs_its_rows_and_prints_json_last():
+def test_replications_runs_its_rows_and_prints_json_last(run_here):
     """One of the page's rows at full size (its cheapest, two seconds): the distance retraining grows is the
     exact curve's at the first and the last generation, within the interval over 4000 chains an arm."""
-    result = _run("docs/replications.py", "--only", "bertrand")
+    result = run_here("docs/replications.py", "--only", "bertrand")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["matmul_peak_gflops"] > 0 and set(summary["rows"]) == {"bertrand"}
@@ -197,7 +202,7 @@ def test_replications_runs_its_rows_and_prints_json_last():
 @requires_gensim
 @TEXT_MARKS[0]
 @TEXT_MARKS[1]
-def test_shumailov_figure_draws_both_arms(tmp_path, app_cli):
+def test_shumailov_figure_draws_both_arms(tmp_path, app_cli, run_here):
     small = (*text_run(corpus(tmp_path / "corpus")), "plots=false")  # a small corpus, by characters
     runs = [tmp_path / "replace", tmp_path / "fraction"]
     for run, mixing in zip(
@@ -206,7 +211,9 @@ def test_shumailov_figure_draws_both_arms(tmp_path, app_cli):
         result = app_cli(*small, *mixing, f"hydra.run.dir={run}")
         assert result.returncode == 0, result.stderr[-3000:]
     out = tmp_path / "shumailov.png"
-    drawn = _run("docs/shumailov_figure.py", *map(str, runs), "--out", str(out), "--chars-per-token", "2.5")
+    drawn = run_here(
+        "docs/shumailov_figure.py", *map(str, runs), "--out", str(out), "--chars-per-token", "2.5"
+    )
     assert drawn.returncode == 0, drawn.stderr[-3000:]
     summary = json.loads(drawn.stdout.strip().splitlines()[-1])
     arm = summary["no original data kept"]
@@ -214,13 +221,13 @@ def test_shumailov_figure_draws_both_arms(tmp_path, app_cli):
     assert len(arm["test_perplexity_per_token"]) == 3 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_gaussian_figure_draws_the_run_beside_theory(tmp_path, app_cli):
+def test_gaussian_figure_draws_the_run_beside_theory(tmp_path, app_cli, run_here):
     run_dir = tmp_path / "run"
     args = ("+experiment=gaussian_collapse", "+debug=default", "plots=false", f"hydra.run.dir={run_dir}")
     result = app_cli(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     out = tmp_path / "gaussian.png"
-    drawn = _run("docs/gaussian_figure.py", str(run_dir), "--out", str(out))
+    drawn = run_here("docs/gaussian_figure.py", str(run_dir), "--out", str(out))
     assert drawn.returncode == 0, drawn.stderr[-3000:]
     summary = json.loads(drawn.stdout.strip().splitlines()[-1])
     assert summary["chains"] == 2 and summary["generations"] == 3

@@ -122,7 +122,7 @@ socket.create_connection = _refuse
 
 
 @pytest.mark.slow
-def test_artefact_experiment_runs_with_the_network_blocked(tmp_path):
+def test_artefact_experiment_runs_with_the_network_blocked(tmp_path, run_here):
     import subprocess
     import sys
 
@@ -143,11 +143,6 @@ def test_artefact_experiment_runs_with_the_network_blocked(tmp_path):
     assert ds.sharpness_by_class.dims == ("generation", "replicate", "class")
     assert (run_dir / "crops.png").stat().st_size > 5_000
     out = tmp_path / "crops_figure.png"
-    drawn = subprocess.run(
-        [sys.executable, "docs/crops_figure.py", str(run_dir), "--labels", "replace", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    drawn = run_here("docs/crops_figure.py", str(run_dir), "--labels", "replace", "--out", str(out))
     assert drawn.returncode == 0, drawn.stderr[-3000:]
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5_000
