@@ -103,6 +103,7 @@ def test_shumailov_with_a_transformers_model_stores_every_text_metric_and_a_sigk
         f"source.path={corpus(tmp_path / 'corpus')}",
         *("source.passage_tokens=32", "source.tokenizer=characters", "generator.prompt=8"),
         *("metrics.text.window=100", "trainer.context=48", "trainer.batch=4"),
+        *("trainer.pretrain_tokens=2000", "trainer.epochs=1"),  # the protocol's steps, not its sizes
         *("n_samples=40", "replicates=1", "generations=2", "plots=false", "store_flush_s=0"),
     ]
     whole = cs.run(args)
