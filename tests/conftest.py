@@ -1,5 +1,6 @@
 """Shared helpers: the command line in this process (``app_cli``) or, where a process boundary is the
-point, in a subprocess (``run_cli``); jobs composed and built in-process (``build_job``)."""
+point, in a subprocess (``run_cli``); a script of benchmarks/ or docs/ in this process (``run_here``); jobs
+composed and built in-process (``build_job``)."""
 
 from __future__ import annotations
 
