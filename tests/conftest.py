@@ -300,6 +300,11 @@ class Ran:
     stderr: str
 
 
+def exit_code(stop: SystemExit) -> int:
+    """The status an interpreter leaves with on ``stop``: its integer code, 0 for None, else 1 (a message)."""
+    return stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+
+
 @pytest.fixture
 def app_cli(monkeypatch, capsys):
     """``python -m collapse_sim ARGS`` run in this process (``app.main``), with its exit code and output.
@@ -322,7 +327,7 @@ def app_cli(monkeypatch, capsys):
         try:
             app.main()
         except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+            code = exit_code(stop)
         captured = capsys.readouterr()
         return Ran(code, captured.out, captured.err)
 
@@ -356,7 +361,7 @@ def run_here(monkeypatch, capsys):
             try:
                 runpy.run_path(str(ROOT / script), run_name="__main__")
             except SystemExit as stop:  # an interpreter prints a message and leaves with code 1
-                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+                code = exit_code(stop)
                 if stop.code is not None and not isinstance(stop.code, int):
                     print(stop.code, file=sys.stderr)
             finally:
