@@ -291,6 +291,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def pytest_unconfigure(config):
+    """Collect once, then freeze what is left, before pytest's own end-of-session collections.
+
+    A worker's heap holds torch, Ultralytics and the Hugging Face libraries: millions of objects, which
+    pytest's unraisable-exception check then collected five times over and the interpreter's teardown once
+    more (about 6 s a worker, after its last test). This collection still runs every pending finaliser
+    while pytest's hook listens, so an exception raised in a ``__del__`` is reported as before; the later
+    collections only skip what had survived it.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 @dataclass(frozen=True)
 class Ran:
     """What a command line gave back: its exit code and output (as ``subprocess.CompletedProcess``)."""
