@@ -105,6 +105,7 @@ def measure_step(
     profiled: bool = True,
     precision: str = "auto",
     floor_s: float = 1.0,
+    profile_repeats: int = PROFILE_REPEATS,
 ) -> dict:
     """Count, replay, time (``timed_epochs`` > 0) and profile the training core's step at one size."""
     import torch
@@ -146,11 +147,11 @@ def measure_step(
         out["gflops"] = out["training_gflop_per_image"] * trainer.batch / out["ms_per_step"] * 1e3
     if profiled:
         # A few steps suffice (each costs the same) and keep the profiler's own parsing short; the
-        # least of two repeats is the estimate least disturbed by anything else on the machine.
+        # least of a few repeats is the estimate least disturbed by anything else on the machine.
         probed = data.train.take(range(min(PROFILED_STEPS * trainer.batch, images)))
         probe = trainer.training_run(network, probed, seed=0)
         on_gpu = trainer.device.startswith("cuda")
-        repeats = [_profile_steps(probe, on_gpu) for _ in range(PROFILE_REPEATS)]
+        repeats = [_profile_steps(probe, on_gpu) for _ in range(profile_repeats)]
         out["parts_ms"] = {name: round(min(r["parts"].get(name, 0.0) for r in repeats), 2) for name in PARTS}
         out["convolution_ms"] = min(r["convolution_ms"] for r in repeats)
         out["convolutions_per_step"] = repeats[0]["convolutions"]
@@ -275,7 +276,15 @@ def main() -> None:
     parser.add_argument(
         "--floor-s", type=float, default=1.0, help="seconds each kernel floor is timed for (at least)"
     )
+    parser.add_argument(
+        "--profile-repeats",
+        type=int,
+        default=PROFILE_REPEATS,
+        help="profiled passes per size, the least reported (each costs seconds of the profiler's parsing)",
+    )
     args = parser.parse_args()
+    if args.profile_repeats < 1:
+        parser.error(f"--profile-repeats must be at least 1, not {args.profile_repeats}")
     began = time.perf_counter()
     sizes = []
     for imgsz in args.imgsz:
@@ -288,6 +297,7 @@ def main() -> None:
                 args.epochs,
                 precision=args.precision,
                 floor_s=args.floor_s,
+                profile_repeats=args.profile_repeats,
             )
         )
         print(json.dumps(sizes[-1]), flush=True)

@@ -34,7 +34,7 @@ SCRIPTS = {
     "benchmarks/image_core.py": ["--iterations", "3", "--batch", "8", "--images", "8", "--steps", "3"],
     "benchmarks/step_profile.py": [
         *("--imgsz", "32", "--images", "16", "--batch", "8", "--epochs", "1"),
-        *("--floor-s", "0.05"),  # a smoke test times nothing it reports
+        *("--floor-s", "0.05", "--profile-repeats", "1"),  # a smoke test times nothing it reports
     ],
     "benchmarks/startup.py": ["--repeats", "1", "--settings", "gaussian_1x1"],
     "benchmarks/text_core.py": [
