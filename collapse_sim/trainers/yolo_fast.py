@@ -148,14 +148,19 @@ class YOLOFastTrainer(Trainer):
                 self.progress(epoch + 1, self.epochs)
         # The weights name the data they learnt from: the store's dataset_hash[generation].
         train_args = {**vars(network.args), "dataset_version": data.content_hash()}
-        save_network(folder / "weights.pt", run.ema.ema, train_args=train_args)
+        written = save_network(folder / "weights.pt", run.ema.ema, train_args=train_args)
         _write_log(folder / "train_log.csv", log)
         write_dataset(folder / "sample", data.take(range(min(SAMPLE_IMAGES, len(data)))), val_images=1)
-        return self._detector(folder / "weights.pt", data.names)
+        return self._detector(folder / "weights.pt", data.names, written=written)
 
-    def _detector(self, weights: Path, names) -> FastDetector:
+    def _detector(self, weights: Path, names, written=None) -> FastDetector:
         return FastDetector(
-            weights, names=names, imgsz=self.imgsz, device=self.device, precision=self.precision
+            weights,
+            names=names,
+            imgsz=self.imgsz,
+            device=self.device,
+            precision=self.precision,
+            written=written,
         )
 
     def training_run(self, network, data: DetectionSet, seed: int):

@@ -74,8 +74,9 @@ def given_weights(model: str, path: Path) -> Path:
     return path
 
 
-def save_network(path: Path, network, *, train_args: dict) -> None:
-    """Write ``network`` as an Ultralytics checkpoint, atomically (temporary file, then rename)."""
+def save_network(path: Path, network, *, train_args: dict):
+    """Write ``network`` as an Ultralytics checkpoint, atomically (temporary file, then rename); returns the
+    float32 CPU copy written, the network a reader of the file gets."""
     import torch
 
     snapshot = deepcopy(network).float().to("cpu", memory_format=torch.contiguous_format)
@@ -85,3 +86,4 @@ def save_network(path: Path, network, *, train_args: dict) -> None:
     atomic_write(
         path, lambda file: torch.save({"ema": snapshot, "model": None, "train_args": train_args}, file)
     )
+    return snapshot
