@@ -14,7 +14,7 @@ reports, per step:
   (batch and augmentation, forward, loss, backward, optimiser with clipping,
   EMA) and ``convolution_ms``, the self time of every convolution operator
   (on a GPU, its kernels' device time), from ``torch.profiler`` over four
-  steps, the least of two repeats;
+  steps, the least of ``--profile-repeats`` (two) repeats;
 * ``*_s_per_generation``: per-step times times the steps of one generation
   of ``--images`` images and 10 epochs, ``benchmarks/train_core.py``'s
   default, so the two can be set side by side.

@@ -51,8 +51,8 @@ def test_fast_trainer_learns_an_easy_set_within_a_few_epochs(tmp_path):
     # The generation is measured with the network it has just written, not read back from the file; read
     # back, as a resumed run or a reader does, it is the same network and scores the same to the last bit.
     read_back = FastDetector(detector.weights, names=detector.names, imgsz=detector.imgsz, device="cpu")
-    written = detector.network.state_dict()
-    assert all(torch.equal(value, written[key]) for key, value in read_back.network.state_dict().items())
+    written, read = detector.network.state_dict(), read_back.network.state_dict()
+    assert written.keys() == read.keys() and all(torch.equal(read[key], written[key]) for key in written)
     again = DetectionMetrics().measure(read_back, real.train, real)
     np.testing.assert_array_equal(again.ap50_95.values, scores.ap50_95.values)
 
